@@ -1,0 +1,138 @@
+"""Pure digest model: what a digest saw (Snapshot) and what changed since the last (DigestDiff)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.overage import Overage, Report
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    """One over-limit company as a digest saw it; keyed by company ID, never by name."""
+
+    company_id: str
+    name: str
+    limit: int | None
+    target_users: int
+    seats_over: int | None  # None = limit unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    taken_at: datetime
+    rows: tuple[SnapshotRow, ...]
+
+    @property
+    def companies_over(self) -> int:
+        return len(self.rows)
+
+    @property
+    def seats_over(self) -> int:
+        return sum(r.seats_over for r in self.rows if r.seats_over is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    taken_at: datetime
+    companies_over: int
+    seats_over: int
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A company over limit in both digests whose overage changed."""
+
+    overage: Overage
+    previous_seats_over: int | None
+
+    @property
+    def delta(self) -> int:
+        return (self.overage.seats_over or 0) - (self.previous_seats_over or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestDiff:
+    report: Report
+    previous: Snapshot | None  # None: the first digest, nothing to compare with yet
+    went_over: tuple[Overage, ...] = ()
+    came_back: tuple[SnapshotRow, ...] = ()
+    grew: tuple[Change, ...] = ()
+    shrank: tuple[Change, ...] = ()
+    late_by: timedelta | None = None  # set when a missed slot is posted late
+    trend: tuple[TrendPoint, ...] = ()  # oldest first, this digest last
+
+    @property
+    def first(self) -> bool:
+        return self.previous is None
+
+    @property
+    def all_clear(self) -> bool:
+        return self.report.companies_over == 0
+
+    @property
+    def companies_delta(self) -> int | None:
+        if self.previous is None:
+            return None
+        return self.report.companies_over - self.previous.companies_over
+
+    @property
+    def seats_delta(self) -> int | None:
+        if self.previous is None:
+            return None
+        return self.report.seats_over - self.previous.seats_over
+
+
+def snapshot_of(report: Report) -> Snapshot:
+    rows = tuple(
+        SnapshotRow(
+            company_id=o.company.company_id,
+            name=o.company.name,
+            limit=o.company.limit,
+            target_users=o.company.target_users,
+            seats_over=o.seats_over,
+        )
+        for o in report.overages
+    )
+    return Snapshot(taken_at=report.fetched_at, rows=rows)
+
+
+def diff(
+    report: Report,
+    previous: Snapshot | None,
+    *,
+    late_by: timedelta | None = None,
+    history: tuple[TrendPoint, ...] = (),
+) -> DigestDiff:
+    """Compare the report with the previous digest's snapshot, company by company (by ID)."""
+    trend = (*history, TrendPoint(report.fetched_at, report.companies_over, report.seats_over))
+    if previous is None:
+        return DigestDiff(report=report, previous=None, late_by=late_by, trend=trend)
+    before = {row.company_id: row for row in previous.rows}
+    now_ids = {o.company.company_id for o in report.overages}
+    went_over = tuple(o for o in report.overages if o.company.company_id not in before)
+    came_back = tuple(
+        sorted(
+            (row for row in previous.rows if row.company_id not in now_ids),
+            key=lambda r: (-(r.seats_over or 0), r.name.casefold()),
+        )
+    )
+    changes = [
+        Change(o, before[o.company.company_id].seats_over)
+        for o in report.overages
+        if o.company.company_id in before
+        and before[o.company.company_id].seats_over != o.seats_over
+    ]
+    grew = tuple(sorted((c for c in changes if c.delta > 0), key=lambda c: -c.delta))
+    shrank = tuple(sorted((c for c in changes if c.delta < 0), key=lambda c: c.delta))
+    return DigestDiff(
+        report=report,
+        previous=previous,
+        went_over=went_over,
+        came_back=came_back,
+        grew=grew,
+        shrank=shrank,
+        late_by=late_by,
+        trend=trend[-8:],
+    )

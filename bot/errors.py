@@ -1,0 +1,62 @@
+"""The BotError family: the only home of user-facing failure text."""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """A failure we can explain to a person: what happened, then what to do."""
+
+    hint = "Try again in a few minutes."
+
+    def __init__(self, what: str, *, hint: str | None = None) -> None:
+        super().__init__(what)
+        self.hint = hint or self.hint
+
+    def for_user(self) -> str:
+        return f"{self} {self.hint}".strip()
+
+
+class UpstreamError(BotError):
+    """The Keepnet platform failed us."""
+
+
+class BadCredentials(UpstreamError):
+    hint = (
+        "Check KEEPNET_CLIENT_ID and KEEPNET_CLIENT_SECRET: create them in Keepnet under "
+        "Company → Company Settings → REST API."
+    )
+
+
+class NotReseller(UpstreamError):
+    hint = (
+        "Set Client Role = Reseller for this credential in Keepnet under "
+        "Company → Company Settings → REST API."
+    )
+
+
+class RequestRejected(UpstreamError):
+    hint = "Please report this to whoever runs the bot."
+
+
+class PlatformDown(UpstreamError):
+    hint = "Try again in a few minutes."
+
+
+class SlackDeliveryError(BotError):
+    """Slack refused or failed a post or upload."""
+
+
+class NotInChannel(SlackDeliveryError):
+    hint = "Invite the bot with `/invite @Overage Bot` and try again."
+
+
+class ChannelNotFound(SlackDeliveryError):
+    hint = "Check the channel ID (for the digest: DIGEST_CHANNEL)."
+
+
+class SlackAuthError(SlackDeliveryError):
+    hint = "Check SLACK_BOT_TOKEN: reinstall the app to get a new bot token."
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; raised at start-up only (exit code 2)."""

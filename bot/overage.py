@@ -1,0 +1,227 @@
+"""Pure overage model: Company, Overage, Report; who is over, by how much, what it is worth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    """One customer company as the platform lists it, parsed leniently."""
+
+    company_id: str
+    name: str
+    reseller: str = ""
+    industry: str = ""
+    license_type: str = ""
+    limited: bool = True
+    limit: int | None = None  # the licensed maximum; None when unreadable
+    target_users: int = 0
+    inactive_users: int = 0
+    deleted_users: int = 0
+    monthly_active_users: int = 0
+    licence_expired: bool = False
+    license_end: datetime | None = None
+    created: datetime | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def seats_over(self) -> int | None:
+        """Seats above the limit; None when the limit cannot be read."""
+        if not self.limited or self.limit is None:
+            return None
+        return self.target_users - self.limit
+
+
+@dataclass(frozen=True, slots=True)
+class Overage:
+    """A company that is over its limit (or flagged so with an unreadable limit)."""
+
+    company: Company
+    seats_over: int | None  # None = "limit unknown"
+    ratio: float | None  # seats_over / limit, e.g. 0.25 for 25 % over
+    true_up: Decimal | None  # seats_over × seat price per month, when priced
+
+    @property
+    def limit_unknown(self) -> bool:
+        return self.seats_over is None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The overage list at one moment, ranked biggest first, with its totals."""
+
+    overages: tuple[Overage, ...]
+    fetched_at: datetime
+    source: str = ""
+    seat_price: Decimal | None = None
+    currency: str = "USD"
+
+    @property
+    def companies_over(self) -> int:
+        return len(self.overages)
+
+    @property
+    def seats_over(self) -> int:
+        return sum(o.seats_over for o in self.overages if o.seats_over is not None)
+
+    @property
+    def limit_unknown(self) -> int:
+        return sum(1 for o in self.overages if o.seats_over is None)
+
+    @property
+    def true_up(self) -> Decimal | None:
+        if self.seat_price is None:
+            return None
+        return self.seat_price * self.seats_over
+
+    def top(self, count: int) -> tuple[Overage, ...]:
+        return self.overages[:count]
+
+    def find(self, text: str) -> tuple[Overage, ...]:
+        """Over-limit companies whose name contains text, case-insensitively."""
+        needle = text.casefold()
+        return tuple(o for o in self.overages if needle in o.company.name.casefold())
+
+    def by_id(self, company_id: str) -> Overage | None:
+        return next((o for o in self.overages if o.company.company_id == company_id), None)
+
+
+def build_report(
+    companies: Iterable[Company],
+    *,
+    fetched_at: datetime,
+    source: str = "",
+    seat_price: Decimal | None = None,
+    currency: str = "USD",
+) -> Report:
+    """Rank the flagged companies: biggest overage first, "limit unknown" last.
+
+    A row whose readable limit shows it is not over (a stale flag) is left out: the platform
+    UI highlights only `targetUserCount > limit`, and billing must not charge for it.
+    """
+    overages = [
+        _overage(c, seat_price)
+        for c in _unique(companies)
+        if c.seats_over is None or c.seats_over > 0
+    ]
+    overages.sort(key=_rank)
+    return Report(
+        overages=tuple(overages),
+        fetched_at=fetched_at,
+        source=source,
+        seat_price=seat_price,
+        currency=currency,
+    )
+
+
+def _unique(companies: Iterable[Company]) -> list[Company]:
+    seen: dict[str, Company] = {}
+    for company in companies:
+        seen.setdefault(company.company_id, company)
+    return list(seen.values())
+
+
+def _overage(company: Company, seat_price: Decimal | None) -> Overage:
+    seats = company.seats_over
+    if seats is None:
+        return Overage(company, None, None, None)
+    limit = company.limit or 0
+    ratio = seats / limit if limit > 0 else None
+    true_up = seat_price * seats if seat_price is not None else None
+    return Overage(company, seats, ratio, true_up)
+
+
+def _rank(overage: Overage) -> tuple[int, int, str, str]:
+    unknown = overage.seats_over is None
+    seats = overage.seats_over or 0
+    return (int(unknown), -seats, overage.company.name.casefold(), overage.company.company_id)
+
+
+# --- parsing the platform's SearchCompanyDto -------------------------------------------------
+
+
+def parse_company(raw: Mapping[str, Any]) -> Company:
+    """A Company from one SearchCompanyDto; never raises on missing or odd fields."""
+    return Company(
+        company_id=_text(raw.get("companyResourceId")),
+        name=_text(raw.get("companyName")),
+        reseller=_text(raw.get("resellerName")),
+        industry=_text(raw.get("industryName")),
+        license_type=_text(raw.get("licenseTypeName")),
+        limited=_flag(raw.get("isNumberOfUsersLimited"), default=True),
+        limit=parse_limit(raw.get("numberOfUsers")),
+        target_users=_count(raw.get("targetUserCount")),
+        inactive_users=_count(raw.get("inactiveTargetUserCount")),
+        deleted_users=_count(raw.get("deletedTargetUserCount")),
+        monthly_active_users=_count(raw.get("monthlyActiveUserCount")),
+        licence_expired=_flag(raw.get("licenceExpired"), default=False),
+        license_end=parse_time(raw.get("licenseEndDate")),
+        created=parse_time(raw.get("createTime")),
+        tags=tuple(_text(t) for t in raw.get("tags") or () if t is not None)
+        if isinstance(raw.get("tags"), list)
+        else (),
+    )
+
+
+def parse_limit(value: object) -> int | None:
+    """numberOfUsers is a string: "250", " 1,000 ", "250.0"; "Unlimited" or null is None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and value >= 0 else None
+    text = str(value).strip().replace(",", "").replace("_", "")
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return None
+    if not number.is_finite() or number < 0 or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+def parse_time(value: object) -> datetime | None:
+    """ISO 8601 from the platform; naive times are taken as UTC; junk is None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # .NET may send 7 fractional digits; Python takes at most 6
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits) :]
+        text = f"{head}.{digits[:6]}{zone}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(value, 0)
+    parsed = parse_limit(value)
+    return parsed or 0
+
+
+def _flag(value: object, *, default: bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return default
