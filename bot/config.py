@@ -106,11 +106,15 @@ class Settings:
     def require_slack(self) -> None:
         """Talking to Slack needs the bot token, and HTTP mode the signing secret."""
         if not self.slack_bot_token:
-            raise ConfigError("SLACK_BOT_TOKEN is not set: copy the xoxb- token from the app's "
-                              "OAuth & Permissions page")
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is not set: copy the xoxb- token from the app's "
+                "OAuth & Permissions page"
+            )
         if not self.socket_mode and not self.slack_signing_secret:
-            raise ConfigError("SLACK_SIGNING_SECRET is not set: copy it from the app's "
-                              "Basic Information page (or set SLACK_APP_TOKEN for Socket Mode)")
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set: copy it from the app's "
+                "Basic Information page (or set SLACK_APP_TOKEN for Socket Mode)"
+            )
 
 
 def _with_slash(url: str) -> str:
@@ -244,7 +248,9 @@ class _Reader:
     def currency(self, name: str, default: str) -> str:
         def parse(value: str) -> str:
             if not (len(value) == 3 and value.isalpha()):
-                raise ConfigError(f"{name} must be a 3-letter currency code like EUR, got {value!r}")
+                raise ConfigError(
+                    f"{name} must be a 3-letter currency code like EUR, got {value!r}"
+                )
             return value.upper()
 
         return self._parse(name, default, parse)

@@ -1,0 +1,79 @@
+"""Digest deltas: went over, came back, grew, shrank, renamed (keyed by ID), first, all clear."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.digest import diff, snapshot_of
+from bot.overage import Company, build_report
+
+WEEK1 = datetime(2026, 11, 16, 9, tzinfo=UTC)
+WEEK2 = WEEK1 + timedelta(days=7)
+
+
+def report(rows: list[tuple[str, str, int | None, int]], when: datetime = WEEK2):  # type: ignore[no-untyped-def]
+    companies = [Company(company_id=i, name=n, limit=lim, target_users=u) for i, n, lim, u in rows]
+    return build_report(companies, fetched_at=when)
+
+
+def test_first_digest_has_nothing_to_compare() -> None:
+    result = diff(report([("a", "A", 10, 20)]), None)
+    assert result.first
+    assert result.companies_delta is None and result.seats_delta is None
+    assert result.went_over == () and result.came_back == ()
+
+
+def test_deltas_between_two_weeks() -> None:
+    before = snapshot_of(
+        report(
+            [
+                ("a", "Alpha", 10, 20),
+                ("b", "Beta", 10, 15),
+                ("c", "Gamma", 10, 30),
+                ("d", "Delta", 10, 12),
+            ],
+            WEEK1,
+        )
+    )
+    now = report(
+        [
+            ("a", "Alpha", 10, 25),
+            ("b", "Beta", 10, 12),
+            ("c", "Gamma renamed", 10, 30),
+            ("e", "Epsilon", 5, 9),
+        ]
+    )
+    result = diff(now, before)
+    assert [o.company.company_id for o in result.went_over] == ["e"]
+    assert [r.company_id for r in result.came_back] == ["d"]
+    assert [(c.overage.company.company_id, c.delta) for c in result.grew] == [("a", 5)]
+    assert [(c.overage.company.company_id, c.delta) for c in result.shrank] == [("b", -3)]
+    # renamed but the same ID: neither went over nor came back
+    assert all(o.company.company_id != "c" for o in result.went_over)
+    assert result.companies_delta == 0
+    assert result.seats_delta == (15 + 2 + 20 + 4) - (10 + 5 + 20 + 2)
+
+
+def test_all_clear_week_lists_who_came_back() -> None:
+    before = snapshot_of(report([("a", "Alpha", 10, 20)], WEEK1))
+    result = diff(report([]), before)
+    assert result.all_clear
+    assert [r.company_id for r in result.came_back] == ["a"]
+    assert result.seats_delta == -10
+
+
+def test_limit_unknown_rows_are_kept_but_add_no_seats() -> None:
+    before = snapshot_of(report([("a", "Alpha", None, 20)], WEEK1))
+    assert before.seats_over == 0 and before.companies_over == 1
+    result = diff(report([("a", "Alpha", 10, 20)]), before)
+    assert [c.delta for c in result.grew] == [10]
+
+
+def test_trend_keeps_the_last_eight() -> None:
+    from bot.digest import TrendPoint
+
+    history = tuple(TrendPoint(WEEK1 - timedelta(days=7 * i), 1, i) for i in range(10, 0, -1))
+    result = diff(report([("a", "A", 1, 3)]), snapshot_of(report([], WEEK1)), history=history)
+    assert len(result.trend) == 8
+    assert result.trend[-1].seats_over == 2
+    assert result.trend[-1].taken_at == WEEK2

@@ -1,0 +1,181 @@
+"""The overage model: lenient parsing, who is over, by how much, ranking, totals, money."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bot.overage import Company, build_report, parse_company, parse_limit, parse_time
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def company(
+    cid: str,
+    limit: int | None,
+    users: int,
+    *,
+    name: str = "",
+    limited: bool = True,
+) -> Company:
+    return Company(
+        company_id=cid,
+        name=name or f"Company {cid}",
+        limit=limit,
+        target_users=users,
+        limited=limited,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("250", 250),
+        (" 1,000 ", 1000),
+        ("250.0", 250),
+        (250, 250),
+        (None, None),
+        ("Unlimited", None),
+        ("", None),
+        ("n/a", None),
+        ("-5", None),
+        ("12.5", None),
+        (True, None),
+        ("NaN", None),
+        ("Infinity", None),
+    ],
+)
+def test_parse_limit(raw: object, expected: int | None) -> None:
+    assert parse_limit(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-01-31T00:00:00Z", datetime(2026, 1, 31, tzinfo=UTC)),
+        ("2026-01-31T10:00:00.1234567Z", datetime(2026, 1, 31, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-01-31T10:00:00", datetime(2026, 1, 31, 10, tzinfo=UTC)),
+        ("not a date", None),
+        (None, None),
+        (12345, None),
+    ],
+)
+def test_parse_time(raw: object, expected: datetime | None) -> None:
+    assert parse_time(raw) == expected
+
+
+def test_parse_company_reads_a_full_dto() -> None:
+    raw: dict[str, Any] = {
+        "companyName": '=HYPERLINK("http://x","y")',
+        "companyResourceId": "c-1",
+        "resellerName": "North",
+        "industryName": "Retail",
+        "licenseTypeName": "Full Suite",
+        "isNumberOfUsersLimited": True,
+        "numberOfUsers": "100",
+        "targetUserCount": 130,
+        "inactiveTargetUserCount": 4,
+        "deletedTargetUserCount": 2,
+        "monthlyActiveUserCount": 90,
+        "licenceExpired": False,
+        "licenseEndDate": "2027-01-01T00:00:00Z",
+        "createTime": "2024-05-01T12:00:00Z",
+        "tags": ["gold", None, "eu"],
+    }
+    parsed = parse_company(raw)
+    assert parsed.name == raw["companyName"]
+    assert parsed.limit == 100
+    assert parsed.seats_over == 30
+    assert parsed.tags == ("gold", "eu")
+    assert parsed.license_end == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_parse_company_survives_an_empty_dto() -> None:
+    parsed = parse_company({})
+    assert parsed.company_id == "" and parsed.name == ""
+    assert parsed.limit is None and parsed.seats_over is None
+    assert parsed.target_users == 0 and parsed.tags == ()
+
+
+def test_unlimited_license_has_no_readable_limit() -> None:
+    raw = {
+        "companyResourceId": "u",
+        "isNumberOfUsersLimited": False,
+        "numberOfUsers": "500",
+        "targetUserCount": 900,
+    }
+    assert parse_company(raw).seats_over is None
+
+
+def test_report_ranks_biggest_first_and_unknown_last() -> None:
+    report = build_report(
+        [
+            company("a", 100, 110),
+            company("b", None, 500),
+            company("c", 10, 60),
+            company("d", 50, 50),
+            company("e", 40, 30),
+        ],
+        fetched_at=NOW,
+    )
+    assert [o.company.company_id for o in report.overages] == ["c", "a", "b"]
+    assert report.companies_over == 3
+    assert report.seats_over == 60
+    assert report.limit_unknown == 1
+    assert report.overages[0].ratio == pytest.approx(5.0)
+    assert report.overages[-1].limit_unknown
+
+
+def test_report_deduplicates_by_company_id_not_name() -> None:
+    report = build_report(
+        [
+            company("a", 10, 20, name="Same"),
+            company("a", 10, 20, name="Same"),
+            company("b", 10, 15, name="Same"),
+        ],
+        fetched_at=NOW,
+    )
+    assert report.companies_over == 2
+    assert report.seats_over == 15
+
+
+def test_true_up_is_exact_decimal_money() -> None:
+    report = build_report(
+        [company("a", 100, 103), company("b", 10, 11)],
+        fetched_at=NOW,
+        seat_price=Decimal("0.10"),
+        currency="EUR",
+    )
+    assert report.true_up == Decimal("0.40")
+    assert report.overages[0].true_up == Decimal("0.30")
+    assert build_report([company("a", 1, 2)], fetched_at=NOW).true_up is None
+
+
+def test_limit_zero_has_no_percentage_but_counts_seats() -> None:
+    report = build_report([company("z", 0, 7)], fetched_at=NOW)
+    assert report.seats_over == 7
+    assert report.overages[0].ratio is None
+
+
+def test_find_is_case_insensitive_and_unicode_aware() -> None:
+    report = build_report(
+        [
+            company("a", 1, 5, name="İstanbul Lojistik"),
+            company("b", 1, 3, name="STRASSE GmbH"),
+            company("c", 1, 2, name="Acme"),
+        ],
+        fetched_at=NOW,
+    )
+    assert [o.company.company_id for o in report.find("straße")] == ["b"]
+    assert [o.company.company_id for o in report.find("acm")] == ["c"]
+    assert report.find("nothing") == ()
+    assert report.by_id("a") is not None and report.by_id("zz") is None
+
+
+def test_empty_report() -> None:
+    report = build_report([], fetched_at=NOW, seat_price=Decimal(5))
+    assert report.companies_over == 0 and report.seats_over == 0
+    assert report.true_up == Decimal(0)
