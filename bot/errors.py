@@ -58,5 +58,23 @@ class SlackAuthError(SlackDeliveryError):
     hint = "Check SLACK_BOT_TOKEN: reinstall the app to get a new bot token."
 
 
+class SlackBusy(SlackDeliveryError):
+    """Slack kept rate-limiting or failing after the client's retries, or could not be reached."""
+
+    hint = "Try again in a few minutes."
+
+
+class SlackRefused(SlackDeliveryError):
+    """Slack answered with an error code that trying again will not fix."""
+
+    hint = "Please report this to whoever runs the bot."
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; raised at start-up only (exit code 2)."""
+
+
+class StoreUnavailable(BotError):
+    """The database (DATABASE_URL) could not be reached or brought up to date."""
+
+    hint = "Check DATABASE_URL and that the database server is running and accepts connections."

@@ -1,0 +1,262 @@
+"""The Slack Web API calls the bot makes, with Slack's error codes mapped to our errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import (
+    BackoffRetryIntervalCalculator,
+    FixedValueRetryIntervalCalculator,
+)
+from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.errors import (
+    ChannelNotFound,
+    NotInChannel,
+    SlackAuthError,
+    SlackBusy,
+    SlackDeliveryError,
+    SlackRefused,
+)
+from bot.render_slack import Block, Message
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 2
+HISTORY_PAGE_SIZE = 200
+HISTORY_MAX_PAGES = 5
+
+_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
+_BUSY_ERRORS = frozenset(
+    {"ratelimited", "service_unavailable", "fatal_error", "internal_error", "request_timeout"}
+)
+
+Send = Callable[[], Awaitable[AsyncSlackResponse]]
+
+
+def make_client(
+    token: str, base_url: str, *, max_retries: int = MAX_RETRIES, retry_wait_s: float | None = None
+) -> AsyncWebClient:
+    """A client that retries connection errors, 429 (after Retry-After) and 500/503.
+
+    `retry_wait_s` fixes the wait before a server-error retry; None backs off with jitter.
+    """
+    interval: RetryIntervalCalculator = (
+        BackoffRetryIntervalCalculator()
+        if retry_wait_s is None
+        else FixedValueRetryIntervalCalculator(retry_wait_s)
+    )
+    client = AsyncWebClient(token=token or None, base_url=base_url)
+    # the default list holds the connection-error handler; keep it and add ours after it
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+            AsyncServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+        ]
+    )
+    return client
+
+
+def slack_error(
+    code: str | None, *, status: int, action: str, channel: str | None = None
+) -> SlackDeliveryError:
+    """The one place that turns a Slack error code (or HTTP status) into our error."""
+    where = f" in {channel}" if channel else ""
+    if code in _AUTH_ERRORS:
+        return SlackAuthError("Slack did not accept the bot token.")
+    if code == "channel_not_found":
+        return ChannelNotFound(
+            f"Slack cannot find the channel {channel}, or it is private and the bot is not in it."
+        )
+    if code == "not_in_channel":
+        return NotInChannel(f"The bot is not a member of the channel {channel}.")
+    if code in _BUSY_ERRORS or status == 429 or status >= 500:
+        return SlackBusy(f"Slack is busy and did not complete the {action}{where}.")
+    return SlackRefused(f"Slack refused the {action}{where} ({code or f'HTTP {status}'}).")
+
+
+class Publisher:
+    """Posts, updates, uploads and App Home views through one AsyncWebClient."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """Post to a channel (joining it first if it is public); returns the message ts."""
+
+        def send() -> Awaitable[AsyncSlackResponse]:
+            return self._client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, metadata=metadata, **_content(message)
+            )
+
+        response = await self._joining(send, action="message", channel=channel)
+        return str(response["ts"])
+
+    async def update(self, channel: str, ts: str, message: Message) -> None:
+        def send() -> Awaitable[AsyncSlackResponse]:
+            # blocks always sent: an empty list clears the old ones
+            return self._client.chat_update(
+                channel=channel,
+                ts=ts,
+                text=message.text,
+                blocks=message.blocks,
+                attachments=message.attachments or None,
+            )
+
+        await self._call(send, action="message update", channel=channel)
+
+    async def post_ephemeral(self, channel: str, user: str, message: Message) -> None:
+        def send() -> Awaitable[AsyncSlackResponse]:
+            return self._client.chat_postEphemeral(channel=channel, user=user, **_content(message))
+
+        await self._call(send, action="private reply", channel=channel)
+
+    async def upload(
+        self,
+        channel: str,
+        *,
+        content: bytes,
+        filename: str,
+        title: str,
+        initial_comment: str = "",
+        thread_ts: str | None = None,
+    ) -> None:
+        """Upload a file into the channel (or its thread), joining a public channel first."""
+
+        def send() -> Awaitable[AsyncSlackResponse]:
+            # without `channel` the file is uploaded but stays private to the bot
+            return self._client.files_upload_v2(
+                channel=channel,
+                content=content,
+                filename=filename,
+                title=title,
+                initial_comment=initial_comment or None,
+                thread_ts=thread_ts,
+            )
+
+        await self._joining(send, action=f"upload of {filename}", channel=channel)
+
+    async def publish_home(self, user_id: str, blocks: list[Block]) -> None:
+        def send() -> Awaitable[AsyncSlackResponse]:
+            view = {"type": "home", "blocks": blocks}
+            return self._client.views_publish(user_id=user_id, view=view)
+
+        await self._call(send, action="App Home update")
+
+    async def identity(self) -> dict[str, Any]:
+        """auth.test: who the token belongs to (user, user_id, team, team_id, bot_id, url)."""
+        response = await self._call(self._client.auth_test, action="token check")
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def channel_info(self, channel: str) -> dict[str, Any]:
+        def send() -> Awaitable[AsyncSlackResponse]:
+            return self._client.conversations_info(channel=channel)
+
+        response = await self._call(send, action="channel lookup", channel=channel)
+        return dict(response["channel"])
+
+    async def find_message(
+        self, channel: str, *, event_type: str, key: str, oldest: float
+    ) -> str | None:
+        """The ts of a top-level message since `oldest` whose metadata carries this key."""
+        cursor: str | None = None
+        for _ in range(HISTORY_MAX_PAGES):
+            page = await self._history_page(channel, oldest=oldest, cursor=cursor)
+            found = _matching_ts(page.get("messages") or [], event_type=event_type, key=key)
+            if found is not None:
+                return found
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return None
+        log.warning("stopped looking for %s %s after %d pages", event_type, key, HISTORY_MAX_PAGES)
+        return None
+
+    async def _history_page(
+        self, channel: str, *, oldest: float, cursor: str | None
+    ) -> AsyncSlackResponse:
+        def send() -> Awaitable[AsyncSlackResponse]:
+            return self._client.conversations_history(
+                channel=channel,
+                oldest=f"{oldest:.6f}",
+                include_all_metadata=True,
+                limit=HISTORY_PAGE_SIZE,
+                cursor=cursor,
+            )
+
+        return await self._joining(send, action="history lookup", channel=channel)
+
+    async def _joining(self, send: Send, *, action: str, channel: str) -> AsyncSlackResponse:
+        """Send; if the bot is not in the channel and it is public, join and send once more."""
+        try:
+            return await self._call(send, action=action, channel=channel)
+        except NotInChannel:
+            await self._join(channel)
+        return await self._call(send, action=action, channel=channel)
+
+    async def _join(self, channel: str) -> None:
+        info = await self.channel_info(channel)
+        if info.get("is_private"):
+            raise NotInChannel(f"The bot is not a member of the private channel {channel}.")
+
+        def send() -> Awaitable[AsyncSlackResponse]:
+            return self._client.conversations_join(channel=channel)
+
+        await self._call(send, action="channel join", channel=channel)
+        log.info("joined the public channel %s", channel)
+
+    async def _call(
+        self, send: Send, *, action: str, channel: str | None = None
+    ) -> AsyncSlackResponse:
+        try:
+            return await send()
+        except SlackApiError as exc:
+            code, status = _code_and_status(exc)
+            log.warning("Slack %s failed: %s (HTTP %s)", action, code, status)
+            raise slack_error(code, status=status, action=action, channel=channel) from exc
+        except SlackRequestError as exc:  # the upload URL refused the file's bytes
+            log.warning("Slack %s failed before completing", action)
+            raise SlackDeliveryError(f"Slack did not accept the {action}.") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("Slack %s failed: %s", action, type(exc).__name__)
+            raise SlackBusy(f"Slack could not be reached for the {action}.") from exc
+
+
+def _content(message: Message) -> dict[str, Any]:
+    return {
+        "text": message.text,
+        "blocks": message.blocks or None,
+        "attachments": message.attachments or None,
+    }
+
+
+def _code_and_status(exc: SlackApiError) -> tuple[str | None, int]:
+    response = exc.response
+    data = getattr(response, "data", None)
+    code = data.get("error") if isinstance(data, dict) else None
+    return (str(code) if code else None), int(getattr(response, "status_code", 0) or 0)
+
+
+def _matching_ts(messages: list[dict[str, Any]], *, event_type: str, key: str) -> str | None:
+    for message in messages:
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        if metadata.get("event_type") == event_type and payload.get("key") == key:
+            return str(message["ts"])
+    return None

@@ -1,0 +1,697 @@
+"""A local fake of the Slack Web API over real HTTP that records every call it receives."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Params = dict[str, Any]
+
+# values that arrive JSON-encoded inside form or query parameters
+_JSON_PARAMS = ("blocks", "attachments", "metadata", "view", "files")
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_TEXT_CHARS = 40_000
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request to a Web API method, and how the fake answered it."""
+
+    method: str
+    params: Params
+    token: str | None
+    at: float
+    error: str | None = None
+    response: Params = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePost:
+    """One JSON body POSTed to a `response_url`."""
+
+    name: str
+    body: Params
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file whose upload was completed with files.completeUploadExternal."""
+
+    file_id: str
+    channel_id: str | None
+    filename: str
+    title: str
+    initial_comment: str
+    thread_ts: str | None
+    content: bytes
+
+
+@dataclass(slots=True)
+class Channel:
+    id: str
+    name: str
+    private: bool = False
+    member: bool = True
+
+
+@dataclass(slots=True)
+class _Fault:
+    error: str
+    times: int
+    retry_after: int | None
+    http_status: int
+
+
+@dataclass(slots=True)
+class _PendingFile:
+    filename: str
+    length: int
+    content: bytes | None = None
+
+
+class _Refusal(Exception):
+    """Slack's `{"ok": false, "error": code}`, with the detail Slack gives for block errors."""
+
+    def __init__(self, code: str, detail: str | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+
+
+class FakeSlack:
+    """The Slack Web API methods the bot uses, with Slack's checks, faults and a call record.
+
+    Faults and channels are set from Python (safe from any thread) or, for a bot running in
+    another process, by POSTing JSON to /_fake/fail_next, /_fake/fail_upload_next or
+    /_fake/channels with the same fields as the methods.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-test-token",
+        team_id: str = "T0001",
+        bot_user_id: str = "U0BOT",
+    ) -> None:
+        self.bot_token = bot_token
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self._lock = threading.Lock()
+        self._calls: list[Call] = []
+        self._responses: list[ResponsePost] = []
+        self._uploads: list[Upload] = []
+        self._messages: dict[str, list[Params]] = {}
+        self._channels: dict[str, Channel] = {}
+        self._faults: dict[str, list[_Fault]] = {}
+        self._upload_faults: list[int] = []
+        self._pending: dict[str, _PendingFile] = {}
+        self._ids = itertools.count(1)
+        self._last_us = 0
+        self._root = ""
+        self._runner: web.AppRunner | None = None
+        self.add_channel("C0GENERAL", name="general")
+
+    # --- set-up ----------------------------------------------------------------------------
+
+    def add_channel(
+        self, id: str, *, name: str, private: bool = False, member: bool = True
+    ) -> None:
+        with self._lock:
+            self._channels[id] = Channel(id, name, private, member)
+            self._messages.setdefault(id, [])
+
+    def fail_next(
+        self,
+        method: str,
+        error: str,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        http_status: int = 200,
+    ) -> None:
+        """Answer the next `times` calls of `method` with `error` (and that HTTP status)."""
+        with self._lock:
+            fault = _Fault(error, times, retry_after, http_status)
+            self._faults.setdefault(method, []).append(fault)
+
+    def fail_upload_next(self, *, status: int = 500, times: int = 1) -> None:
+        """Answer the next `times` POSTs to an upload URL with `status`."""
+        with self._lock:
+            self._upload_faults.extend([status] * times)
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL (ending in /api/) once started."""
+        if not self._root:
+            raise RuntimeError("the fake is not started")
+        return f"{self._root}api/"
+
+    def response_url(self, name: str) -> str:
+        """A URL on the fake that records what is POSTed to it (a slash command's response_url)."""
+        if not self._root:
+            raise RuntimeError("start the fake before asking for a response_url")
+        return f"{self._root}_response/{name}"
+
+    # --- what was received (safe to read from another thread) ------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._lock:
+            return list(self._calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        """Every call of `method`, refused ones included (see `Call.ok`)."""
+        return [call for call in self.calls if call.method == method]
+
+    def _delivered(self, method: str) -> list[Call]:
+        return [call for call in self.calls_to(method) if call.ok]
+
+    @property
+    def posts(self) -> list[Call]:
+        """The chat.postMessage calls Slack accepted."""
+        return self._delivered("chat.postMessage")
+
+    @property
+    def ephemerals(self) -> list[Call]:
+        return self._delivered("chat.postEphemeral")
+
+    @property
+    def updates(self) -> list[Call]:
+        return self._delivered("chat.update")
+
+    @property
+    def home_views(self) -> list[Call]:
+        return self._delivered("views.publish")
+
+    @property
+    def responses(self) -> list[ResponsePost]:
+        with self._lock:
+            return list(self._responses)
+
+    @property
+    def uploads(self) -> list[Upload]:
+        with self._lock:
+            return list(self._uploads)
+
+    def messages(self, channel: str) -> list[Params]:
+        """The messages in a channel, oldest first, as conversations.history would hold them."""
+        with self._lock:
+            return [dict(message) for message in self._messages.get(channel, [])]
+
+    # --- server ----------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on host:port (0 = any free port); returns the API base URL ending in /api/."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/api/{method}", self._on_api)
+        app.router.add_post("/upload/v1/{file_id}", self._on_upload)
+        app.router.add_post("/_response/{name}", self._on_response)
+        app.router.add_post("/_fake/fail_next", self._on_admin_fail_next)
+        app.router.add_post("/_fake/fail_upload_next", self._on_admin_fail_upload)
+        app.router.add_post("/_fake/channels", self._on_admin_channel)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound_host, bound_port = self._runner.addresses[0][:2]
+        self._root = f"http://{bound_host}:{bound_port}/"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @contextmanager
+    def run_in_thread(self) -> Iterator[str]:
+        """Serve from a background thread with its own loop; yields the API base URL."""
+        loop = asyncio.new_event_loop()
+        started: concurrent.futures.Future[str] = concurrent.futures.Future()
+
+        def serve() -> None:
+            try:
+                started.set_result(loop.run_until_complete(self.start()))
+                loop.run_forever()
+                loop.run_until_complete(self.stop())
+            except BaseException as exc:  # reported to the test thread through `started`
+                if not started.done():
+                    started.set_exception(exc)
+            finally:
+                loop.close()
+
+        thread = threading.Thread(target=serve, name="fake-slack", daemon=True)
+        thread.start()
+        try:
+            base_url = started.result(timeout=10)
+        except BaseException:
+            thread.join(timeout=10)
+            raise
+        try:
+            yield base_url
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+
+    # --- HTTP handlers ---------------------------------------------------------------------
+
+    async def _on_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _read_params(request)
+        token = _token_of(request, params)
+        with self._lock:
+            status, headers, body, error = self._answer(method, params, token)
+            self._calls.append(Call(method, params, token, time.time(), error, body))
+        return web.json_response(body, status=status, headers=headers)
+
+    def _answer(
+        self, method: str, params: Params, token: str | None
+    ) -> tuple[int, dict[str, str], Params, str | None]:
+        if not token:
+            return 200, {}, {"ok": False, "error": "not_authed"}, "not_authed"
+        if token != self.bot_token:
+            return 200, {}, {"ok": False, "error": "invalid_auth"}, "invalid_auth"
+        fault = self._take_fault(method)
+        if fault is not None:
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            return fault.http_status, headers, {"ok": False, "error": fault.error}, fault.error
+        handler = self._handlers().get(method)
+        if handler is None:
+            return 200, {}, {"ok": False, "error": "unknown_method"}, "unknown_method"
+        try:
+            return 200, {}, {"ok": True, **handler(params)}, None
+        except _Refusal as refusal:
+            body: Params = {"ok": False, "error": refusal.code}
+            if refusal.detail:
+                body["response_metadata"] = {"messages": [f"[ERROR] {refusal.detail}"]}
+            return 200, {}, body, refusal.code
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        queue = self._faults.get(method)
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            queue.pop(0)
+        return fault
+
+    async def _on_upload(self, request: web.Request) -> web.Response:
+        content = await _read_upload_body(request)
+        with self._lock:
+            if self._upload_faults:
+                status = self._upload_faults.pop(0)
+                return web.Response(status=status, text="upload failed", content_type="text/plain")
+            pending = self._pending.get(request.match_info["file_id"])
+            if pending is None:
+                return web.Response(status=404, text="unknown upload", content_type="text/plain")
+            pending.content = content
+        return web.Response(text=f"OK - {len(content)}", content_type="text/plain")
+
+    async def _on_response(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        with self._lock:
+            self._responses.append(ResponsePost(request.match_info["name"], body, time.time()))
+        return web.json_response({"ok": True})
+
+    async def _on_admin_fail_next(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        self.fail_next(
+            spec["method"],
+            spec["error"],
+            times=int(spec.get("times", 1)),
+            retry_after=spec.get("retry_after"),
+            http_status=int(spec.get("http_status", 200)),
+        )
+        return web.json_response({"ok": True})
+
+    async def _on_admin_fail_upload(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        self.fail_upload_next(status=int(spec.get("status", 500)), times=int(spec.get("times", 1)))
+        return web.json_response({"ok": True})
+
+    async def _on_admin_channel(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        self.add_channel(
+            spec["id"],
+            name=spec["name"],
+            private=bool(spec.get("private", False)),
+            member=bool(spec.get("member", True)),
+        )
+        return web.json_response({"ok": True})
+
+    # --- Web API methods (called with the lock held) ---------------------------------------
+
+    def _handlers(self) -> dict[str, Callable[[Params], Params]]:
+        return {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.postEphemeral": self._post_ephemeral,
+            "chat.update": self._update,
+            "conversations.info": self._conversation_info,
+            "conversations.join": self._join,
+            "conversations.history": self._history,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
+            "views.publish": self._publish_view,
+        }
+
+    def _auth_test(self, params: Params) -> Params:
+        return {
+            "url": "https://fake-workspace.slack.com/",
+            "team": "Fake Workspace",
+            "user": "overage_bot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": "B0BOT",
+            "is_enterprise_install": False,
+        }
+
+    def _channel(self, params: Params, key: str = "channel") -> Channel:
+        channel = self._channels.get(str(params.get(key) or ""))
+        if channel is None:
+            raise _Refusal("channel_not_found")
+        return channel
+
+    def _member_channel(self, params: Params, key: str = "channel") -> Channel:
+        channel = self._channel(params, key)
+        if not channel.member:
+            raise _Refusal("not_in_channel")
+        return channel
+
+    def _post_message(self, params: Params) -> Params:
+        channel = self._member_channel(params)
+        _check_message(params)
+        metadata = params.get("metadata")
+        if metadata is not None:
+            _check_metadata(metadata)
+        message = self._store(channel.id, params, metadata=metadata)
+        return {"channel": channel.id, "ts": message["ts"], "message": dict(message)}
+
+    def _store(self, channel: str, params: Params, *, metadata: Any = None) -> Params:
+        ts = self._next_ts()
+        message: Params = {"type": "message", "user": self.bot_user_id, "ts": ts}
+        message["text"] = params.get("text") or ""
+        for key in ("blocks", "attachments", "thread_ts", "files"):
+            if params.get(key):
+                message[key] = params[key]
+        if metadata is not None:
+            message["metadata"] = metadata
+        self._messages[channel].append(message)
+        return message
+
+    def _next_ts(self) -> str:
+        # whole microseconds, so that every ts is unique and later than the one before
+        self._last_us = max(time.time_ns() // 1000, self._last_us + 1)
+        seconds, micros = divmod(self._last_us, 1_000_000)
+        return f"{seconds}.{micros:06d}"
+
+    def _post_ephemeral(self, params: Params) -> Params:
+        self._member_channel(params)
+        if not params.get("user"):
+            raise _Refusal("user_not_in_channel")
+        _check_message(params)
+        return {"message_ts": self._next_ts()}
+
+    def _update(self, params: Params) -> Params:
+        channel = self._member_channel(params)
+        _check_message(params)
+        ts = str(params.get("ts") or "")
+        for message in self._messages[channel.id]:
+            if message["ts"] == ts:
+                message["text"] = params.get("text") or ""
+                message["blocks"] = params.get("blocks") or []
+                return {"channel": channel.id, "ts": ts, "text": message["text"]}
+        raise _Refusal("message_not_found")
+
+    def _conversation_info(self, params: Params) -> Params:
+        channel = self._channel(params)
+        return {"channel": _channel_json(channel)}
+
+    def _join(self, params: Params) -> Params:
+        channel = self._channel(params)
+        if channel.private:
+            raise _Refusal("method_not_supported_for_channel_type")
+        channel.member = True
+        return {"channel": _channel_json(channel)}
+
+    def _history(self, params: Params) -> Params:
+        channel = self._member_channel(params)
+        oldest = float(params.get("oldest") or 0)
+        with_metadata = _truthy(params.get("include_all_metadata"))
+        top_level = [
+            m
+            for m in reversed(self._messages[channel.id])
+            if float(m["ts"]) > oldest and m.get("thread_ts", m["ts"]) == m["ts"]
+        ]
+        start = int(params.get("cursor") or 0)
+        limit = min(int(params.get("limit") or 100), 1000)
+        page = top_level[start : start + limit]
+        more = start + limit < len(top_level)
+        messages = [_without_metadata(m) if not with_metadata else dict(m) for m in page]
+        return {
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _get_upload_url(self, params: Params) -> Params:
+        filename = params.get("filename")
+        length = str(params.get("length") or "")
+        if not filename or not length.isdigit():
+            raise _Refusal("invalid_arguments")
+        file_id = f"F{next(self._ids):08d}"
+        self._pending[file_id] = _PendingFile(str(filename), int(length))
+        return {"upload_url": f"{self._root}upload/v1/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, params: Params) -> Params:
+        files = params.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+            raise _Refusal("invalid_arguments")
+        channel_id = params.get("channel_id") or None
+        if channel_id is not None:
+            self._member_channel(params, "channel_id")
+        for item in files:
+            self._check_pending(str(item.get("id")))
+        uploads = [self._finish_upload(item, params) for item in files]
+        self._uploads.extend(uploads)
+        shared = [{"id": u.file_id, "name": u.filename, "title": u.title} for u in uploads]
+        if channel_id is not None:
+            comment = {"text": params.get("initial_comment"), "thread_ts": params.get("thread_ts")}
+            self._store(channel_id, {**comment, "files": shared})
+        return {"files": shared}
+
+    def _check_pending(self, file_id: str) -> None:
+        pending = self._pending.get(file_id)
+        if pending is None or pending.content is None:
+            raise _Refusal("file_not_found")
+        if len(pending.content) != pending.length:
+            raise _Refusal("file_upload_size_mismatch")
+
+    def _finish_upload(self, item: Params, params: Params) -> Upload:
+        file_id = str(item.get("id"))
+        pending = self._pending.pop(file_id)
+        return Upload(
+            file_id=file_id,
+            channel_id=params.get("channel_id") or None,
+            filename=pending.filename,
+            title=str(item.get("title") or pending.filename),
+            initial_comment=str(params.get("initial_comment") or ""),
+            thread_ts=params.get("thread_ts") or None,
+            content=pending.content or b"",
+        )
+
+    def _publish_view(self, params: Params) -> Params:
+        view = params.get("view")
+        if not params.get("user_id"):
+            raise _Refusal("invalid_arguments")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise _Refusal("invalid_arguments")
+        _check_blocks(view.get("blocks", []), limit=MAX_VIEW_BLOCKS)
+        return {"view": {"id": f"V{next(self._ids):08d}", **view}}
+
+
+# --- request parsing ---------------------------------------------------------------------------
+
+
+async def _read_params(request: web.Request) -> Params:
+    params: Params = dict(request.query)
+    if request.method == "POST" and request.can_read_body:
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        else:
+            params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+    for key in _JSON_PARAMS:
+        if isinstance(params.get(key), str):
+            # text that is not JSON stays text: the method's checks refuse it like Slack does
+            with contextlib.suppress(ValueError):
+                params[key] = json.loads(params[key])
+    return params
+
+
+def _token_of(request: web.Request, params: Params) -> str | None:
+    in_params = params.pop("token", None)  # never recorded among the params
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header.removeprefix("Bearer ").strip() or None
+    return str(in_params) if in_params else None
+
+
+async def _read_upload_body(request: web.Request) -> bytes:
+    if request.content_type.startswith("multipart/"):
+        form = await request.post()
+        part = form.get("file")
+        if isinstance(part, web.FileField):
+            return part.file.read()
+        return str(part or "").encode()
+    return await request.read()
+
+
+def _truthy(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+def _channel_json(channel: Channel) -> Params:
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "is_channel": not channel.private,
+        "is_group": channel.private,
+        "is_private": channel.private,
+        "is_member": channel.member,
+    }
+
+
+def _without_metadata(message: Params) -> Params:
+    return {k: v for k, v in message.items() if k != "metadata"}
+
+
+# --- Slack's checks on messages ----------------------------------------------------------------
+
+
+def _check_message(params: Params) -> None:
+    text = params.get("text")
+    blocks = params.get("blocks")
+    if not text and not blocks and not params.get("attachments"):
+        raise _Refusal("no_text")
+    if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
+        raise _Refusal("msg_too_long")
+    if blocks is not None:
+        _check_blocks(blocks, limit=MAX_MESSAGE_BLOCKS)
+
+
+def _check_metadata(metadata: Any) -> None:
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("event_type"), str):
+        raise _Refusal("invalid_metadata_format")
+    if not isinstance(metadata.get("event_payload"), dict):
+        raise _Refusal("invalid_metadata_format")
+
+
+def _check_blocks(blocks: Any, *, limit: int) -> None:
+    if not isinstance(blocks, list):
+        raise _Refusal("invalid_blocks_format")
+    if len(blocks) > limit:
+        raise _Refusal(
+            "invalid_blocks", f"no more than {limit} items allowed [json-pointer:/blocks]"
+        )
+    if sum(1 for b in blocks if isinstance(b, dict) and b.get("type") == "table") > 1:
+        raise _Refusal("invalid_blocks", "only one table allowed in a message")
+    for index, block in enumerate(blocks):
+        problem = _block_problem(block)
+        if problem is not None:
+            raise _Refusal("invalid_blocks", f"{problem} [json-pointer:/blocks/{index}]")
+
+
+def _block_problem(block: Any) -> str | None:
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        raise _Refusal("invalid_blocks_format")
+    if len(str(block.get("block_id", ""))) > 255:
+        return "block_id must be at most 255 characters"
+    check = _BLOCK_CHECKS.get(block["type"])
+    return check(block) if check is not None else None
+
+
+def _too_long(obj: Any, limit: int) -> bool:
+    return isinstance(obj, dict) and len(str(obj.get("text", ""))) > limit
+
+
+def _section_problem(block: Params) -> str | None:
+    fields = block.get("fields") or []
+    if not block.get("text") and not fields:
+        return "section needs text or fields"
+    if _too_long(block.get("text"), 3000):
+        return "section text must be at most 3000 characters"
+    if len(fields) > 10:
+        return "section fields must be at most 10 items"
+    if any(_too_long(f, 2000) for f in fields):
+        return "section field text must be at most 2000 characters"
+    accessory = block.get("accessory")
+    return _element_problem(accessory) if isinstance(accessory, dict) else None
+
+
+def _header_problem(block: Params) -> str | None:
+    text = block.get("text")
+    if not isinstance(text, dict) or text.get("type") != "plain_text":
+        return "header text must be plain_text"
+    return "header text must be at most 150 characters" if _too_long(text, 150) else None
+
+
+def _context_problem(block: Params) -> str | None:
+    elements = block.get("elements") or []
+    if not elements or len(elements) > 10:
+        return "context needs 1 to 10 elements"
+    return None
+
+
+def _actions_problem(block: Params) -> str | None:
+    elements = block.get("elements") or []
+    if not elements or len(elements) > 25:
+        return "actions needs 1 to 25 elements"
+    return next((p for p in map(_element_problem, elements) if p is not None), None)
+
+
+def _element_problem(element: Any) -> str | None:
+    if not isinstance(element, dict):
+        return "element must be an object"
+    if len(str(element.get("action_id", ""))) > 255:
+        return "action_id must be at most 255 characters"
+    if element.get("type") == "button" and _too_long(element.get("text"), 75):
+        return "button text must be at most 75 characters"
+    return None
+
+
+def _table_problem(block: Params) -> str | None:
+    rows = block.get("rows")
+    if not isinstance(rows, list) or not rows:
+        return "table needs rows"
+    if len(rows) > 100:
+        return "table must have at most 100 rows"
+    if any(not isinstance(row, list) or len(row) > 20 for row in rows):
+        return "table rows must have at most 20 cells"
+    return None
+
+
+_BLOCK_CHECKS: dict[str, Callable[[Params], str | None]] = {
+    "section": _section_problem,
+    "header": _header_problem,
+    "context": _context_problem,
+    "actions": _actions_problem,
+    "table": _table_problem,
+}

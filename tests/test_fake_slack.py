@@ -1,0 +1,206 @@
+"""The fake Slack Web API refuses what real Slack refuses, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.fakes.slack_api import FakeSlack
+
+TOKEN = "xoxb-test-token"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    slack = FakeSlack(bot_token=TOKEN)
+    slack.add_channel("C0SECRET", name="billing", private=True, member=False)
+    slack.add_channel("C0OUTSIDE", name="sales", member=False)
+    await slack.start()
+    yield slack
+    await slack.stop()
+
+
+@pytest.fixture
+async def api(fake: FakeSlack) -> AsyncIterator[Any]:
+    base = fake.base_url
+    async with aiohttp.ClientSession() as session:
+
+        async def call(method: str, token: str | None = TOKEN, **body: Any) -> dict[str, Any]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with session.post(base + method, json=body, headers=headers) as response:
+                answer: dict[str, Any] = await response.json()
+                answer["_status"] = response.status
+                answer["_retry_after"] = response.headers.get("Retry-After")
+                return answer
+
+        yield call
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _table(rows: int, cells: int) -> dict[str, Any]:
+    row = [{"type": "raw_text", "text": "x"}] * cells
+    return {"type": "table", "rows": [row] * rows}
+
+
+def _button(text: str, action_id: str = "go") -> dict[str, Any]:
+    return {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id}
+
+
+async def test_a_missing_token_is_not_authed_and_a_wrong_one_invalid_auth(api: Any) -> None:
+    assert (await api("auth.test", token=None))["error"] == "not_authed"
+    wrong = await api("chat.postMessage", token="xoxb-wrong", channel="C0GENERAL", text="hi")
+    assert (wrong["_status"], wrong["ok"], wrong["error"]) == (200, False, "invalid_auth")
+    me = await api("auth.test")
+    assert me["ok"] and me["team_id"] == "T0001" and me["user_id"] == "U0BOT"
+
+
+async def test_fifty_one_blocks_are_invalid_blocks(api: Any) -> None:
+    blocks = [_section("row")] * 51
+    answer = await api("chat.postMessage", channel="C0GENERAL", text="t", blocks=blocks)
+    assert answer["error"] == "invalid_blocks"
+    fifty = await api("chat.postMessage", channel="C0GENERAL", text="t", blocks=blocks[:50])
+    assert fifty["ok"]
+
+
+async def test_text_over_forty_thousand_chars_is_msg_too_long(api: Any) -> None:
+    answer = await api("chat.postMessage", channel="C0GENERAL", text="x" * 40_001)
+    assert answer["error"] == "msg_too_long"
+
+
+async def test_a_message_needs_text_or_blocks(api: Any) -> None:
+    assert (await api("chat.postMessage", channel="C0GENERAL"))["error"] == "no_text"
+
+
+@pytest.mark.parametrize(
+    ("channel", "error"),
+    [("C0NOPE", "channel_not_found"), ("C0OUTSIDE", "not_in_channel")],
+)
+async def test_post_needs_a_known_channel_the_bot_is_in(api: Any, channel: str, error: str) -> None:
+    assert (await api("chat.postMessage", channel=channel, text="hi"))["error"] == error
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        pytest.param(
+            [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}], id="header"
+        ),
+        pytest.param([_section("s" * 3001)], id="section-text"),
+        pytest.param(
+            [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}], id="fields"
+        ),
+        pytest.param([{"type": "actions", "elements": [_button("b" * 76)]}], id="button-text"),
+        pytest.param([{"type": "actions", "elements": [_button("ok", "a" * 256)]}], id="action-id"),
+        pytest.param([{**_section("s"), "block_id": "b" * 256}], id="block-id"),
+        pytest.param(
+            [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}], id="context"
+        ),
+        pytest.param([_table(101, 2)], id="table-rows"),
+        pytest.param([_table(2, 21)], id="table-cells"),
+        pytest.param([_table(2, 2), _table(2, 2)], id="two-tables"),
+    ],
+)
+async def test_block_kit_limits_are_invalid_blocks(api: Any, blocks: list[dict[str, Any]]) -> None:
+    answer = await api("chat.postMessage", channel="C0GENERAL", text="t", blocks=blocks)
+    assert answer["error"] == "invalid_blocks"
+    assert answer["response_metadata"]["messages"]
+
+
+async def test_blocks_at_the_limits_are_accepted(api: Any, fake: FakeSlack) -> None:
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "h" * 150}},
+        _section("s" * 3000),
+        _table(100, 20),
+        {"type": "actions", "elements": [_button("b" * 75)] * 25},
+    ]
+    answer = await api("chat.postMessage", channel="C0GENERAL", text="t", blocks=blocks)
+    assert answer["ok"], answer
+    assert fake.posts[0].params["blocks"] == blocks
+
+
+async def test_history_is_newest_first_with_metadata_only_when_asked(api: Any) -> None:
+    first = await api("chat.postMessage", channel="C0GENERAL", text="one")
+    metadata = {"event_type": "overage_digest", "event_payload": {"key": "2024-01-01"}}
+    second = await api("chat.postMessage", channel="C0GENERAL", text="two", metadata=metadata)
+    await api("chat.postMessage", channel="C0GENERAL", text="reply", thread_ts=second["ts"])
+    assert float(second["ts"]) > float(first["ts"])
+
+    plain = await api("conversations.history", channel="C0GENERAL")
+    assert [m["text"] for m in plain["messages"]] == ["two", "one"]
+    assert all("metadata" not in m for m in plain["messages"])
+
+    full = await api(
+        "conversations.history", channel="C0GENERAL", include_all_metadata=True, oldest=first["ts"]
+    )
+    assert [m["metadata"] for m in full["messages"]] == [metadata]
+
+
+async def test_join_works_for_public_channels_only(api: Any, fake: FakeSlack) -> None:
+    private = await api("conversations.join", channel="C0SECRET")
+    assert private["error"] == "method_not_supported_for_channel_type"
+    assert (await api("conversations.join", channel="C0OUTSIDE"))["channel"]["is_member"]
+    assert (await api("chat.postMessage", channel="C0OUTSIDE", text="now in"))["ok"]
+    info = await api("conversations.info", channel="C0SECRET")
+    assert info["channel"]["is_private"] and not info["channel"]["is_member"]
+
+
+async def test_ratelimited_fault_answers_429_with_retry_after(api: Any, fake: FakeSlack) -> None:
+    fake.fail_next("chat.postMessage", "ratelimited", retry_after=3, http_status=429)
+    limited = await api("chat.postMessage", channel="C0GENERAL", text="hi")
+    assert (limited["_status"], limited["_retry_after"], limited["error"]) == (
+        429,
+        "3",
+        "ratelimited",
+    )
+    assert (await api("chat.postMessage", channel="C0GENERAL", text="hi"))["ok"]
+    assert [c.error for c in fake.calls_to("chat.postMessage")] == ["ratelimited", None]
+    assert len(fake.posts) == 1
+
+
+async def test_views_publish_allows_one_hundred_blocks(api: Any, fake: FakeSlack) -> None:
+    view = {"type": "home", "blocks": [_section("x")] * 100}
+    assert (await api("views.publish", user_id="U1", view=view))["ok"]
+    too_many = {"type": "home", "blocks": [_section("x")] * 101}
+    assert (await api("views.publish", user_id="U1", view=too_many))["error"] == "invalid_blocks"
+    assert len(fake.home_views) == 1
+
+
+def test_run_in_thread_records_and_takes_faults_from_the_test_thread() -> None:
+    fake = FakeSlack()
+    with fake.run_in_thread() as base_url:
+        fake.fail_next("auth.test", "fatal_error", http_status=500)
+        assert _post_sync(base_url + "auth.test", {})[0] == 500
+        admin = base_url.replace("/api/", "/_fake/fail_next")
+        _post_sync(admin, {"method": "auth.test", "error": "account_inactive"})
+        assert _post_sync(base_url + "auth.test", {})[1]["error"] == "account_inactive"
+        status, answer = _post_sync(
+            base_url + "chat.postMessage", {"channel": "C0GENERAL", "text": "hi"}
+        )
+        assert (status, answer["ok"]) == (200, True)
+        response_status, _ = _post_sync(fake.response_url("cmd"), {"text": "done"})
+        assert response_status == 200
+        assert [c.method for c in fake.calls] == ["auth.test", "auth.test", "chat.postMessage"]
+        assert fake.responses[0].name == "cmd" and fake.responses[0].body == {"text": "done"}
+
+
+def _post_sync(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read())

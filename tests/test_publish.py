@@ -1,0 +1,204 @@
+"""Publisher against the fake Slack Web API: deliveries, joins, retries and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.errors import (
+    BotError,
+    ChannelNotFound,
+    NotInChannel,
+    SlackAuthError,
+    SlackBusy,
+    SlackDeliveryError,
+)
+from bot.publish import Publisher, make_client
+from bot.render_slack import Message
+from tests.fakes.slack_api import FakeSlack
+
+TOKEN = "xoxb-1111-secret-token-value"
+MESSAGE = Message(
+    text="3 companies are over their limit",
+    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*3* companies over"}}],
+)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    slack = FakeSlack(bot_token=TOKEN)
+    slack.add_channel("C0PUBLIC", name="billing", member=False)
+    slack.add_channel("C0PRIVATE", name="finance", private=True, member=False)
+    await slack.start()
+    yield slack
+    await slack.stop()
+
+
+def _publisher(fake: FakeSlack, token: str = TOKEN) -> Publisher:
+    return Publisher(make_client(token, fake.base_url, retry_wait_s=0))
+
+
+async def test_post_returns_the_ts_and_slack_received_the_blocks(fake: FakeSlack) -> None:
+    ts = await _publisher(fake).post("C0GENERAL", MESSAGE)
+    [post] = fake.posts
+    assert post.response["ts"] == ts
+    assert post.params["blocks"] == MESSAGE.blocks
+    assert post.params["text"] == MESSAGE.text
+    assert post.token == TOKEN
+
+
+async def test_upload_shares_the_file_in_the_channel(fake: FakeSlack) -> None:
+    await _publisher(fake).upload(
+        "C0GENERAL",
+        content=b"PK\x03\x04 workbook bytes",
+        filename="license-overage-2024-05-06.xlsx",
+        title="License overage 2024-05-06",
+        initial_comment="3 companies over their limit.",
+        thread_ts="1700000000.000100",
+    )
+    [upload] = fake.uploads
+    assert upload.content == b"PK\x03\x04 workbook bytes"
+    assert upload.filename == "license-overage-2024-05-06.xlsx"
+    assert upload.title == "License overage 2024-05-06"
+    assert upload.channel_id == "C0GENERAL"
+    assert upload.initial_comment == "3 companies over their limit."
+    assert upload.thread_ts == "1700000000.000100"
+
+
+async def test_not_in_a_public_channel_joins_it_and_delivers(fake: FakeSlack) -> None:
+    publisher = _publisher(fake)
+    await publisher.post("C0PUBLIC", MESSAGE)
+    assert [c.method for c in fake.calls] == [
+        "chat.postMessage",
+        "conversations.info",
+        "conversations.join",
+        "chat.postMessage",
+    ]
+    assert fake.posts[0].params["channel"] == "C0PUBLIC"
+
+
+async def test_upload_into_a_public_channel_joins_it_first(fake: FakeSlack) -> None:
+    await _publisher(fake).upload("C0PUBLIC", content=b"a,b\n", filename="x.csv", title="x")
+    assert len(fake.calls_to("conversations.join")) == 1
+    assert [u.channel_id for u in fake.uploads] == ["C0PUBLIC"]
+
+
+async def test_not_in_a_private_channel_asks_for_an_invite(fake: FakeSlack) -> None:
+    with pytest.raises(NotInChannel) as caught:
+        await _publisher(fake).post("C0PRIVATE", MESSAGE)
+    assert "/invite" in caught.value.for_user()
+    assert "C0PRIVATE" in str(caught.value)
+    assert fake.calls_to("conversations.join") == []
+    assert fake.posts == []
+
+
+async def test_unknown_channel_fails_at_once(fake: FakeSlack) -> None:
+    with pytest.raises(ChannelNotFound):
+        await _publisher(fake).post("C0MISSING", MESSAGE)
+    assert len(fake.calls) == 1
+
+
+async def test_wrong_token_fails_at_once(fake: FakeSlack) -> None:
+    with pytest.raises(SlackAuthError) as caught:
+        await _publisher(fake, token="xoxb-9999-wrong-token").post("C0GENERAL", MESSAGE)
+    assert "SLACK_BOT_TOKEN" in caught.value.for_user()
+    assert len(fake.calls) == 1
+
+
+async def test_revoked_token_is_an_auth_error(fake: FakeSlack) -> None:
+    fake.fail_next("auth.test", "token_revoked")
+    with pytest.raises(SlackAuthError):
+        await _publisher(fake).identity()
+
+
+async def test_ratelimited_once_is_delivered_after_retry_after(fake: FakeSlack) -> None:
+    fake.fail_next("chat.postMessage", "ratelimited", retry_after=1, http_status=429)
+    ts = await _publisher(fake).post("C0GENERAL", MESSAGE)
+    assert [c.error for c in fake.calls_to("chat.postMessage")] == ["ratelimited", None]
+    assert fake.posts[0].response["ts"] == ts
+
+
+async def test_server_error_once_is_delivered_on_retry(fake: FakeSlack) -> None:
+    fake.fail_next("chat.postMessage", "service_unavailable", http_status=503)
+    await _publisher(fake).post("C0GENERAL", MESSAGE)
+    assert len(fake.calls_to("chat.postMessage")) == 2
+    assert len(fake.posts) == 1
+
+
+async def test_server_error_that_persists_says_slack_is_busy(fake: FakeSlack) -> None:
+    fake.fail_next("chat.postMessage", "service_unavailable", times=10, http_status=503)
+    with pytest.raises(SlackBusy) as caught:
+        await _publisher(fake).post("C0GENERAL", MESSAGE)
+    assert "busy" in str(caught.value)
+    assert len(fake.calls_to("chat.postMessage")) == 3  # the first try and two retries
+
+
+async def test_failing_upload_url_is_a_delivery_error(fake: FakeSlack) -> None:
+    fake.fail_upload_next(status=500, times=10)
+    with pytest.raises(SlackDeliveryError):
+        await _publisher(fake).upload("C0GENERAL", content=b"x", filename="x.csv", title="x")
+    assert fake.uploads == []
+    assert fake.calls_to("files.completeUploadExternal") == []
+
+
+async def test_other_slack_errors_name_the_code(fake: FakeSlack) -> None:
+    fake.fail_next("chat.postMessage", "invalid_blocks")
+    with pytest.raises(SlackDeliveryError) as caught:
+        await _publisher(fake).post("C0GENERAL", MESSAGE)
+    assert "invalid_blocks" in str(caught.value)
+
+
+async def test_no_error_reveals_the_token(fake: FakeSlack) -> None:
+    wrong = "xoxb-2222-another-secret"
+    # three answers each: the first try and the client's two retries
+    fake.fail_next("chat.postMessage", "service_unavailable", times=3, http_status=503)
+    fake.fail_upload_next(status=500, times=3)
+    attempts = [
+        lambda: _publisher(fake).post("C0GENERAL", MESSAGE),
+        lambda: _publisher(fake).post("C0PRIVATE", MESSAGE),
+        lambda: _publisher(fake).post("C0MISSING", MESSAGE),
+        lambda: _publisher(fake, token=wrong).identity(),
+        lambda: _publisher(fake).upload("C0GENERAL", content=b"x", filename="x.csv", title="x"),
+    ]
+    raised: list[type[BotError]] = []
+    for attempt in attempts:
+        with pytest.raises(BotError) as caught:
+            await attempt()
+        chain = [caught.value, caught.value.__cause__, caught.value.__context__]
+        told = caught.value.for_user() + "".join(str(e) for e in chain if e is not None)
+        assert TOKEN not in told and wrong not in told
+        raised.append(type(caught.value))
+    assert raised == [SlackBusy, NotInChannel, ChannelNotFound, SlackAuthError, SlackDeliveryError]
+
+
+async def test_find_message_finds_a_posted_digest_by_its_metadata_key(fake: FakeSlack) -> None:
+    publisher = _publisher(fake)
+    metadata = {"event_type": "overage_digest", "event_payload": {"key": "2024-05-06T09:00"}}
+    await publisher.post("C0GENERAL", Message(text="older"))
+    ts = await publisher.post("C0GENERAL", MESSAGE, metadata=metadata)
+    await publisher.post("C0GENERAL", Message(text="workbook note"), thread_ts=ts)
+
+    found = await publisher.find_message(
+        "C0GENERAL", event_type="overage_digest", key="2024-05-06T09:00", oldest=0
+    )
+    other = await publisher.find_message(
+        "C0GENERAL", event_type="overage_digest", key="2024-05-13T09:00", oldest=0
+    )
+    later = await publisher.find_message(
+        "C0GENERAL", event_type="overage_digest", key="2024-05-06T09:00", oldest=float(ts)
+    )
+    assert (found, other, later) == (ts, None, None)
+
+
+async def test_identity_channel_info_update_ephemeral_and_home(fake: FakeSlack) -> None:
+    publisher = _publisher(fake)
+    assert (await publisher.identity())["user_id"] == "U0BOT"
+    assert (await publisher.channel_info("C0PRIVATE"))["is_private"] is True
+    ts = await publisher.post("C0GENERAL", MESSAGE)
+    await publisher.update("C0GENERAL", ts, Message(text="updated"))
+    await publisher.post_ephemeral("C0GENERAL", "U0USER", Message(text="just for you"))
+    await publisher.publish_home("U0USER", MESSAGE.blocks)
+    assert fake.messages("C0GENERAL")[-1]["text"] == "updated"
+    assert fake.ephemerals[0].params["user"] == "U0USER"
+    assert fake.home_views[0].params["view"] == {"type": "home", "blocks": MESSAGE.blocks}
