@@ -1,0 +1,419 @@
+"""The exported workbook and CSV, read back by openpyxl, python-calamine and csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+from python_calamine import CalamineWorkbook
+
+from bot.overage import Company, Report, build_report
+from bot.workbook import (
+    CSV_MIME,
+    XLSX_MIME,
+    build_csv,
+    build_xlsx,
+    export_filename,
+)
+
+ZONE = ZoneInfo("Europe/Istanbul")  # UTC+3 all year
+FETCHED = datetime(2025, 1, 6, 8, 30, tzinfo=UTC)
+GENERATED = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+HEADERS = [
+    "Company",
+    "Company ID",
+    "Reseller",
+    "License type",
+    "License limit",
+    "Target users",
+    "Over by",
+    "Over by %",
+    "Inactive users",
+    "Monthly active users",
+    "License end date",
+    "Licence expired",
+    "Tags",
+    "Created",
+]
+HOSTILE = [
+    '=HYPERLINK("http://x","y")',
+    "@SUM(1)",
+    "+1",
+    "-2",
+    "=1+1",
+    "#N/A",
+    "#REF!",
+    "\tTAB",
+    "\rCR",
+    " =spaced",
+]
+
+
+def company(name: str = "Acme", **fields: Any) -> Company:
+    values: dict[str, Any] = {
+        "company_id": f"id-{name}",
+        "name": name,
+        "reseller": "Reseller One",
+        "license_type": "Enterprise",
+        "limit": 100,
+        "target_users": 125,
+        "inactive_users": 3,
+        "monthly_active_users": 90,
+        "license_end": datetime(2025, 3, 31, 23, 0, tzinfo=UTC),
+        "created": datetime(2020, 5, 1, 12, 0, tzinfo=UTC),
+        "tags": ("emea", "gold"),
+    }
+    values.update(fields)
+    return Company(**values)
+
+
+def report(companies: list[Company], **options: Any) -> Report:
+    return build_report(companies, fetched_at=FETCHED, source="https://api.example", **options)
+
+
+def xlsx(rep: Report, **options: Any) -> bytes:
+    return build_xlsx(rep, generated_at=GENERATED, zone=ZONE, **options)
+
+
+def sheet_rows(data: bytes, sheet: str = "Over limit") -> list[list[Any]]:
+    ws = load_workbook(io.BytesIO(data))[sheet]
+    return [list(row) for row in ws.iter_rows(values_only=True)]
+
+
+def calamine_rows(data: bytes, sheet: str = "Over limit") -> list[list[Any]]:
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return [list(row) for row in book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)]
+
+
+def part(data: bytes, name: str) -> str:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return archive.read(name).decode("utf-8")
+
+
+def names_in(data: bytes) -> set[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return set(archive.namelist())
+
+
+PRICED: dict[str, Any] = {"seat_price": Decimal("12.34"), "currency": "EUR"}
+MIXED = [
+    company("Small", limit=100, target_users=110),
+    company("Unknown", limit=None, target_users=40),
+    company("Big", limit=50, target_users=150),
+    company("Under", limit=100, target_users=90),  # a stale flag: left out of the report
+    company("Middle", limit=10, target_users=30),
+]
+
+
+@pytest.mark.parametrize(
+    ("companies", "names", "totals"),
+    [
+        ([], [], ("Total", 0, None, None, None, 0, 0)),
+        ([company("Solo")], ["Solo"], ("Total", 1, None, None, None, 125, 25)),
+        (
+            MIXED,
+            ["Big", "Middle", "Small", "Unknown"],
+            ("Total", 4, None, None, None, 150 + 30 + 110 + 40, 100 + 20 + 10),
+        ),
+    ],
+    ids=["empty", "one", "mixed"],
+)
+@pytest.mark.parametrize("reader", [sheet_rows, calamine_rows], ids=["openpyxl", "calamine"])
+def test_one_row_per_company_in_report_order_then_totals(
+    companies: list[Company], names: list[str], totals: tuple[Any, ...], reader: Any
+) -> None:
+    rows = reader(xlsx(report(companies)))
+
+    assert rows[0] == HEADERS
+    assert [row[0] for row in rows[1:-1]] == names
+    blank = None if reader is sheet_rows else ""
+    assert tuple(blank if v is None else v for v in rows[-1][:7]) == tuple(
+        blank if v is None else v for v in totals
+    )
+    assert len(rows) == len(names) + 2
+
+
+@pytest.mark.parametrize(
+    ("column", "expected", "number_format"),
+    [
+        ("Company", "Acme", "General"),
+        ("Company ID", "id-Acme", "General"),
+        ("Reseller", "Reseller One", "General"),
+        ("License type", "Enterprise", "General"),
+        ("License limit", 100, "General"),
+        ("Target users", 125, "General"),
+        ("Over by", 25, "General"),
+        ("Over by %", 0.25, "0.0%"),
+        ("Inactive users", 3, "General"),
+        ("Monthly active users", 90, "General"),
+        # 23:00 UTC is already the next day in Istanbul; Excel gets the wall-clock time
+        ("License end date", datetime(2025, 4, 1, 2, 0), "yyyy-mm-dd"),
+        ("Licence expired", False, "General"),
+        ("Tags", "emea, gold", "General"),
+        ("Created", datetime(2020, 5, 1, 15, 0), "yyyy-mm-dd"),
+    ],
+)
+def test_each_column_is_typed(column: str, expected: Any, number_format: str) -> None:
+    data = xlsx(report([company()]))
+    cell = load_workbook(io.BytesIO(data))["Over limit"].cell(2, HEADERS.index(column) + 1)
+    calamine_value = calamine_rows(data)[1][HEADERS.index(column)]
+
+    assert cell.value == expected
+    assert type(cell.value) is type(expected)
+    assert cell.number_format == number_format
+    assert calamine_value == expected
+    assert isinstance(calamine_value, str) == isinstance(expected, str)
+
+
+def test_licence_expired_is_a_boolean_cell() -> None:
+    data = xlsx(report([company(licence_expired=True)]))
+    cell = load_workbook(io.BytesIO(data))["Over limit"]["L2"]
+
+    assert cell.value is True
+    assert cell.data_type == "b"
+    assert calamine_rows(data)[1][11] is True
+
+
+def test_limit_unknown_row_leaves_numbers_empty_and_says_so() -> None:
+    data = xlsx(report([company("Known"), company("Unlimited", limited=False, limit=None)]))
+    known, unknown = sheet_rows(data)[1:3]
+
+    assert unknown[HEADERS.index("License limit")] is None
+    assert unknown[HEADERS.index("Over by")] == "limit unknown"
+    assert unknown[HEADERS.index("Over by %")] is None
+    assert unknown[HEADERS.index("Target users")] == 125
+    assert known[HEADERS.index("Over by")] == 25
+    assert sheet_rows(data)[-1][HEADERS.index("Over by")] == 25  # unknown not counted
+
+
+def test_header_is_bold_frozen_and_filtered_over_the_data_only() -> None:
+    data = xlsx(report(MIXED))
+    ws = load_workbook(io.BytesIO(data))["Over limit"]
+
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == "A1:N5"
+    assert all(cell.font.bold for cell in ws[1])
+    assert ws["A6"].value == "Total"
+    assert ws["A6"].font.bold
+    assert ws.column_dimensions["A"].width >= 20
+
+
+def test_priced_report_has_exact_true_up_column_and_total() -> None:
+    rep = report([company("A", target_users=103), company("B", target_users=101)], **PRICED)
+    data = xlsx(rep)
+    ws = load_workbook(io.BytesIO(data))["Over limit"]
+
+    assert ws["O1"].value == "Est. monthly true-up (EUR)"
+    assert [ws["O2"].value, ws["O3"].value, ws["O4"].value] == [37.02, 12.34, 49.36]
+    assert "EUR" in ws["O2"].number_format
+    assert "0.00" in ws["O2"].number_format
+    assert "EUR" in ws["O4"].number_format
+    sheet = part(data, "xl/worksheets/sheet1.xml")
+    assert re.search(r'<c r="O2"[^>]*><v>37\.02</v>', sheet)
+    assert calamine_rows(data)[3][14] == 49.36
+
+
+def test_unpriced_report_has_no_true_up_column() -> None:
+    rows = sheet_rows(xlsx(report([company()])))
+
+    assert rows[0] == HEADERS
+    assert all(len(row) == len(HEADERS) for row in rows)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_platform_text_is_stored_as_text_never_as_formula(hostile: str) -> None:
+    hostile_company = company(
+        hostile, company_id=hostile, reseller=hostile, license_type=hostile, tags=(hostile,)
+    )
+    data = xlsx(report([hostile_company, company("Plain", target_users=101)]))
+    ws = load_workbook(io.BytesIO(data))["Over limit"]
+    hostile_row = calamine_rows(data)[1]
+
+    for column in ("A", "B", "C", "D", "M"):
+        assert ws[f"{column}2"].data_type == "s"
+        assert ws[f"{column}2"].value == hostile
+    assert [hostile_row[i] for i in (0, 1, 2, 3, 12)] == [hostile] * 5
+    assert "<f>" not in part(data, "xl/worksheets/sheet1.xml")
+    assert "<f>" not in part(data, "xl/worksheets/sheet2.xml")
+    summary = load_workbook(io.BytesIO(data))["Summary"]
+    assert hostile in [cell.value for cell in summary["A"]]
+
+
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        ("a\x00b", "a\ufffdb"),
+        ("bell\x07\x08", "bell\ufffd\ufffd"),
+        ("vt\x0bff\x0c", "vt\ufffdff\ufffd"),
+        ("esc\x1b[31m", "esc\ufffd[31m"),
+        ("lone \ud800 surrogate", "lone \ufffd surrogate"),
+        ("not a char \uffff", "not a char \ufffd"),
+        ("tab\tand\nnewline", "tab\tand\nnewline"),
+        ("Şirket Ünlü 株式会社 😀", "Şirket Ünlü 株式会社 😀"),
+    ],
+)
+def test_control_characters_are_replaced_not_fatal(name: str, stored: str) -> None:
+    data = xlsx(report([company(name)]))
+
+    assert sheet_rows(data)[1][0] == stored
+    assert calamine_rows(data)[1][0] == stored
+    assert build_csv(report([company(name)]), zone=ZONE)
+
+
+@pytest.mark.parametrize(
+    ("name", "prefix"),
+    [("x" * 40_000, "x" * 1000), ("😀" * 20_000, "😀" * 1000)],
+    ids=["ascii", "astral"],
+)
+def test_long_text_is_cut_to_the_excel_cell_limit(name: str, prefix: str) -> None:
+    stored = sheet_rows(xlsx(report([company(name)])))[1][0]
+
+    assert stored.startswith(prefix)
+    assert stored.endswith("…")
+    assert len(stored.encode("utf-16-le")) // 2 <= 32_767
+    assert len(stored.encode("utf-16-le")) // 2 >= 32_760
+
+
+def test_empty_report_is_a_valid_workbook_with_zero_totals() -> None:
+    data = xlsx(report([]))
+    book = load_workbook(io.BytesIO(data))
+
+    assert book.sheetnames == ["Over limit", "Summary"]
+    assert book["Over limit"].auto_filter.ref == "A1:N1"
+    assert sheet_rows(data)[1][:7] == ["Total", 0, None, None, None, 0, 0]
+    facts = summary_facts(data)
+    assert facts["Companies over limit"] == 0
+    assert facts["Seats over in total"] == 0
+    assert "xl/charts/chart1.xml" not in names_in(data)  # nothing to chart
+
+
+def summary_facts(data: bytes) -> dict[str, Any]:
+    ws = load_workbook(io.BytesIO(data))["Summary"]
+    return {row[0]: row[1:] if row[2] else row[1] for row in ws.iter_rows(values_only=True) if row}
+
+
+def test_summary_states_totals_times_source_and_filter() -> None:
+    facts = summary_facts(xlsx(report(MIXED, **PRICED)))
+
+    assert facts["Companies over limit"] == 4
+    assert facts["of which limit unknown"] == 1
+    assert facts["Seats over in total"] == 130
+    assert facts["Est. monthly true-up"] == pytest.approx(1604.2)
+    assert facts["Generated at"] == (datetime(2025, 1, 6, 12, 0), "Europe/Istanbul")
+    assert facts["Data fetched at"] == (datetime(2025, 1, 6, 11, 30), "Europe/Istanbul")
+    assert facts["Source"] == "https://api.example"
+    assert facts["Filter"] == "isTargetUserCountExceededLimit = true"
+
+
+def test_summary_charts_the_ten_biggest_overages() -> None:
+    companies = [company(f"C{i:02d}", target_users=100 + i) for i in range(1, 15)]
+    data = xlsx(report([*companies, company("Unknown", limit=None)]))
+    summary = sheet_rows(data, "Summary")
+    start = next(i for i, row in enumerate(summary) if str(row[0]).startswith("Biggest"))
+
+    assert [row[:2] for row in summary[start + 1 : start + 11]] == [
+        [f"C{i:02d}", i] for i in range(14, 4, -1)
+    ]
+    assert "xl/charts/chart1.xml" in names_in(data)
+    assert "<barChart>" in part(data, "xl/charts/chart1.xml")
+    assert f"'Summary'!$A${start + 2}:$A${start + 11}" in part(data, "xl/charts/chart1.xml")
+    assert "<drawing " in part(data, "xl/worksheets/sheet2.xml")
+    assert "drawing1.xml" in part(data, "xl/worksheets/_rels/sheet2.xml.rels")
+    assert "chart1.xml" in part(data, "xl/drawings/_rels/drawing1.xml.rels")
+    assert "<drawing " not in part(data, "xl/worksheets/sheet1.xml")
+
+
+@pytest.mark.parametrize(("points", "line_chart"), [(0, False), (1, False), (3, True)])
+def test_trend_chart_needs_two_digests(points: int, line_chart: bool) -> None:
+    trend = [(datetime(2025, 1, day, 6, 0, tzinfo=UTC), 10 * day) for day in range(1, points + 1)]
+    data = xlsx(report([company()]), trend=trend)
+    summary = sheet_rows(data, "Summary")
+
+    assert ("xl/charts/chart2.xml" in names_in(data)) is line_chart
+    assert (["Digest date", "Seats over", None] in summary) is line_chart
+    if line_chart:
+        assert "<lineChart>" in part(data, "xl/charts/chart2.xml")
+        assert summary[-3:] == [[datetime(2025, 1, d, 9, 0), 10 * d, None] for d in (1, 2, 3)]
+
+
+def test_custom_filter_text_is_recorded() -> None:
+    facts = summary_facts(xlsx(report([company()]), filter_text="=reseller eq 'x'"))
+
+    assert facts["Filter"] == "=reseller eq 'x'"
+
+
+# --- csv ---------------------------------------------------------------------------------------
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_csv_has_bom_header_and_crlf() -> None:
+    data = build_csv(report([company()]), zone=ZONE)
+
+    assert data.startswith(b"\xef\xbb\xbfCompany,Company ID,")
+    assert data.count(b"\r\n") == 2
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert csv_rows(data)[0] == HEADERS
+
+
+@pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_neutralises_each_dangerous_first_character(first: str) -> None:
+    text = f"{first}HYPERLINK(1)"
+    hostile = company(text, company_id=text, reseller=text, license_type=text, tags=(text,))
+    row = csv_rows(build_csv(report([hostile]), zone=ZONE))[1]
+
+    assert [row[i] for i in (0, 1, 2, 3, 12)] == ["'" + text] * 5
+
+
+@pytest.mark.parametrize("name", ["Acme", "O'Brien & Sons", 'Say "hi", ok', "a=b", "1-2"])
+def test_csv_keeps_harmless_text_unchanged(name: str) -> None:
+    assert csv_rows(build_csv(report([company(name)]), zone=ZONE))[1][0] == name
+
+
+def test_csv_rows_read_back_as_written() -> None:
+    companies = [
+        company("Acme", licence_expired=True),
+        company("Unknown", limit=None, target_users=7, tags=(), license_end=None, created=None),
+    ]
+    data = build_csv(report(companies, **PRICED), zone=ZONE)
+
+    acme = "Acme|id-Acme|Reseller One|Enterprise|100|125|25|25.0%|3|90|2025-04-01|yes|emea, gold"
+    unknown = "Unknown|id-Unknown|Reseller One|Enterprise||7|limit unknown||3|90||no|"
+    assert csv_rows(data) == [
+        [*HEADERS, "Est. monthly true-up (EUR)"],
+        [*acme.split("|"), "2020-05-01", "308.50"],
+        [*unknown.split("|"), "", ""],
+    ]
+
+
+def test_csv_of_empty_report_is_the_header() -> None:
+    assert csv_rows(build_csv(report([]), zone=ZONE)) == [HEADERS]
+
+
+# --- names -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "today", "filename"),
+    [
+        ("xlsx", date(2025, 1, 6), "license-overage-2025-01-06.xlsx"),
+        ("csv", date(2024, 12, 31), "license-overage-2024-12-31.csv"),
+    ],
+)
+def test_export_filename_carries_the_date(fmt: str, today: date, filename: str) -> None:
+    assert export_filename(fmt, today) == filename
+
+
+def test_mime_types() -> None:
+    assert XLSX_MIME == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert CSV_MIME.startswith("text/csv")
