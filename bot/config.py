@@ -37,6 +37,7 @@ class Settings:
     database_url: str = "sqlite:///overage-bot.db"
     allowed_channel_ids: frozenset[str] = frozenset()
     allowed_user_ids: frozenset[str] = frozenset()
+    admin_user_ids: frozenset[str] = frozenset()
     cache_seconds: int = 60
     seat_price: Decimal | None = None
     currency: str = "USD"
@@ -84,6 +85,7 @@ class Settings:
             database_url=r.database("DATABASE_URL", "sqlite:///overage-bot.db"),
             allowed_channel_ids=r.id_list("ALLOWED_CHANNEL_IDS"),
             allowed_user_ids=r.id_list("ALLOWED_USER_IDS"),
+            admin_user_ids=r.id_list("ADMIN_USER_IDS"),
             cache_seconds=r.integer("CACHE_SECONDS", 60, low=0, high=86400),
             seat_price=r.money("SEAT_PRICE"),
             currency=r.currency("CURRENCY", "USD"),

@@ -70,6 +70,12 @@ class SlackRefused(SlackDeliveryError):
     hint = "Please report this to whoever runs the bot."
 
 
+class NotAllowed(BotError):
+    """The person may not do this (allow-lists, admin-only commands)."""
+
+    hint = "Ask whoever runs the bot."
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; raised at start-up only (exit code 2)."""
 

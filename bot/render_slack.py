@@ -762,3 +762,45 @@ def _table_text(block: Block) -> str:
         lines.append("  ".join(cells).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+# --- subscriptions --------------------------------------------------------------------------
+
+
+def render_notice(text: str) -> Message:
+    """A plain confirmation, e.g. "Subscribed: …"; text is ours, values in it are escaped."""
+    return _message(text, [_section(f":white_check_mark: {text}")])
+
+
+def describe_schedule(cadence: str, weekday: str | None, time: str, zone: str) -> str:
+    day = f"every {weekday.capitalize()}" if cadence == "weekly" and weekday else "every day"
+    return f"{day} at {time} ({escape(zone)})"
+
+
+def render_subscriptions(
+    entries: Sequence[tuple[str, str, str | None]], *, now: datetime
+) -> Message:
+    """Each entry: channel ID, schedule description, who set it up (None: the settings)."""
+    if not entries:
+        text = "No digest subscriptions yet. Add one with `/overage subscribe weekly mon 09:00`."
+        return _message(text, [_section(text)])
+    lines = [
+        f"• <#{escape(channel)}>: {schedule}"
+        + (f", set up by <@{escape(user)}>" if user else " (from DIGEST_CHANNEL)")
+        for channel, schedule, user in entries[:200]
+    ]
+    blocks = [_header("Digest subscriptions"), *_list_sections(lines)]
+    return _message(f"{len(entries)} digest subscription(s).", _fit(blocks, MAX_BLOCKS))
+
+
+def _list_sections(lines: Sequence[str]) -> list[Block]:
+    sections: list[Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(part) + 1 for part in chunk) + len(line) > _SECTION_ROOM:
+            sections.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        sections.append(_section("\n".join(chunk)))
+    return sections

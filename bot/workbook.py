@@ -11,12 +11,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.chart import BarChart, LineChart, Reference
-from openpyxl.chart.data_source import AxDataSource, StrRef
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+from xlsxwriter import Workbook
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from bot.overage import Overage, Report
 
@@ -33,12 +30,20 @@ _PERCENT = "0.0%"
 _DATE = "yyyy-mm-dd"
 _DATETIME = "yyyy-mm-dd hh:mm"
 _COUNT = '#,##0 "companies"'
-_BOLD = Font(bold=True)
-# characters XML 1.0 cannot carry (openpyxl raises on most of them, lxml on the rest)
+# characters XML 1.0 cannot carry, and lone surrogates no UTF-8 encoder accepts
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# openpyxl reads a str starting with "=" as a formula and "#N/A" and kin as error values
-_READ_AS_CODE = ("=", "#")
 _CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_WORKBOOK_OPTIONS = {
+    # rows go to a temporary file per sheet as they are written, not held in memory; this
+    # needs the sheets' XML on disk (in_memory would switch it off) and rows in order
+    "constant_memory": True,
+    "in_memory": False,
+    # write() would turn some text into formulas, links or numbers; write_string never does,
+    # and these keep any other path from doing it either
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
 
 # header, number format (None = General or text), width in characters
 _COLUMNS: tuple[tuple[str, str | None, float], ...] = (
@@ -146,66 +151,97 @@ def build_xlsx(
     trend: Sequence[tuple[datetime, int]] = (),
 ) -> bytes:
     """The workbook: an "Over limit" sheet of typed rows, and a "Summary" sheet with charts."""
-    book = Workbook(write_only=True)
-    _write_over_limit(book.create_sheet(OVER_LIMIT_SHEET), report, zone)
-    summary = book.create_sheet(SUMMARY_SHEET)
-    _write_summary(
-        summary, report, generated_at=generated_at, zone=zone, filter_text=filter_text, trend=trend
-    )
     buffer = io.BytesIO()
-    book.save(buffer)
+    # each sheet streams its rows to a temporary file as they are written
+    with Workbook(buffer, _WORKBOOK_OPTIONS) as book:
+        styles = _Styles(book, report)
+        _write_over_limit(book.add_worksheet(OVER_LIMIT_SHEET), report, zone, styles)
+        _write_summary(
+            book,
+            book.add_worksheet(SUMMARY_SHEET),
+            report,
+            styles,
+            generated_at=generated_at,
+            zone=zone,
+            filter_text=filter_text,
+            trend=trend,
+        )
     return buffer.getvalue()
 
 
-def _text_cell(ws: Any, text: str, *, bold: bool = False) -> Any:
-    """Text stored as a string, never as a formula or an error value, whatever it starts with."""
-    if not bold and not text.startswith(_READ_AS_CODE):
-        return text  # openpyxl stores any other str as an inline string as it is
-    cell = WriteOnlyCell(ws, text)
-    cell.data_type = "s"
-    if bold:
-        cell.font = _BOLD
-    return cell
+class _Styles:
+    """The workbook's cell formats, by the number format they show (None = General)."""
+
+    def __init__(self, book: Workbook, report: Report) -> None:
+        self._book = book
+        self._plain: dict[str, Format] = {}
+        self.bold = book.add_format({"bold": True})
+        self._bold: dict[str, Format] = {}
+        self.money = _money_format(report)
+
+    def get(self, number_format: str | None, *, bold: bool = False) -> Format | None:
+        if number_format is None:
+            return self.bold if bold else None
+        formats = self._bold if bold else self._plain
+        if number_format not in formats:
+            properties: dict[str, Any] = {"num_format": number_format}
+            if bold:
+                properties["bold"] = True
+            formats[number_format] = self._book.add_format(properties)
+        return formats[number_format]
 
 
-def _cell(ws: Any, value: Field, number_format: str | None = None, *, bold: bool = False) -> Any:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return _text_cell(ws, value, bold=bold)
-    if number_format is None and not bold:
-        return value
-    cell = WriteOnlyCell(ws, value)
-    if number_format is not None:
-        cell.number_format = number_format
-    if bold:
-        cell.font = _BOLD
-    return cell
+def _put(ws: Worksheet, row: int, col: int, value: Field, style: Format | None = None) -> None:
+    """One typed cell; text always through write_string, so it never becomes a formula."""
+    if value is None:
+        return
+    kind = type(value)
+    if kind is str:
+        if value:
+            ws.write_string(row, col, value, style)
+    elif kind is bool:
+        ws.write_boolean(row, col, value, style)
+    elif kind is datetime:
+        ws.write_datetime(row, col, value, style)
+    else:
+        ws.write_number(row, col, value, style)
+
+
+def _write_row(
+    ws: Worksheet, row: int, values: Sequence[Field], styles: Sequence[Format | None]
+) -> None:
+    for col, (value, style) in enumerate(zip(values, styles, strict=True)):
+        _put(ws, row, col, value, style)
 
 
 def _money_format(report: Report) -> str:
     return f'#,##0.00 "{_currency(report)}"'
 
 
-def _write_over_limit(ws: Any, report: Report, zone: ZoneInfo) -> None:
+def _write_over_limit(ws: Worksheet, report: Report, zone: ZoneInfo, styles: _Styles) -> None:
     headers = _headers(report)
     priced = report.seat_price is not None
-    formats = [fmt for _, fmt, _ in _COLUMNS] + ([_money_format(report)] if priced else [])
-    for index, width in enumerate(_widths(report), start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "A2"
-    ws.append([_cell(ws, header, bold=True) for header in headers])
-    for overage in report.overages:
-        fields = _fields(overage, zone, priced=priced)
-        ws.append([_cell(ws, value, fmt) for value, fmt in zip(fields, formats, strict=True)])
-    last_row = 1 + len(report.overages)
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last_row}"
-    ws.append(_totals_row(ws, report, headers, formats))
+    formats = [fmt for _, fmt, _ in _COLUMNS] + ([styles.money] if priced else [])
+    for col, width in enumerate(_widths(report)):
+        ws.set_column(col, col, width)
+    ws.freeze_panes(1, 0)
+    last_row = len(report.overages)  # zero-based: the header is row 0
+    ws.autofilter(0, 0, last_row, len(headers) - 1)
+    _write_row(ws, 0, headers, [styles.bold] * len(headers))
+    cell_styles = [styles.get(fmt) for fmt in formats]
+    for row, overage in enumerate(report.overages, start=1):
+        _write_row(ws, row, _fields(overage, zone, priced=priced), cell_styles)
+    _write_totals_row(ws, last_row + 1, report, headers, formats, styles)
 
 
-def _totals_row(
-    ws: Any, report: Report, headers: list[str], formats: list[str | None]
-) -> list[Any]:
+def _write_totals_row(
+    ws: Worksheet,
+    row: int,
+    report: Report,
+    headers: list[str],
+    formats: list[str | None],
+    styles: _Styles,
+) -> None:
     """Totals computed here, not formulas: every reader shows them, not only a recalculating one."""
     values: dict[str, Field] = {
         headers[0]: "Total",
@@ -215,10 +251,12 @@ def _totals_row(
     if report.seat_price is not None:
         values[headers[-1]] = report.true_up
     row_formats = [formats[0], _COUNT, *formats[2:]]
-    return [
-        _cell(ws, values.get(header), fmt, bold=True)
-        for header, fmt in zip(headers, row_formats, strict=True)
-    ]
+    _write_row(
+        ws,
+        row,
+        [values.get(header) for header in headers],
+        [styles.get(fmt, bold=True) for fmt in row_formats],
+    )
 
 
 def _widths(report: Report) -> list[float]:
@@ -233,37 +271,44 @@ def _widths(report: Report) -> list[float]:
 
 # --- summary sheet -----------------------------------------------------------------------------
 
+# one summary row: (value, number format, bold) per cell; an empty list is an empty row
+_Row = list[tuple[Field, str | None, bool]]
+
 
 def _write_summary(
-    ws: Any,
+    book: Workbook,
+    ws: Worksheet,
     report: Report,
+    styles: _Styles,
     *,
     generated_at: datetime,
     zone: ZoneInfo,
     filter_text: str,
     trend: Sequence[tuple[datetime, int]],
 ) -> None:
-    for letter, width in zip("ABCD", (34, 22, 18, 4), strict=True):
-        ws.column_dimensions[letter].width = width
-    rows: list[list[Any]] = [[_cell(ws, "License overage", bold=True)], []]
-    rows += _facts(ws, report, generated_at=generated_at, zone=zone, filter_text=filter_text)
+    for col, width in enumerate((34, 22, 18, 4)):
+        ws.set_column(col, col, width)
+    rows: list[_Row] = [[("License overage", None, True)], []]
+    rows += _facts(report, styles, generated_at=generated_at, zone=zone, filter_text=filter_text)
     rows.append([])
     top_start = len(rows) + 1
-    rows += _top_table(ws, report)
+    top = _biggest(report)
+    rows += _top_table(top)
     trend_start = len(rows) + 2
     if len(trend) >= 2:
         rows.append([])
-        rows += _trend_table(ws, trend, zone)
-    for row in rows:
-        ws.append(row)
-    _add_top_chart(ws, report, header_row=top_start)
+        rows += _trend_table(trend, zone)
+    for index, cells in enumerate(rows):
+        for col, (value, fmt, bold) in enumerate(cells):
+            _put(ws, index, col, value, styles.get(fmt, bold=bold))
+    _add_top_chart(book, ws, top, header_row=top_start)
     if len(trend) >= 2:
-        _add_trend_chart(ws, header_row=trend_start, points=len(trend))
+        _add_trend_chart(book, ws, header_row=trend_start, points=len(trend))
 
 
 def _facts(
-    ws: Any, report: Report, *, generated_at: datetime, zone: ZoneInfo, filter_text: str
-) -> list[list[Any]]:
+    report: Report, styles: _Styles, *, generated_at: datetime, zone: ZoneInfo, filter_text: str
+) -> list[_Row]:
     zone_name = _clean(str(zone.key))
     facts: list[tuple[str, Field, str | None]] = [
         ("Companies over limit", report.companies_over, None),
@@ -271,73 +316,93 @@ def _facts(
         ("Seats over in total", report.seats_over, None),
     ]
     if report.seat_price is not None:
-        money = _money_format(report)
-        facts.append(("Est. monthly true-up", report.true_up, money))
-        facts.append(("Seat price per month", report.seat_price, money))
-    rows = [[_cell(ws, label), _cell(ws, value, fmt)] for label, value, fmt in facts]
-    rows.append(_moment_row(ws, "Generated at", _local(generated_at, zone), zone_name))
-    rows.append(_moment_row(ws, "Data fetched at", _local(report.fetched_at, zone), zone_name))
-    rows.append([_cell(ws, "Source"), _cell(ws, _clean(report.source) or "not recorded")])
-    rows.append([_cell(ws, "Filter"), _cell(ws, _clean(filter_text))])
+        facts.append(("Est. monthly true-up", report.true_up, styles.money))
+        facts.append(("Seat price per month", report.seat_price, styles.money))
+    rows: list[_Row] = [[(label, None, False), (value, fmt, False)] for label, value, fmt in facts]
+    rows.append(_moment_row("Generated at", _local(generated_at, zone), zone_name))
+    rows.append(_moment_row("Data fetched at", _local(report.fetched_at, zone), zone_name))
+    rows.append([("Source", None, False), (_clean(report.source) or "not recorded", None, False)])
+    rows.append([("Filter", None, False), (_clean(filter_text), None, False)])
     return rows
 
 
-def _moment_row(ws: Any, label: str, moment: datetime | None, zone_name: str) -> list[Any]:
-    return [_cell(ws, label), _cell(ws, moment, _DATETIME), _cell(ws, zone_name)]
+def _moment_row(label: str, moment: datetime | None, zone_name: str) -> _Row:
+    return [(label, None, False), (moment, _DATETIME, False), (zone_name, None, False)]
 
 
-def _top_table(ws: Any, report: Report) -> list[list[Any]]:
-    known = [o for o in report.overages if o.seats_over is not None][:TOP_COUNT]
-    header = [_cell(ws, f"Biggest overages (top {TOP_COUNT})", bold=True)]
-    header.append(_cell(ws, "Seats over", bold=True))
-    return [header] + [[_cell(ws, _clean(o.company.name)), o.seats_over] for o in known]
+def _biggest(report: Report) -> list[Overage]:
+    """The TOP_COUNT biggest known overages: the report is sorted by overage already."""
+    return [o for o in report.overages if o.seats_over is not None][:TOP_COUNT]
 
 
-def _trend_table(ws: Any, trend: Sequence[tuple[datetime, int]], zone: ZoneInfo) -> list[list[Any]]:
-    header = [_cell(ws, "Digest date", bold=True), _cell(ws, "Seats over", bold=True)]
-    return [header] + [[_cell(ws, _local(moment, zone), _DATE), seats] for moment, seats in trend]
+def _top_table(top: list[Overage]) -> list[_Row]:
+    header: _Row = [(f"Biggest overages (top {TOP_COUNT})", None, True), ("Seats over", None, True)]
+    return [header] + [
+        [(_clean(o.company.name), None, False), (o.seats_over, None, False)] for o in top
+    ]
 
 
-def _add_top_chart(ws: Any, report: Report, *, header_row: int) -> None:
-    count = min(TOP_COUNT, report.companies_over - report.limit_unknown)
-    if count == 0:
+def _trend_table(trend: Sequence[tuple[datetime, int]], zone: ZoneInfo) -> list[_Row]:
+    header: _Row = [("Digest date", None, True), ("Seats over", None, True)]
+    return [header] + [
+        [(_local(moment, zone), _DATE, False), (seats, None, False)] for moment, seats in trend
+    ]
+
+
+def _summary_range(column: str, first: int, last: int) -> str:
+    """A range on the Summary sheet, rows one-based, as a chart formula."""
+    return f"='{SUMMARY_SHEET}'!${column}${first}:${column}${last}"
+
+
+def _add_top_chart(book: Workbook, ws: Worksheet, top: list[Overage], *, header_row: int) -> None:
+    if not top:
         return
-    chart = BarChart()
-    chart.type = "bar"  # horizontal bars: long company names stay readable
-    chart.title = "Biggest overages (seats over)"
-    chart.legend = None
-    last = header_row + count
-    chart.add_data(
-        Reference(ws, min_col=2, min_row=header_row, max_row=last), titles_from_data=True
+    chart = book.add_chart({"type": "bar"})  # horizontal bars: long company names stay readable
+    if chart is None:
+        raise RuntimeError("xlsxwriter has no bar chart")
+    last = header_row + len(top)
+    chart.add_series(
+        {
+            "name": f"='{SUMMARY_SHEET}'!$B${header_row}",
+            "categories": _summary_range("A", header_row + 1, last),
+            "values": _summary_range("B", header_row + 1, last),
+            # the cells' values, as the chart's cache: rows streamed to disk cannot be read
+            # back, and text categories make the names a string reference, not a numeric one
+            "name_data": ["Seats over"],
+            "categories_data": [_clean(o.company.name) for o in top],
+            "values_data": [o.seats_over for o in top],
+        }
     )
-    names = Reference(ws, min_col=1, min_row=header_row + 1, max_row=last)
-    chart.series[0].cat = AxDataSource(strRef=StrRef(f=str(names)))  # names are text, not numbers
-    chart.x_axis.scaling.orientation = "maxMin"  # biggest at the top, as in the table
-    chart.y_axis.crosses = "max"  # which keeps the seat axis at the bottom
-    _show_axes(chart)
-    chart.height, chart.width = 9, 18
-    ws.add_chart(chart, "E3")
+    chart.set_title({"name": "Biggest overages (seats over)"})
+    chart.set_legend({"none": True})
+    # in a bar chart the y axis holds the categories: biggest at the top, as in the table,
+    # with the seat axis kept at the bottom
+    chart.set_y_axis({"reverse": True, "crossing": "max"})
+    chart.set_size({"width": _cm_to_px(18), "height": _cm_to_px(9)})
+    ws.insert_chart("E3", chart)
 
 
-def _add_trend_chart(ws: Any, *, header_row: int, points: int) -> None:
-    chart = LineChart()
-    chart.title = "Seats over, last digests"
-    chart.legend = None
+def _add_trend_chart(book: Workbook, ws: Worksheet, *, header_row: int, points: int) -> None:
+    chart = book.add_chart({"type": "line"})
+    if chart is None:
+        raise RuntimeError("xlsxwriter has no line chart")
     last = header_row + points
-    chart.add_data(
-        Reference(ws, min_col=2, min_row=header_row, max_row=last), titles_from_data=True
+    chart.add_series(
+        {
+            "name": f"='{SUMMARY_SHEET}'!$B${header_row}",
+            "categories": _summary_range("A", header_row + 1, last),
+            "values": _summary_range("B", header_row + 1, last),
+        }
     )
-    chart.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=last))
-    chart.x_axis.number_format = _DATE
-    _show_axes(chart)
-    chart.height, chart.width = 7.5, 18
-    ws.add_chart(chart, "E22")
+    chart.set_title({"name": "Seats over, last digests"})
+    chart.set_legend({"none": True})
+    chart.set_x_axis({"num_format": _DATE})
+    chart.set_size({"width": _cm_to_px(18), "height": _cm_to_px(7.5)})
+    ws.insert_chart("E22", chart)
 
 
-def _show_axes(chart: Any) -> None:
-    # openpyxl leaves `delete` unset, which Excel reads as "hide the axis"
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
+def _cm_to_px(cm: float) -> int:
+    return round(cm / 2.54 * 96)  # Excel's 96 pixels to the inch
 
 
 # --- csv ---------------------------------------------------------------------------------------

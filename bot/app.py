@@ -1,0 +1,200 @@
+"""Composition root: builds the clients, the AsyncApp, the web server and the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.config import Settings
+from bot.keepnet import KeepnetClient
+from bot.publish import Publisher, make_client
+from bot.schedule import DigestScheduler
+from bot.services import Poster, Services
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024  # Slack's payloads are far smaller; larger bodies are refused
+SIGNATURE_TTL_S = 5 * 60 + 30  # Slack's five minutes, plus clock skew
+DRAIN_S = 25.0
+
+
+@dataclass
+class Runtime:
+    """Everything one process owns; closed together on shutdown."""
+
+    settings: Settings
+    http: httpx.AsyncClient
+    slack: AsyncWebClient
+    store: Store
+    services: Services
+    bolt: AsyncApp
+    scheduler: DigestScheduler
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    socket_mode: Any = None
+
+    async def close(self) -> None:
+        self.scheduler.stop()
+        if self.socket_mode is not None:
+            await self.socket_mode.close_async()
+        await self.http.aclose()
+        session = getattr(self.slack, "session", None)
+        if session is not None:
+            await session.close()
+        await asyncio.to_thread(self.store.close)
+
+
+def instance_id() -> str:
+    return f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    poster: Poster | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Runtime:
+    """All of one process's parts; `poster` replaces Slack (the demo prints instead)."""
+    store = Store(settings.database_url)
+    await asyncio.to_thread(store.upgrade)  # fails fast, one line, on an unreachable database
+    http = httpx.AsyncClient(
+        timeout=settings.keepnet_timeout_s,
+        limits=httpx.Limits(max_connections=settings.keepnet_concurrency * 2 + 2),
+    )
+    slack = make_client(settings.slack_bot_token, settings.slack_api_url)
+    keepnet = KeepnetClient(settings, http, now=now)
+    services = Services(
+        settings, keepnet, store, poster or Publisher(slack), instance_id=instance_id(), now=now
+    )
+    bolt = AsyncApp(
+        client=slack,
+        signing_secret=settings.slack_signing_secret or "socket-mode",
+    )
+    handlers.register(bolt, services)
+    scheduler = DigestScheduler(services, settings)
+    services.next_digest = scheduler.next_run
+    return Runtime(settings, http, slack, store, services, bolt, scheduler)
+
+
+class ReplayGuard:
+    """Refuses a signed request seen before: a signature is valid for five minutes, once."""
+
+    def __init__(self, signing_secret: str) -> None:
+        self._verifier = SignatureVerifier(signing_secret)
+        self._seen: dict[str, float] = {}
+
+    def admit(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        if not self._verifier.is_valid_request(body, dict(headers)):
+            return False
+        signature = headers.get("X-Slack-Signature", "")
+        now = time.time()
+        if len(self._seen) > 10_000 or (self._seen and next(iter(self._seen.values())) < now):
+            self._seen = {k: v for k, v in self._seen.items() if v >= now}
+        if signature in self._seen:
+            log.warning("refused a replayed request")
+            return False
+        self._seen[signature] = now + SIGNATURE_TTL_S
+        return True
+
+
+def build_web_app(runtime: Runtime) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    guard = ReplayGuard(runtime.settings.slack_signing_secret)
+
+    async def slack_events(request: web.Request) -> web.Response:
+        body = await request.read()
+        if not guard.admit(body, request.headers):
+            return web.Response(status=401, text="invalid or replayed request")
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await runtime.bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response(await health(runtime))
+
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def health(runtime: Runtime) -> dict[str, Any]:
+    upcoming = runtime.scheduler.next_run()
+    socket_state = "off"
+    if runtime.socket_mode is not None:
+        client = runtime.socket_mode.client
+        socket_state = "connected" if await client.is_connected() else "disconnected"
+    healthy = socket_state != "disconnected" and runtime.scheduler.running
+    return {
+        "status": "ok" if healthy else "degraded",
+        "web": "serving",
+        "socket_mode": socket_state,
+        "scheduler": {
+            "running": runtime.scheduler.running,
+            "next_digest": upcoming.isoformat() if upcoming else None,
+            "channels": runtime.scheduler.channels(),
+        },
+        "started_at": runtime.started_at.isoformat(),
+    }
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then drain in-flight work and close every client."""
+    runtime = await build_runtime(settings)
+    runner = web.AppRunner(build_web_app(runtime), access_log=None, shutdown_timeout=DRAIN_S)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, "0.0.0.0", settings.port).start()
+        if settings.socket_mode:
+            runtime.socket_mode = await _connect_socket_mode(runtime)
+        runtime.scheduler.start()
+        log.info("serving on port %d (%s)", settings.port, _mode(settings))
+        await stop.wait()
+        log.info("shutting down: finishing in-flight work")
+    finally:
+        runtime.scheduler.stop()
+        await runner.cleanup()  # stops accepting, lets in-flight requests finish
+        await _drain()
+        await runtime.close()
+        log.info("stopped")
+
+
+async def _connect_socket_mode(runtime: Runtime) -> Any:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(runtime.bolt, runtime.settings.slack_app_token)
+    await handler.connect_async()
+    return handler
+
+
+async def _drain() -> None:
+    """Wait for listener work that continues after its ack (Bolt runs it as tasks)."""
+    current = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    if pending:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), DRAIN_S)
+
+
+def _mode(settings: Settings) -> str:
+    return "Socket Mode" if settings.socket_mode else "HTTP, POST /slack/events"

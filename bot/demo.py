@@ -1,0 +1,145 @@
+"""`python -m bot demo`: the real code paths against the bundled sandbox, printed as text."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot import render_slack
+from bot.app import build_runtime
+from bot.config import Settings
+from bot.render_slack import Message, to_text
+from bot.sandbox.data import advance
+from bot.sandbox.server import Sandbox
+
+DEMO_CHANNEL = "C0DEMO"
+RULE = "─" * 78
+
+CONNECT = """\
+To connect it to your Slack: create an app from manifest.yml at https://api.slack.com/apps
+("Create New App" → "From an app manifest"), install it, then set SLACK_BOT_TOKEN,
+SLACK_SIGNING_SECRET, KEEPNET_CLIENT_ID and KEEPNET_CLIENT_SECRET (a Keepnet REST API
+credential with Client Role = Reseller) and DIGEST_CHANNEL, run `python -m bot check`, then
+`python -m bot serve`. The README has every setting and the deployment notes."""
+
+
+class ConsolePoster:
+    """Plays Slack for the demo: prints each message, writes each upload to a folder."""
+
+    def __init__(self, folder: Path, out: Callable[[str], None] = print) -> None:
+        self._folder = folder
+        self._out = out
+        self._count = 0
+        self._keys: dict[str, str] = {}
+        self.files: list[Path] = []
+
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        self._count += 1
+        ts = f"{time.time():.6f}"
+        where = f"thread of {thread_ts}" if thread_ts else f"#{channel}"
+        self._out(f"\n{RULE}\nPosted to {where}:\n{RULE}\n{to_text(message)}")
+        if metadata:
+            self._keys[str(metadata.get("event_payload", {}).get("key"))] = ts
+        return ts
+
+    async def upload(
+        self,
+        channel: str,
+        *,
+        content: bytes,
+        filename: str,
+        title: str,
+        initial_comment: str = "",
+        thread_ts: str | None = None,
+    ) -> None:
+        path = self._folder / filename
+        path.write_bytes(content)
+        self.files.append(path)
+        self._out(f"\n[file uploaded to #{channel}: {filename}, {len(content):,} bytes → {path}]")
+
+    async def find_message(
+        self, channel: str, *, event_type: str, key: str, oldest: float
+    ) -> str | None:
+        return self._keys.get(key)
+
+
+class _Clock:
+    """The demo's time: the second digest happens a week after the first."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def _fresh_folder(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".xlsx", ".csv"))
+
+
+def _show(title: str, message: Message) -> None:
+    print(f"\n{RULE}\n{title}\n{RULE}\n{to_text(message)}")
+
+
+async def run(folder: Path) -> int:
+    started = time.monotonic()
+    await asyncio.to_thread(_fresh_folder, folder)
+    sandbox = Sandbox(companies=600, seed=7)
+    url = await sandbox.start()
+    clock = _Clock()
+    settings = Settings.from_env(
+        {
+            "KEEPNET_BASE_URL": url,
+            "KEEPNET_CLIENT_ID": "sandbox-client",
+            "KEEPNET_CLIENT_SECRET": "sandbox-secret",
+            "DATABASE_URL": f"sqlite:///{folder / 'demo.db'}",
+            "DIGEST_CHANNEL": DEMO_CHANNEL,
+            "SEAT_PRICE": "4.50",
+            "CACHE_SECONDS": "0",
+        }
+    )
+    poster = ConsolePoster(folder)
+    runtime = await build_runtime(settings, poster=poster, now=clock)
+    services = runtime.services
+    try:
+        print(f"Sandbox Keepnet API on {url} ({len(sandbox.companies)} companies)")
+        report = await services.report()
+        _show("/overage  (ephemeral answer)", render_slack.render_summary(report, now=clock()))
+        _show("/overage top 5", render_slack.render_top(report, 5, now=clock()))
+        exported = await services.export_file("xlsx", report)
+        workbook_path = folder / exported.filename
+        workbook_path.write_bytes(exported.content)
+        csv_file = await services.export_file("csv", report)
+        (folder / csv_file.filename).write_bytes(csv_file.content)
+        print(f"\nWorkbook written: {workbook_path}")
+        print("\nFirst weekly digest (nothing to compare with yet):")
+        await services.post_digest_now(DEMO_CHANNEL)
+        sandbox.companies = advance(sandbox.companies, seed=8)
+        clock.offset = timedelta(days=7)
+        print("\nA week later, with the platform's data changed, the second digest:")
+        await services.post_digest_now(DEMO_CHANNEL)
+    finally:
+        await runtime.close()
+        await sandbox.stop()
+    print(f"\n{RULE}\nFiles in {folder}:")
+    for path in await asyncio.to_thread(_files, folder):
+        print(f"  {path}")
+    print(f"\nDemo finished in {time.monotonic() - started:.1f} s.\n\n{CONNECT}")
+    return 0

@@ -1,0 +1,356 @@
+"""Use cases: report, export, digest, post; glue between the edges and the pure core."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bot import grammar, render_slack, workbook
+from bot.config import Settings
+from bot.digest import DigestDiff, diff, snapshot_of
+from bot.errors import NotAllowed
+from bot.keepnet import KeepnetClient, NativeFile
+from bot.overage import Report, build_report
+from bot.render_slack import Message
+from bot.schedule import slot_key
+from bot.store import Run, Store
+
+log = logging.getLogger(__name__)
+
+DIGEST_EVENT = "overage_digest"
+
+
+class Poster(Protocol):
+    """What the services need of Slack: bot/publish.py, or the demo's console."""
+
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str: ...
+
+    async def upload(
+        self,
+        channel: str,
+        *,
+        content: bytes,
+        filename: str,
+        title: str,
+        initial_comment: str = "",
+        thread_ts: str | None = None,
+    ) -> None: ...
+
+    async def find_message(
+        self, channel: str, *, event_type: str, key: str, oldest: float
+    ) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    content: bytes
+    filename: str
+    title: str
+
+
+class ReportCache:
+    """Commands within `cache_seconds` share one fetch; concurrent ones share the one in flight."""
+
+    def __init__(self, fetch: Callable[[], Any], *, ttl_s: int, now: Callable[[], datetime]):
+        self._fetch = fetch
+        self._ttl = timedelta(seconds=ttl_s)
+        self._now = now
+        self._report: Report | None = None
+        self._inflight: asyncio.Future[Report] | None = None
+
+    @property
+    def latest(self) -> Report | None:
+        return self._report
+
+    async def get(self, *, max_age: timedelta | None = None) -> Report:
+        limit = self._ttl if max_age is None else max_age
+        report = self._report
+        if report is not None and self._now() - report.fetched_at < limit:
+            return report
+        if self._inflight is None:
+            self._inflight = asyncio.ensure_future(self._refresh())
+        return await asyncio.shield(self._inflight)
+
+    async def _refresh(self) -> Report:
+        try:
+            report: Report = await self._fetch()
+            self._report = report
+            return report
+        finally:
+            self._inflight = None
+
+
+class Services:
+    def __init__(
+        self,
+        settings: Settings,
+        keepnet: KeepnetClient,
+        store: Store,
+        poster: Poster,
+        *,
+        instance_id: str,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.keepnet = keepnet
+        self.store = store
+        self.poster = poster
+        self.instance_id = instance_id
+        self.now = now
+        self.cache = ReportCache(self._fetch_report, ttl_s=settings.cache_seconds, now=now)
+        self.next_digest: Callable[[], datetime | None] = lambda: None  # set by the scheduler
+
+    # --- the overage list ------------------------------------------------------------------
+
+    async def _fetch_report(self) -> Report:
+        fetch = await self.keepnet.fetch_over_limit()
+        return build_report(
+            fetch.companies,
+            fetched_at=fetch.fetched_at,
+            source=self.keepnet.source,
+            seat_price=self.settings.seat_price,
+            currency=self.settings.currency,
+        )
+
+    async def report(self, *, fresh: bool = False) -> Report:
+        return await self.cache.get(max_age=timedelta(0) if fresh else None)
+
+    # --- files -----------------------------------------------------------------------------
+
+    async def export_file(self, fmt: str, report: Report | None = None) -> ExportFile:
+        report = report or await self.report()
+        zone = self.settings.zone
+        today = report.fetched_at.astimezone(zone).date()
+        filename = workbook.export_filename(fmt, today)
+        if fmt == "csv":
+            content = await asyncio.to_thread(workbook.build_csv, report, zone=zone)
+        else:
+            trend = await asyncio.to_thread(self._trend_for_workbook)
+            content = await asyncio.to_thread(
+                workbook.build_xlsx, report, generated_at=self.now(), zone=zone, trend=trend
+            )
+        return ExportFile(content, filename, f"License overage {today.isoformat()}")
+
+    def _trend_for_workbook(self) -> list[tuple[datetime, int]]:
+        channel = self.settings.digest_channel
+        if not channel:
+            return []
+        return [(p.taken_at, p.seats_over) for p in self.store.trend(channel, 8)]
+
+    async def native_file(self, fmt: str) -> NativeFile:
+        return await self.keepnet.export(fmt)
+
+    async def upload_export(self, channel: str, *, fmt: str, native: bool, user: str) -> None:
+        """Upload the workbook (ours or the platform's own) into the channel."""
+        if native:
+            native_file = await self.native_file(fmt)
+            content, filename = native_file.content, native_file.filename
+            title, comment = filename, f"The platform's own export, as <@{user}> asked."
+        else:
+            report = await self.report()
+            exported = await self.export_file(fmt, report)
+            content, filename, title = exported.content, exported.filename, exported.title
+            comment = _upload_comment(report, user)
+        await self.poster.upload(
+            channel, content=content, filename=filename, title=title, initial_comment=comment
+        )
+
+    async def post_summary(self, channel: str, *, user: str) -> str:
+        report = await self.report()
+        message = render_slack.render_summary(report, now=self.now())
+        # in the channel the buttons would act for everyone: leave them out, say who shared it
+        blocks = [b for b in message.blocks if b.get("type") != "actions"]
+        shared = Message(text=message.text, blocks=[*blocks, _shared_by(user)])
+        return await self.poster.post(channel, shared)
+
+    # --- digest ----------------------------------------------------------------------------
+
+    async def build_digest(
+        self, channel: str, *, late_by: timedelta | None = None
+    ) -> tuple[DigestDiff, Message]:
+        report = await self.report(fresh=True)
+        previous = await asyncio.to_thread(self.store.previous_snapshot, channel)
+        history = await asyncio.to_thread(self.store.trend, channel, 7)
+        digest = diff(report, previous, late_by=late_by, history=history)
+        message = render_slack.render_digest(
+            digest, now=self.now(), zone_name=self.settings.digest_timezone
+        )
+        return digest, message
+
+    async def post_digest_now(self, channel: str) -> str | None:
+        """`/overage digest` and `python -m bot digest`: a manual digest, recorded like any."""
+        now = self.now()
+        run = await asyncio.to_thread(
+            self.store.claim_slot, channel, now, kind="manual", owner=self.instance_id, now=now
+        )
+        if run is None:
+            return None
+        return await self._deliver(run, late_by=None)
+
+    async def run_slot(self, channel: str, slot: datetime) -> str | None:
+        """Post the digest of one scheduled slot, unless another process has or is doing it."""
+        now = self.now()
+        run = await asyncio.to_thread(
+            self.store.claim_slot, channel, slot, owner=self.instance_id, now=now
+        )
+        if run is None:
+            return None
+        late = now - slot
+        return await self._deliver(run, late_by=late if late > LATE_AFTER else None)
+
+    async def _deliver(self, run: Run, *, late_by: timedelta | None) -> str | None:
+        key = slot_key(run.slot) + ("" if run.kind == "scheduled" else "/manual")
+        try:
+            already = await self.poster.find_message(
+                run.channel, event_type=DIGEST_EVENT, key=key, oldest=run.slot.timestamp() - 60
+            )
+            if already is not None:  # posted before a crash kept us from recording it
+                log.info("digest %s in %s was already posted", key, run.channel)
+                report = await self.report()
+                await asyncio.to_thread(self._record_posted, run, already, report, late_by)
+                return already
+            digest, message = await self.build_digest(run.channel, late_by=late_by)
+            attachment = await self._digest_attachment(digest)
+            metadata = {"event_type": DIGEST_EVENT, "event_payload": {"key": key}}
+            ts = await self.poster.post(run.channel, message, metadata=metadata)
+        except Exception as exc:
+            # the run must record its real outcome before the error travels on
+            await asyncio.to_thread(self._record_failed, run, exc)
+            raise
+        await asyncio.to_thread(self._record_posted, run, ts, digest.report, late_by)
+        await self._attach(run.channel, ts, attachment)
+        return ts
+
+    async def _digest_attachment(self, digest: DigestDiff) -> ExportFile | None:
+        if not self.settings.digest_attach_export or digest.all_clear:
+            return None
+        return await self.export_file("xlsx", digest.report)
+
+    async def _attach(self, channel: str, ts: str, attachment: ExportFile | None) -> None:
+        if attachment is None:
+            return
+        try:
+            await self.poster.upload(
+                channel,
+                content=attachment.content,
+                filename=attachment.filename,
+                title=attachment.title,
+                thread_ts=ts,
+            )
+        except Exception as exc:  # the digest is out; a missing attachment must not re-post it
+            log.warning("digest workbook not attached in %s: %s", channel, exc)
+            note = render_slack.render_error(
+                "The workbook could not be attached to this digest. "
+                "Use `/overage export` to get it."
+            )
+            await self.poster.post(channel, note, thread_ts=ts)
+
+    def _record_posted(self, run: Run, ts: str, report: Report, late_by: timedelta | None) -> None:
+        self.store.mark_posted(
+            run.id,
+            owner=self.instance_id,
+            message_ts=ts,
+            snapshot=snapshot_of(report),
+            now=self.now(),
+            late=late_by is not None,
+        )
+
+    def _record_failed(self, run: Run, exc: BaseException) -> None:
+        reason = exc.for_user() if hasattr(exc, "for_user") else type(exc).__name__
+        self.store.mark_failed(run.id, owner=self.instance_id, error=reason, now=self.now())
+
+    async def digest_times(self) -> tuple[datetime | None, datetime | None]:
+        """When the last digest was posted to DIGEST_CHANNEL, and when the next one is due."""
+        channel = self.settings.digest_channel
+        run = await asyncio.to_thread(self.store.last_run, channel) if channel else None
+        last = run.slot if run is not None and run.state == "posted" else None
+        return last, self.next_digest()
+
+    # --- subscriptions set from Slack --------------------------------------------------------
+
+    async def answer_subscription(
+        self, request: grammar.Request, *, channel: str, user: str, reply: Reply
+    ) -> None:
+        match request:
+            case grammar.Subscribe():
+                self._require_admin(user)
+                await reply(await self._subscribe(request, channel=channel, user=user))
+            case grammar.Unsubscribe():
+                self._require_admin(user)
+                removed = await asyncio.to_thread(self.store.remove_subscription, channel)
+                log.info("subscription of %s removed by %s: %s", channel, user, removed)
+                text = (
+                    "This channel's digest subscription is removed."
+                    if removed
+                    else ("This channel has no digest subscription to remove.")
+                )
+                await reply(render_slack.render_notice(text))
+            case grammar.Subscriptions():
+                await reply(await self._subscriptions())
+
+    def _require_admin(self, user: str) -> None:
+        admins = self.settings.admin_user_ids or self.settings.allowed_user_ids
+        if admins and user not in admins:
+            raise NotAllowed(
+                "Only the bot's admins can change digest subscriptions.",
+                hint="Ask one of them, or have ADMIN_USER_IDS include you.",
+            )
+
+    async def _subscribe(self, request: grammar.Subscribe, *, channel: str, user: str) -> Message:
+        zone = request.zone or self.settings.digest_timezone
+        await asyncio.to_thread(
+            functools.partial(
+                self.store.add_subscription, channel, cadence=request.cadence,
+                weekday=request.weekday, time=request.time, zone=zone, created_by=user,
+                now=self.now(),
+            )
+        )  # fmt: skip
+        log.info(
+            "subscription of %s set by %s: %s %s %s %s",
+            channel, user, request.cadence, request.weekday, request.time, zone,
+        )  # fmt: skip
+        when = render_slack.describe_schedule(request.cadence, request.weekday, request.time, zone)
+        return render_slack.render_notice(f"Subscribed: this channel gets the digest {when}.")
+
+    async def _subscriptions(self) -> Message:
+        stored = await asyncio.to_thread(self.store.subscriptions)
+        entries: list[tuple[str, str, str | None]] = []
+        settings = self.settings
+        if settings.digest_channel:
+            schedule = f"`{settings.digest_schedule}` ({settings.digest_timezone})"
+            entries.append((settings.digest_channel, schedule, None))
+        for sub in stored:
+            zone = sub.zone or settings.digest_timezone
+            when = render_slack.describe_schedule(sub.cadence, sub.weekday, sub.time, zone)
+            entries.append((sub.channel, when, sub.created_by))
+        return render_slack.render_subscriptions(entries, now=self.now())
+
+
+LATE_AFTER = timedelta(minutes=2)
+Reply = Callable[[Message], Awaitable[Any]]
+
+
+def _upload_comment(report: Report, user: str) -> str:
+    return (
+        f"License overage for <@{user}>: {report.companies_over:,} companies over their limit, "
+        f"{report.seats_over:,} seats over in total."
+    )
+
+
+def _shared_by(user: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}>"}],
+    }

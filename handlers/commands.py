@@ -1,0 +1,90 @@
+"""/overage: parse the text, call a service, respond."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import grammar, render_slack
+from bot.keepnet import upstream_calls
+from bot.render_slack import Message
+from bot.services import Services
+from handlers.errors import answering_errors
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[[Message], Awaitable[Any]]
+
+
+def ephemeral_reply(respond: Any) -> Reply:
+    async def reply(message: Message) -> None:
+        await respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text=message.text,
+            blocks=message.blocks,
+        )
+
+    return reply
+
+
+def register(app: AsyncApp, services: Services, guard: Any) -> None:
+    @app.command("/overage", middleware=[guard])
+    async def on_overage_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        request = grammar.parse_overage_text(command.get("text") or "")
+        await ack(**_ack_for(request))  # stops Slack's 3 s clock; the work below may take longer
+        started = time.monotonic()
+        calls = [0]
+        upstream_calls.set(calls)
+        async with answering_errors(ephemeral_reply(respond)) as outcome:
+            await answer(request, services, command=command, reply=ephemeral_reply(respond))
+        log.info(
+            "command /overage %s user=%s channel=%s duration_ms=%d upstream_calls=%d outcome=%s",
+            type(request).__name__.lower(),
+            command.get("user_id"),
+            command.get("channel_id"),
+            (time.monotonic() - started) * 1000,
+            calls[0],
+            outcome["outcome"],
+        )
+
+
+def _ack_for(request: grammar.Request) -> dict[str, Any]:
+    """Slow answers get a short 'working on it' at once; quick ones answer in full later."""
+    if isinstance(request, grammar.Export):
+        what = "the platform's export" if request.native else f"the {request.fmt} file"
+        note = render_slack.render_working(f"Preparing {what}: it will appear in this channel.")
+    elif isinstance(request, grammar.Digest):
+        note = render_slack.render_working("Building the digest for this channel.")
+    else:
+        return {}
+    return {"response_type": "ephemeral", "text": note.text, "blocks": note.blocks}
+
+
+async def answer(
+    request: grammar.Request, services: Services, *, command: dict[str, Any], reply: Reply
+) -> None:
+    """Carry out one parsed /overage request and reply to the person who asked."""
+    channel, user = command.get("channel_id", ""), command.get("user_id", "")
+    now = services.now
+    match request:
+        case grammar.Summary():
+            await reply(render_slack.render_summary(await services.report(), now=now()))
+        case grammar.Top(count=count):
+            await reply(render_slack.render_top(await services.report(), count, now=now()))
+        case grammar.Find(text=text):
+            await reply(render_slack.render_find(await services.report(), text, now=now()))
+        case grammar.Export(fmt=fmt, native=native):
+            await services.upload_export(channel, fmt=fmt, native=native, user=user)
+        case grammar.Digest():
+            ts = await services.post_digest_now(channel)
+            if ts is None:
+                await reply(render_slack.render_working("A digest for this channel is on its way."))
+        case grammar.Help(problem=problem):
+            await reply(render_slack.render_help(problem))
+        case _:
+            await services.answer_subscription(request, channel=channel, user=user, reply=reply)

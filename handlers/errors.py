@@ -1,0 +1,61 @@
+"""Errors at the outer edge: a BotError becomes its sentence; anything else a reference."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.errors import BotError
+from bot.render_slack import Message, render_error
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[[Message], Awaitable[Any]]
+
+
+def sentence_for(exc: BaseException) -> str:
+    """One plain sentence for the person; the details go to the log under a reference."""
+    if isinstance(exc, BotError):
+        return exc.for_user()
+    reference = uuid.uuid4().hex[:8]
+    log.error("unexpected failure, reference %s", reference, exc_info=exc)
+    return f"Something went wrong on our side (reference {reference}). Please try again later."
+
+
+@asynccontextmanager
+async def answering_errors(reply: Reply) -> AsyncIterator[dict[str, str]]:
+    """Run a listener's work; any failure is answered as one sentence, never a traceback.
+
+    Yields a dict whose "outcome" the caller's log line reads.
+    """
+    outcome = {"outcome": "ok"}
+    try:
+        yield outcome
+    except Exception as exc:  # the edge: every failure becomes one sentence
+        outcome["outcome"] = type(exc).__name__
+        if isinstance(exc, BotError):
+            log.warning("answered with error: %s", exc)
+        await _safe_reply(reply, render_error(sentence_for(exc)))
+
+
+async def _safe_reply(reply: Reply, message: Message) -> None:
+    try:
+        await reply(message)
+    except Exception:  # the error reply itself failed: nothing left to tell the user
+        log.exception("could not deliver the error reply")
+
+
+def register(app: AsyncApp) -> None:
+    @app.error
+    async def on_unhandled_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+        """The last net: a failure no listener answered."""
+        text = sentence_for(error)
+        if body.get("response_url"):
+            await _safe_reply(
+                lambda m: respond(response_type="ephemeral", text=m.text), render_error(text)
+            )

@@ -1,0 +1,49 @@
+"""App Home tab: the current state at a glance, with refresh and export."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+
+from bot import render_slack
+from bot.errors import BotError
+from bot.render_slack import REFRESH_HOME_BUTTON
+from bot.services import Services
+from handlers.errors import sentence_for
+
+log = logging.getLogger(__name__)
+
+
+async def publish_home(services: Services, client: Any, user: str, *, fresh: bool) -> None:
+    try:
+        report = await services.report(fresh=fresh)
+        error = None
+    except Exception as exc:  # the Home tab shows the failure instead of going blank
+        report, error = services.cache.latest, sentence_for(exc)
+        if not isinstance(exc, BotError):
+            log.warning("home: %s", type(exc).__name__)
+    last, upcoming = await services.digest_times()
+    blocks = render_slack.render_home(
+        report, now=services.now(), last_digest=last, next_digest=upcoming, error=error
+    )
+    await client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})
+
+
+def register(app: AsyncApp, services: Services, guard: Any) -> None:
+    @app.event("app_home_opened", middleware=[guard])
+    async def on_home_opened(event: dict[str, Any], client: Any, context: AsyncBoltContext) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = event.get("user", "")
+        if context.get("refused"):
+            view = {"type": "home", "blocks": render_slack.render_home_refused()}
+            await client.views_publish(user_id=user, view=view)
+            return
+        await publish_home(services, client, user, fresh=False)
+
+    @app.action(REFRESH_HOME_BUTTON, middleware=[guard])
+    async def on_refresh_clicked(ack: Any, body: dict[str, Any], client: Any) -> None:
+        await ack()
+        await publish_home(services, client, body.get("user", {}).get("id", ""), fresh=True)

@@ -1,0 +1,174 @@
+"""The running app on a real port, the sandbox platform, the fake Slack, and a signed client."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from aiohttp import web
+
+from bot.app import Runtime, build_runtime, build_web_app
+from bot.config import Settings
+from bot.sandbox import Sandbox
+from tests.fakes.slack_api import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-test-token"
+
+
+def signed_headers(
+    body: bytes,
+    *,
+    secret: str = SIGNING_SECRET,
+    ts: int | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> dict[str, str]:
+    """Headers exactly as Slack signs a request: v0=HMAC-SHA256(v0:ts:body)."""
+    stamp = str(int(time.time()) if ts is None else ts)
+    base = b"v0:" + stamp.encode() + b":" + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": content_type,
+    }
+
+
+@dataclass
+class Bot:
+    """Plays Slack's side: sends signed commands, clicks and events to the running app."""
+
+    url: str
+    http: httpx.AsyncClient
+    slack: FakeSlack
+    sandbox: Sandbox
+    runtime: Runtime
+    sent: list[str] = field(default_factory=list)
+
+    async def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return await self.http.post(self.url + "/slack/events", content=body, headers=headers)
+
+    def command_body(self, text: str, *, user: str = "U1", channel: str = "C0GENERAL") -> bytes:
+        name = f"cmd-{uuid.uuid4().hex[:8]}"
+        self.sent.append(name)
+        form = {
+            "token": "legacy", "team_id": "T0001", "team_domain": "acme",
+            "channel_id": channel, "channel_name": "general", "user_id": user,
+            "user_name": "user", "command": "/overage", "text": text,
+            "api_app_id": "A0001", "response_url": self.slack.response_url(name),
+            "trigger_id": "1.2.3",
+        }  # fmt: skip
+        return urlencode(form).encode()
+
+    async def command(
+        self, text: str, *, user: str = "U1", channel: str = "C0GENERAL"
+    ) -> httpx.Response:
+        body = self.command_body(text, user=user, channel=channel)
+        return await self.post(body, signed_headers(body))
+
+    async def action(
+        self, action_id: str, *, value: str = "", selected: str | None = None,
+        user: str = "U1", channel: str | None = "C0GENERAL",
+    ) -> httpx.Response:  # fmt: skip
+        name = f"act-{uuid.uuid4().hex[:8]}"
+        self.sent.append(name)
+        element: dict[str, Any] = {"action_id": action_id, "block_id": "b1", "action_ts": "1"}
+        if selected is None:
+            element.update(type="button", value=value)
+        else:
+            element.update(type="static_select", selected_option={"value": selected})
+        payload: dict[str, Any] = {
+            "type": "block_actions", "user": {"id": user}, "team": {"id": "T0001"},
+            "api_app_id": "A0001", "trigger_id": "1.2.3", "actions": [element],
+            "response_url": self.slack.response_url(name),
+        }  # fmt: skip
+        if channel:
+            payload["channel"] = {"id": channel}
+            payload["container"] = {"type": "message", "channel_id": channel}
+        else:
+            payload["container"] = {"type": "view", "view_id": "V1"}
+            payload["view"] = {"id": "V1", "type": "home"}
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, signed_headers(body))
+
+    async def event(self, event: dict[str, Any]) -> httpx.Response:
+        envelope = {
+            "token": "legacy", "team_id": "T0001", "api_app_id": "A0001",
+            "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:8]}",
+            "event_time": int(time.time()), "event": event,
+        }  # fmt: skip
+        body = json.dumps(envelope).encode()
+        return await self.post(body, signed_headers(body, content_type="application/json"))
+
+    def answers(self, name: str | None = None) -> list[dict[str, Any]]:
+        """What the app sent back to the response_url of one request (default: the last)."""
+        wanted = name or self.sent[-1]
+        return [r.body for r in self.slack.responses if r.name == wanted]
+
+
+async def eventually(check: Callable[[], Any], *, timeout_s: float = 15.0) -> Any:
+    """Wait until check() returns something truthy (work continues after the ack)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("the expected Slack call never came")
+        await asyncio.sleep(0.02)
+
+
+StartBot = Callable[..., Awaitable[Bot]]
+
+
+@pytest.fixture
+async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
+    """Start the real app (web server + Bolt) on port 0 with its own sandbox and fake Slack."""
+    cleanups: list[Callable[[], Awaitable[None]]] = []
+
+    async def start(*, companies: int = 300, over_limit: int | None = None,
+                    role: str = "Reseller", **env: str) -> Bot:  # fmt: skip
+        sandbox = Sandbox(companies=companies, over_limit=over_limit, seed=3, role=role)
+        slack = FakeSlack(bot_token=BOT_TOKEN)
+        keepnet_url, slack_url = await sandbox.start(), await slack.start()
+        settings = Settings.from_env(
+            {
+                "KEEPNET_BASE_URL": keepnet_url, "KEEPNET_CLIENT_ID": "sandbox-client",
+                "KEEPNET_CLIENT_SECRET": "sandbox-secret", "SLACK_BOT_TOKEN": BOT_TOKEN,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack_url,
+                "DATABASE_URL": f"sqlite:///{tmp_path / f'bot-{uuid.uuid4().hex[:6]}.db'}",
+                **env,
+            }
+        )  # fmt: skip
+        runtime = await build_runtime(settings)
+        runner = web.AppRunner(build_web_app(runtime), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        http = httpx.AsyncClient(timeout=30)
+
+        async def stop() -> None:
+            await http.aclose()
+            await runner.cleanup()
+            await runtime.close()
+            await slack.stop()
+            await sandbox.stop()
+
+        cleanups.append(stop)
+        return Bot(f"http://127.0.0.1:{port}", http, slack, sandbox, runtime)
+
+    yield start
+    for stop in reversed(cleanups):
+        await stop()

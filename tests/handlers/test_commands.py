@@ -1,0 +1,263 @@
+"""/overage over signed HTTP: every command, access control, signatures, errors, one fetch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from io import BytesIO
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.sandbox import is_flagged
+from tests.handlers.conftest import SIGNING_SECRET, Bot, StartBot, eventually, signed_headers
+
+
+def all_text(answer: dict[str, Any]) -> str:
+    return json.dumps(answer, ensure_ascii=False)
+
+
+async def answer_to(bot: Bot, text: str, **kwargs: Any) -> dict[str, Any]:
+    response = await bot.command(text, **kwargs)
+    assert response.status_code == 200
+    answers = await eventually(bot.answers)
+    return answers[-1]
+
+
+def flagged(bot: Bot) -> list[dict[str, Any]]:
+    return [c for c in bot.sandbox.companies if is_flagged(c)]
+
+
+async def test_summary_answers_ephemerally_with_the_totals(start_bot: StartBot) -> None:
+    bot = await start_bot(SEAT_PRICE="4.50", CURRENCY="EUR")
+    answer = await answer_to(bot, "")
+    assert answer["response_type"] == "ephemeral"
+    text = all_text(answer)
+    assert f"{len(flagged(bot)):,}" in text
+    assert "EUR" in text
+    assert answer["text"]  # notification fallback
+    assert [b for b in answer["blocks"] if b["type"] == "actions"]
+
+
+async def test_the_ack_comes_before_the_work(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    bot.sandbox.switches.latency_s = 0.5
+    response = await bot.command("summary")
+    assert response.status_code == 200
+    assert bot.answers() == []  # the answer is still being fetched when Slack gets its ack
+    await eventually(bot.answers)
+
+
+@pytest.mark.parametrize(("text", "rows"), [("top 5", 5), ("TOP   100", 100), ("top", 10)])
+async def test_top_n_fits_slack(start_bot: StartBot, text: str, rows: int) -> None:
+    bot = await start_bot(companies=1000, over_limit=150)
+    answer = await answer_to(bot, text)
+    assert len(answer["blocks"]) <= 50
+    biggest = max(flagged(bot), key=lambda c: c["targetUserCount"] - int(c["numberOfUsers"] or 0)
+                  if str(c["numberOfUsers"]).isdigit() else -1)  # fmt: skip
+    assert f"{biggest['targetUserCount']:,}" in all_text(answer)
+    assert answer["response_type"] == "ephemeral"
+
+
+async def test_find_matches_names_case_insensitively(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    target = flagged(bot)[0]["companyName"]
+    word = target.split()[0]
+    answer = await answer_to(bot, f"find {word.swapcase()}")
+    assert word.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in all_text(answer)
+
+
+async def test_find_with_no_match_says_so(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    answer = await answer_to(bot, "find zzzz-no-such-company")
+    assert "zzzz-no-such-company" in all_text(answer)
+    assert "No" in all_text(answer) or "no" in all_text(answer)
+
+
+async def test_hostile_company_names_are_escaped(start_bot: StartBot) -> None:
+    bot = await start_bot(companies=300, over_limit=60)
+    answer = await answer_to(bot, "top 100")
+    text = all_text(answer)
+    assert "<!channel>" not in text
+    assert "<https://evil" not in text
+    assert "&lt;!channel&gt;" in text or "‹!channel›" in text
+
+
+@pytest.mark.parametrize(("text", "suffix"), [("export", ".xlsx"), ("export csv", ".csv")])
+async def test_export_uploads_the_file_into_the_channel(
+    start_bot: StartBot, text: str, suffix: str
+) -> None:
+    bot = await start_bot()
+    response = await bot.command(text, user="U42")
+    assert response.status_code == 200
+    uploads = await eventually(lambda: bot.slack.uploads)
+    upload = uploads[0]
+    assert upload.channel_id == "C0GENERAL"
+    assert re.fullmatch(r"license-overage-\d{4}-\d{2}-\d{2}" + re.escape(suffix), upload.filename)
+    assert "<@U42>" in upload.initial_comment
+    if suffix == ".xlsx":
+        sheet = load_workbook(BytesIO(upload.content), read_only=True).worksheets[0]
+        assert sheet.max_row == len(flagged(bot)) + 2  # header + rows + totals
+    else:
+        assert upload.content.startswith(b"\xef\xbb\xbf")
+
+
+async def test_export_native_uploads_the_platform_file_unchanged(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    await bot.command("export native csv")
+    upload = (await eventually(lambda: bot.slack.uploads))[0]
+    assert upload.filename == "Companies.csv"
+    assert bot.sandbox.export_requests == 1
+    first_line = upload.content.decode("utf-8").splitlines()[0]
+    assert "Company" in first_line
+
+
+async def test_export_into_a_public_channel_the_bot_is_not_in_joins_it(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot()
+    bot.slack.add_channel("C0PUBLIC", name="billing", private=False, member=False)
+    await bot.command("export", channel="C0PUBLIC")
+    upload = (await eventually(lambda: bot.slack.uploads))[0]
+    assert upload.channel_id == "C0PUBLIC"
+    assert bot.slack.calls_to("conversations.join")
+
+
+async def test_export_into_a_private_channel_asks_for_an_invite(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    bot.slack.add_channel("G0PRIVATE", name="secret", private=True, member=False)
+    await bot.command("export", channel="G0PRIVATE")
+    answers = await eventually(lambda: [a for a in bot.answers() if "invite" in all_text(a)])
+    assert "/invite" in answers[0]["text"]
+    assert bot.slack.uploads == []
+
+
+async def test_digest_posts_into_the_channel(start_bot: StartBot) -> None:
+    bot = await start_bot(DIGEST_ATTACH_EXPORT="false")
+    await bot.command("digest")
+    post = (await eventually(lambda: bot.slack.posts))[0]
+    assert post.params["channel"] == "C0GENERAL"
+    assert "first digest" in json.dumps(post.params).lower()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("help", "/overage top"), ("frobnicate now", "frobnicate"), ("top 0", "from 1 to 100"),
+     ("find", "find"), ("export pdf", "pdf")],
+)  # fmt: skip
+async def test_help_and_what_it_did_not_understand(
+    start_bot: StartBot, text: str, expected: str
+) -> None:
+    bot = await start_bot()
+    answer = await answer_to(bot, text)
+    assert expected in all_text(answer)
+    assert bot.sandbox.search_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "user", "channel"),
+    [
+        ({"ALLOWED_USER_IDS": "U9"}, "U1", "C0GENERAL"),
+        ({"ALLOWED_CHANNEL_IDS": "C0OTHER"}, "U1", "C0GENERAL"),
+    ],
+)
+async def test_outsiders_are_refused_before_anything_is_fetched(
+    start_bot: StartBot, env: dict[str, str], user: str, channel: str
+) -> None:
+    bot = await start_bot(**env)
+    response = await bot.command("summary", user=user, channel=channel)
+    assert response.status_code == 200
+    assert "isn't available" in response.text or "not available" in response.text
+    await asyncio.sleep(0.3)
+    assert bot.sandbox.token_requests == 0 and bot.sandbox.search_requests == 0
+
+
+async def test_allowed_users_are_served(start_bot: StartBot) -> None:
+    bot = await start_bot(ALLOWED_USER_IDS="U1,U2", ALLOWED_CHANNEL_IDS="C0GENERAL")
+    answer = await answer_to(bot, "summary", user="U2")
+    assert answer["response_type"] == "ephemeral"
+    assert bot.sandbox.search_requests >= 1
+
+
+async def test_forged_stale_and_replayed_requests_are_refused(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    body = bot.command_body("summary")
+    forged = await bot.post(body, signed_headers(body, secret="not-the-secret"))
+    stale = await bot.post(body, signed_headers(body, ts=int(time.time()) - 600))
+    unsigned = await bot.post(body, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert (forged.status_code, stale.status_code, unsigned.status_code) == (401, 401, 401)
+    headers = signed_headers(body)
+    first = await bot.post(body, headers)
+    replayed = await bot.post(body, headers)
+    assert (first.status_code, replayed.status_code) == (200, 401)
+    await eventually(bot.answers)
+    await asyncio.sleep(0.2)
+    assert len(bot.answers()) == 1
+    assert bot.sandbox.token_requests == 1
+
+
+async def test_oversized_bodies_are_refused(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    body = b"text=" + b"x" * (300 * 1024)
+    response = await bot.post(body, signed_headers(body))
+    assert response.status_code == 413
+    assert bot.sandbox.token_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("setup", "sentence"),
+    [
+        ({"role": "Company Admin"}, "Client Role = Reseller"),
+        ({"KEEPNET_CLIENT_SECRET": "wrong"}, "client ID and secret"),
+    ],
+)
+async def test_upstream_errors_reach_the_user_as_one_sentence(
+    start_bot: StartBot, setup: dict[str, str], sentence: str
+) -> None:
+    bot = await start_bot(**setup)
+    answer = await answer_to(bot, "summary")
+    assert sentence in answer["text"]
+    assert "Traceback" not in all_text(answer)
+    assert "sandbox-secret" not in all_text(answer) and "wrong" not in answer["text"]
+
+
+async def test_platform_down_is_one_sentence_and_the_app_keeps_serving(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(CACHE_SECONDS="0")
+    bot.sandbox.switches.fail_next = [400]
+    answer = await answer_to(bot, "summary")
+    assert "rejected" in answer["text"]
+    second = await answer_to(bot, "summary")
+    assert second["blocks"] and "rejected" not in second["text"]
+
+
+async def test_fifty_concurrent_commands_share_one_fetch(start_bot: StartBot) -> None:
+    bot = await start_bot(companies=1000, over_limit=250)
+    bot.sandbox.switches.latency_s = 0.1
+    responses = await asyncio.gather(*(bot.command("summary", user=f"U{i}") for i in range(50)))
+    assert all(r.status_code == 200 for r in responses)
+    await eventually(lambda: len(bot.slack.responses) >= 50, timeout_s=30)
+    assert bot.sandbox.token_requests == 1
+    assert bot.sandbox.search_requests == 3  # one fetch: three pages
+
+
+async def test_repeated_commands_within_the_cache_window_share_one_fetch(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(CACHE_SECONDS="60")
+    await answer_to(bot, "summary")
+    await answer_to(bot, "top 3")
+    answer = await answer_to(bot, "find a")
+    assert bot.sandbox.search_requests == 1
+    assert "ago" in all_text(answer) or "as of" in all_text(answer).lower()
+
+
+async def test_signing_secret_is_what_verifies(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    body = bot.command_body("help")
+    ok = await bot.post(body, signed_headers(body, secret=SIGNING_SECRET))
+    assert ok.status_code == 200
