@@ -45,7 +45,7 @@ class Runtime:
     slack: AsyncWebClient
     store: Store
     services: Services
-    bolt: AsyncApp
+    bolt: AsyncApp | None  # None for the commands that never hear from Slack
     scheduler: DigestScheduler
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     socket_mode: Any = None
@@ -83,11 +83,7 @@ async def build_runtime(
     services = Services(
         settings, keepnet, store, poster or Publisher(slack), instance_id=instance_id(), now=now
     )
-    bolt = AsyncApp(
-        client=slack,
-        signing_secret=settings.slack_signing_secret or "socket-mode",
-    )
-    handlers.register(bolt, services)
+    bolt = _build_bolt(settings, slack, services) if settings.slack_bot_token else None
     scheduler = DigestScheduler(services, settings)
     services.next_digest = scheduler.next_run
     return Runtime(settings, http, slack, store, services, bolt, scheduler)
@@ -114,16 +110,25 @@ class ReplayGuard:
         return True
 
 
+def _build_bolt(settings: Settings, slack: AsyncWebClient, services: Services) -> AsyncApp:
+    bolt = AsyncApp(client=slack, signing_secret=settings.slack_signing_secret or "socket-mode")
+    handlers.register(bolt, services)
+    return bolt
+
+
 def build_web_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     guard = ReplayGuard(runtime.settings.slack_signing_secret)
+    bolt = runtime.bolt
+    if bolt is None:
+        raise ValueError("serving Slack requests needs SLACK_BOT_TOKEN")
 
     async def slack_events(request: web.Request) -> web.Response:
         body = await request.read()
         if not guard.admit(body, request.headers):
             return web.Response(status=401, text="invalid or replayed request")
         bolt_request = await to_bolt_request(request)
-        bolt_response = await runtime.bolt.async_dispatch(bolt_request)
+        bolt_response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -182,7 +187,7 @@ async def serve(settings: Settings) -> None:
 async def _connect_socket_mode(runtime: Runtime) -> Any:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    handler = AsyncSocketModeHandler(runtime.bolt, runtime.settings.slack_app_token)
+    handler = AsyncSocketModeHandler(runtime.bolt, runtime.settings.slack_app_token)  # type: ignore[arg-type]
     await handler.connect_async()
     return handler
 

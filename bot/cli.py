@@ -69,6 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_FAILED
+    except Exception as exc:  # the outer edge: one line, the detail in the log at DEBUG
+        log.debug("unexpected failure", exc_info=exc)
+        print(
+            f"Unexpected failure ({type(exc).__name__}). Run with LOG_LEVEL=DEBUG for details.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:

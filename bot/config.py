@@ -34,6 +34,8 @@ class Settings:
     digest_schedule: str = "0 9 * * MON"
     digest_timezone: str = "UTC"
     digest_attach_export: bool = True
+    alert_channel: str | None = None
+    alert_schedule: str = "0 * * * *"
     database_url: str = "sqlite:///overage-bot.db"
     allowed_channel_ids: frozenset[str] = frozenset()
     allowed_user_ids: frozenset[str] = frozenset()
@@ -82,6 +84,8 @@ class Settings:
             digest_schedule=r.crontab("DIGEST_SCHEDULE", "0 9 * * MON"),
             digest_timezone=r.zone("DIGEST_TIMEZONE", "UTC"),
             digest_attach_export=r.boolean("DIGEST_ATTACH_EXPORT", True),
+            alert_channel=r.text("ALERT_CHANNEL", "") or None,
+            alert_schedule=r.crontab("ALERT_SCHEDULE", "0 * * * *"),
             database_url=r.database("DATABASE_URL", "sqlite:///overage-bot.db"),
             allowed_channel_ids=r.id_list("ALLOWED_CHANNEL_IDS"),
             allowed_user_ids=r.id_list("ALLOWED_USER_IDS"),

@@ -68,6 +68,6 @@ def configure(*, level: str, fmt: str, secrets: Iterable[str]) -> RedactingFilte
     root.handlers[:] = [handler]
     root.setLevel(level)
     # these log every request line at INFO; keep them for DEBUG runs only
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
     return redactor
