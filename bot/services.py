@@ -193,8 +193,11 @@ class Services:
         """`/overage digest` and `python -m bot digest`: a manual digest, recorded like any."""
         now = self.now()
         run = await asyncio.to_thread(
-            self.store.claim_slot, channel, now, kind="manual", owner=self.instance_id, now=now
-        )
+            functools.partial(
+                self.store.claim_slot, channel, now, kind="manual", owner=self.instance_id,
+                now=now, lease_s=LEASE_S,
+            )
+        )  # fmt: skip
         if run is None:
             return None
         return await self._deliver(run, late_by=None)
@@ -203,14 +206,36 @@ class Services:
         """Post the digest of one scheduled slot, unless another process has or is doing it."""
         now = self.now()
         run = await asyncio.to_thread(
-            self.store.claim_slot, channel, slot, owner=self.instance_id, now=now
-        )
+            functools.partial(
+                self.store.claim_slot, channel, slot, owner=self.instance_id, now=now,
+                lease_s=LEASE_S,
+            )
+        )  # fmt: skip
         if run is None:
             return None
         late = now - slot
         return await self._deliver(run, late_by=late if late > LATE_AFTER else None)
 
     async def _deliver(self, run: Run, *, late_by: timedelta | None) -> str | None:
+        heartbeat = asyncio.ensure_future(self._keep_lease(run))
+        try:
+            return await self._deliver_claimed(run, late_by=late_by)
+        finally:
+            heartbeat.cancel()
+
+    async def _keep_lease(self, run: Run) -> None:
+        """Renew the claim while we work; if this process dies, the lease soon runs out and
+        another replica (or this one restarted) takes the slot over."""
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            await asyncio.to_thread(
+                functools.partial(
+                    self.store.renew, run.id, owner=self.instance_id, now=self.now(),
+                    lease_s=LEASE_S,
+                )
+            )  # fmt: skip
+
+    async def _deliver_claimed(self, run: Run, *, late_by: timedelta | None) -> str | None:
         key = slot_key(run.slot) + ("" if run.kind == "scheduled" else "/manual")
         try:
             already = await self.poster.find_message(
@@ -339,6 +364,7 @@ class Services:
 
 
 LATE_AFTER = timedelta(minutes=2)
+LEASE_S = 90  # a claim not renewed for this long belongs to a process that died
 Reply = Callable[[Message], Awaitable[Any]]
 
 
