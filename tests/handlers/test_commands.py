@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from io import BytesIO
@@ -261,3 +262,28 @@ async def test_signing_secret_is_what_verifies(start_bot: StartBot) -> None:
     body = bot.command_body("help")
     ok = await bot.post(body, signed_headers(body, secret=SIGNING_SECRET))
     assert ok.status_code == 200
+
+
+async def test_each_command_is_logged_once_with_who_what_and_outcome(
+    start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="handlers.commands")
+    bot = await start_bot(companies=300, over_limit=150)
+    await answer_to(bot, "top 3", user="U77")
+    await eventually(lambda: [r for r in caplog.records if r.name == "handlers.commands"])
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "handlers.commands"]
+    for part in ("top", "user=U77", "channel=C0GENERAL", "duration_ms=", "outcome=ok"):
+        assert part in line
+    assert "upstream_calls=3" in line  # token + two pages
+
+
+async def test_a_failed_command_logs_its_outcome_without_secrets(
+    start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    bot = await start_bot(KEEPNET_CLIENT_SECRET="wrong-secret-value")
+    await answer_to(bot, "summary")
+    await eventually(lambda: [r for r in caplog.records if r.name == "handlers.commands"])
+    assert "outcome=BadCredentials" in caplog.text
+    for secret in ("wrong-secret-value", SIGNING_SECRET, "xoxb-test-token"):
+        assert secret not in caplog.text
