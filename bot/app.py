@@ -188,7 +188,7 @@ async def _connect_socket_mode(runtime: Runtime) -> Any:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(runtime.bolt, runtime.settings.slack_app_token)  # type: ignore[arg-type]
-    await handler.connect_async()
+    await handler.connect_async()  # type: ignore[no-untyped-call]
     return handler
 
 

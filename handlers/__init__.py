@@ -16,7 +16,7 @@ from handlers import actions, commands, errors, home
 
 log = logging.getLogger(__name__)
 
-Middleware = Callable[..., Awaitable[None]]
+Middleware = Callable[..., Awaitable[BoltResponse | None]]
 
 
 def is_allowed(settings: Settings, *, user: str | None, channel: str | None) -> bool:
@@ -51,7 +51,10 @@ def allow_listed(settings: Settings) -> Middleware:
             return None
         # returning the ack's response (not calling next) ends the request here
         if body.get("command"):
-            return await ack(response_type="ephemeral", text=refusal.text, blocks=refusal.blocks)
+            refused: BoltResponse = await ack(
+                response_type="ephemeral", text=refusal.text, blocks=refusal.blocks
+            )
+            return refused
         acked: BoltResponse = await ack()
         await respond(response_type="ephemeral", replace_original=False, text=refusal.text)
         return acked

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot import render_slack
 from bot.errors import BotError
+from bot.overage import Report
 from bot.render_slack import REFRESH_HOME_BUTTON
 from bot.services import Services
 from handlers.errors import sentence_for
@@ -17,9 +18,10 @@ log = logging.getLogger(__name__)
 
 
 async def publish_home(services: Services, client: Any, user: str, *, fresh: bool) -> None:
+    report: Report | None
+    error: str | None = None
     try:
         report = await services.report(fresh=fresh)
-        error = None
     except Exception as exc:  # the Home tab shows the failure instead of going blank
         report, error = services.cache.latest, sentence_for(exc)
         if not isinstance(exc, BotError):
