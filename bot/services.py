@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from bot import grammar, render_slack, workbook
 from bot.config import Settings
 from bot.digest import DigestDiff, diff, snapshot_of
-from bot.errors import NotAllowed
+from bot.errors import NotAllowed, SlackRefused
 from bot.keepnet import KeepnetClient, NativeFile
 from bot.overage import Report, build_report
 from bot.render_slack import Message
@@ -238,9 +238,7 @@ class Services:
     async def _deliver_claimed(self, run: Run, *, late_by: timedelta | None) -> str | None:
         key = slot_key(run.slot) + ("" if run.kind == "scheduled" else "/manual")
         try:
-            already = await self.poster.find_message(
-                run.channel, event_type=DIGEST_EVENT, key=key, oldest=run.slot.timestamp() - 60
-            )
+            already = await self._already_posted(run, key)
             if already is not None:  # posted before a crash kept us from recording it
                 log.info("digest %s in %s was already posted", key, run.channel)
                 report = await self.report()
@@ -257,6 +255,16 @@ class Services:
         await asyncio.to_thread(self._record_posted, run, ts, digest.report, late_by)
         await self._attach(run.channel, ts, attachment)
         return ts
+
+    async def _already_posted(self, run: Run, key: str) -> str | None:
+        """The ts of this slot's digest if a crash kept us from recording it, else None."""
+        try:
+            return await self.poster.find_message(
+                run.channel, event_type=DIGEST_EVENT, key=key, oldest=run.slot.timestamp() - 60
+            )
+        except SlackRefused as exc:  # e.g. missing_scope on an old install: post unchecked
+            log.warning("could not look for an earlier digest in %s: %s", run.channel, exc)
+            return None
 
     async def _digest_attachment(self, digest: DigestDiff) -> ExportFile | None:
         if not self.settings.digest_attach_export or digest.all_clear:

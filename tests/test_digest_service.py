@@ -157,3 +157,10 @@ async def test_the_dry_run_renders_without_posting_or_recording(start: Start) ->
     _, message = await runtime.services.build_digest("C0GENERAL")
     assert "digest" in message.text.lower()
     assert slack.posts == [] and runtime.store.runs("C0GENERAL") == []
+
+
+async def test_without_the_history_scope_the_digest_is_still_posted(start: Start) -> None:
+    runtime, _, slack, _ = await start(DIGEST_ATTACH_EXPORT="false")
+    slack.fail_next("conversations.history", "missing_scope")
+    assert await runtime.services.run_slot("C0GENERAL", SLOT)
+    assert len(digest_posts(slack)) == 1
