@@ -151,24 +151,26 @@ def _verdict(passed: bool) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--child", choices=("ours", "pandas", "floor"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.rows)
         return 0
-    ours = measure("ours", args.rows)
-    pandas = measure("pandas", args.rows)
+    # alternate the writers and keep each one's best run: noise on a shared machine only
+    # ever adds time, so the best of a few runs is the fairest same-run comparison
+    runs = [(measure("ours", args.rows), measure("pandas", args.rows)) for _ in range(args.runs)]
+    ours = min((r[0] for r in runs), key=lambda r: r["wall_s"])
+    pandas = min((r[1] for r in runs), key=lambda r: r["wall_s"])
+    print(f"best of {args.runs} alternating runs each:")
     print(_line("ours (build_xlsx)", args.rows, ours))
     print(_line("pandas.to_excel", args.rows, pandas))
     speedup = pandas["wall_s"] / ours["wall_s"]
     print(f"speed-up (pandas time / ours): {speedup:.2f}x")
     fast_ok = speedup >= SPEEDUP_TARGET
     print(f"{_verdict(fast_ok)}: ours >= {SPEEDUP_TARGET:.0f}x faster than pandas")
-    memory_ok = ours["peak_growth_mb"] < MEMORY_TARGET_MB
-    print(f"{_verdict(memory_ok)}: ours peak growth < {MEMORY_TARGET_MB:.0f} MB")
-    floor = measure("floor", args.rows)
-    print(_line("openpyxl floor (untyped)", args.rows, floor))
-    print(f"ours / floor: {ours['wall_s'] / floor['wall_s']:.2f}x the time")
+    memory_ok = max(r[0]["peak_growth_mb"] for r in runs) < MEMORY_TARGET_MB
+    print(f"{_verdict(memory_ok)}: ours peak growth < {MEMORY_TARGET_MB:.0f} MB (every run)")
     print(_line("ours (build_xlsx)", 100_000, measure("ours", 100_000)))
     return 0
 
