@@ -137,17 +137,21 @@ class Services:
         if fmt == "csv":
             content = await asyncio.to_thread(workbook.build_csv, report, zone=zone)
         else:
-            trend = await asyncio.to_thread(self._trend_for_workbook)
+            trend = await asyncio.to_thread(self._trend_for_workbook, report)
             content = await asyncio.to_thread(
                 workbook.build_xlsx, report, generated_at=self.now(), zone=zone, trend=trend
             )
         return ExportFile(content, filename, f"License overage {today.isoformat()}")
 
-    def _trend_for_workbook(self) -> list[tuple[datetime, int]]:
+    def _trend_for_workbook(self, report: Report) -> list[tuple[datetime, int]]:
+        """Seats over at the last digests, then now: the summary sheet's line chart."""
         channel = self.settings.digest_channel
         if not channel:
             return []
-        return [(p.taken_at, p.seats_over) for p in self.store.trend(channel, 8)]
+        points = [(p.taken_at, p.seats_over) for p in self.store.trend(channel, 8)]
+        if not points or points[-1][0] < report.fetched_at:
+            points.append((report.fetched_at, report.seats_over))
+        return points[-8:]
 
     async def native_file(self, fmt: str) -> NativeFile:
         return await self.keepnet.export(fmt)

@@ -215,6 +215,15 @@ def _write_row(
         _put(ws, row, col, value, style)
 
 
+def _print_setup(ws: Worksheet) -> None:
+    """Printed or turned into a PDF, the list reads across one page width, header repeated."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+
+
 def _money_format(report: Report) -> str:
     return f'#,##0.00 "{_currency(report)}"'
 
@@ -226,6 +235,7 @@ def _write_over_limit(ws: Worksheet, report: Report, zone: ZoneInfo, styles: _St
     for col, width in enumerate(_widths(report)):
         ws.set_column(col, col, width)
     ws.freeze_panes(1, 0)
+    _print_setup(ws)
     last_row = len(report.overages)  # zero-based: the header is row 0
     ws.autofilter(0, 0, last_row, len(headers) - 1)
     _write_row(ws, 0, headers, [styles.bold] * len(headers))
@@ -314,6 +324,9 @@ def _write_summary(
 ) -> None:
     for col, width in enumerate((34, 22, 18, 4)):
         ws.set_column(col, col, width)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 1)  # the figures and both charts on one printed page
     rows: list[_Row] = [[("License overage", None, True)], []]
     rows += _facts(report, styles, generated_at=generated_at, zone=zone, filter_text=filter_text)
     rows.append([])
@@ -332,14 +345,17 @@ def _write_summary(
         _add_trend_chart(book, ws, header_row=trend_start, points=len(trend))
 
 
+_THOUSANDS = "#,##0"
+
+
 def _facts(
     report: Report, styles: _Styles, *, generated_at: datetime, zone: ZoneInfo, filter_text: str
 ) -> list[_Row]:
     zone_name = _clean(str(zone.key))
     facts: list[tuple[str, Field, str | None]] = [
-        ("Companies over limit", report.companies_over, None),
-        ("of which limit unknown", report.limit_unknown, None),
-        ("Seats over in total", report.seats_over, None),
+        ("Companies over limit", report.companies_over, _THOUSANDS),
+        ("of which limit unknown", report.limit_unknown, _THOUSANDS),
+        ("Seats over in total", report.seats_over, _THOUSANDS),
     ]
     if report.seat_price is not None:
         facts.append(("Est. monthly true-up", report.true_up, styles.money))
@@ -364,14 +380,15 @@ def _biggest(report: Report) -> list[Overage]:
 def _top_table(top: list[Overage]) -> list[_Row]:
     header: _Row = [(f"Biggest overages (top {TOP_COUNT})", None, True), ("Seats over", None, True)]
     return [header] + [
-        [(_clean(o.company.name), None, False), (o.seats_over, None, False)] for o in top
+        [(_clean(o.company.name), None, False), (o.seats_over, _THOUSANDS, False)] for o in top
     ]
 
 
 def _trend_table(trend: Sequence[tuple[datetime, int]], zone: ZoneInfo) -> list[_Row]:
     header: _Row = [("Digest date", None, True), ("Seats over", None, True)]
     return [header] + [
-        [(_local(moment, zone), _DATE, False), (seats, None, False)] for moment, seats in trend
+        [(_local(moment, zone), _DATE, False), (seats, _THOUSANDS, False)]
+        for moment, seats in trend
     ]
 
 
@@ -422,7 +439,7 @@ def _add_trend_chart(book: Workbook, ws: Worksheet, *, header_row: int, points: 
     )
     chart.set_title({"name": "Seats over, last digests"})
     chart.set_legend({"none": True})
-    chart.set_x_axis({"num_format": _DATE})
+    chart.set_x_axis({"num_format": _DATE, "text_axis": True})  # one tick per digest
     chart.set_size({"width": _cm_to_px(18), "height": _cm_to_px(7.5)})
     ws.insert_chart("E22", chart)
 
