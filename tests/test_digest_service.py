@@ -164,3 +164,24 @@ async def test_without_the_history_scope_the_digest_is_still_posted(start: Start
     slack.fail_next("conversations.history", "missing_scope")
     assert await runtime.services.run_slot("C0GENERAL", SLOT)
     assert len(digest_posts(slack)) == 1
+
+
+async def test_the_digest_workbook_charts_the_trend_of_seats_over(start: Start) -> None:
+    import zipfile
+    from io import BytesIO
+
+    runtime, sandbox, slack, clock = await start()
+    await runtime.services.run_slot("C0GENERAL", SLOT)
+    sandbox.companies = advance(sandbox.companies, seed=4)
+    clock.now = SLOT + timedelta(days=7, seconds=5)
+    await runtime.services.run_slot("C0GENERAL", SLOT + timedelta(days=7))
+    first, second = (zipfile.ZipFile(BytesIO(u.content)) for u in slack.uploads)
+    line_charts = [
+        name
+        for name in second.namelist()
+        if name.startswith("xl/charts/") and b"lineChart" in second.read(name)
+    ]
+    assert line_charts  # two digests: a trend line
+    assert not [n for n in first.namelist() if b"lineChart" in first.read(n)]
+    text = json.dumps(digest_posts(slack)[1])
+    assert "last 2 digests" in text
