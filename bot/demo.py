@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import render_slack
+from bot.alerts import check_new_overages
 from bot.app import build_runtime
 from bot.config import Settings
 from bot.render_slack import Message, to_text
@@ -18,6 +19,7 @@ from bot.sandbox.data import advance
 from bot.sandbox.server import Sandbox
 
 DEMO_CHANNEL = "C0DEMO"
+ALERT_CHANNEL = "C0ALERTS"
 RULE = "─" * 78
 
 CONNECT = """\
@@ -111,6 +113,7 @@ async def run(folder: Path) -> int:
             "KEEPNET_CLIENT_SECRET": "sandbox-secret",
             "DATABASE_URL": f"sqlite:///{folder / 'demo.db'}",
             "DIGEST_CHANNEL": DEMO_CHANNEL,
+            "ALERT_CHANNEL": ALERT_CHANNEL,
             "SEAT_PRICE": "4.50",
             "CACHE_SECONDS": "0",
         }
@@ -131,10 +134,14 @@ async def run(folder: Path) -> int:
         print(f"\nWorkbook written: {workbook_path}")
         print("\nFirst weekly digest (nothing to compare with yet):")
         await services.post_digest_now(DEMO_CHANNEL)
+        print("\nThe first alert check sums up who is over already:")
+        await check_new_overages(services, ALERT_CHANNEL, clock())
         sandbox.companies = advance(sandbox.companies, seed=8)
         clock.offset = timedelta(days=7)
         print("\nA week later, with the platform's data changed, the second digest:")
         await services.post_digest_now(DEMO_CHANNEL)
+        print("\nThe next alert check announces the customers that newly went over:")
+        await check_new_overages(services, ALERT_CHANNEL, clock())
     finally:
         await runtime.close()
         await sandbox.stop()

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 60  # how often due, failed and missed slots are looked at
 CATCH_UP_WITHIN = timedelta(days=1)  # a slot missed by more than this is not posted late
+ALERT_CATCH_UP_WITHIN = timedelta(hours=2)  # an alert check missed by more is left to the next
 
 _TICK = timedelta(microseconds=1)
 _FIRST_LOOK_BACK = timedelta(minutes=2)
@@ -100,6 +101,11 @@ class DigestScheduler:
             if settings.digest_channel
             else None
         )
+        self._alert_trigger = (
+            make_trigger(settings.alert_schedule, settings.digest_timezone)
+            if settings.alert_channel
+            else None
+        )
 
     @property
     def running(self) -> bool:
@@ -139,6 +145,15 @@ class DigestScheduler:
                 max_instances=1,
                 misfire_grace_time=3600,
             )
+        if self._alert_trigger is not None:
+            self._scheduler.add_job(
+                self._tick_alerts,
+                self._alert_trigger,
+                id="alerts",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=3600,
+            )
         # the tick also serves stored subscriptions, retries and the catch-up on start
         self._scheduler.add_job(
             self.tick,
@@ -172,6 +187,26 @@ class DigestScheduler:
                 log.warning("digest for %s at %s failed: %s", channel, slot_key(slot), exc)
             except Exception:  # the scheduler must survive any one failed slot
                 log.exception("digest for %s at %s failed", channel, slot_key(slot))
+        await self._tick_alerts()
+
+    async def _tick_alerts(self) -> None:
+        """Run the latest alert check that is due, unless it is done here or by a replica."""
+        channel = self._settings.alert_channel
+        if self._alert_trigger is None or not channel:
+            return
+        from bot.alerts import check_new_overages  # bot.alerts imports this module
+
+        slot = previous_slot(
+            self._alert_trigger, self._services.now(), within=ALERT_CATCH_UP_WITHIN
+        )
+        if slot is None or repeated_wall_time(slot, self._alert_trigger):
+            return
+        try:
+            await check_new_overages(self._services, channel, slot)
+        except BotError as exc:
+            log.warning("alert check for %s at %s failed: %s", channel, slot_key(slot), exc)
+        except Exception:  # the scheduler must survive any one failed check
+            log.exception("alert check for %s at %s failed", channel, slot_key(slot))
 
 
 def subscription_crontab(subscription: Any) -> str:

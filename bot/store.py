@@ -542,6 +542,45 @@ class Store:
         with self._begin() as conn:
             return [_subscription_of(row) for row in conn.execute(query)]
 
+    # --- alert checks ----------------------------------------------------------------------
+
+    def unposted_alerts(self, channel: str) -> list[str]:
+        """The companies whose open episode no message has announced yet; their IDs, sorted."""
+        query = (
+            sa.select(ALERTS.c.company_id)
+            .where(
+                ALERTS.c.channel == channel,
+                ALERTS.c.state == "open",
+                ALERTS.c.posted_at.is_(None),
+            )
+            .order_by(ALERTS.c.company_id)
+        )
+        with self._begin() as conn:
+            return list(conn.scalars(query))
+
+    def mark_done(self, run_id: int, *, owner: str, now: datetime) -> None:
+        """Record a run that finished with nothing to post: done, never claimed again."""
+        done = (
+            sa.update(RUNS)
+            .where(RUNS.c.id == run_id, RUNS.c.owner == owner, RUNS.c.state == "claimed")
+            .values(state="posted", error=None, lease_until=now, updated_at=now)
+        )
+        with self._begin() as conn:
+            if conn.execute(done).rowcount != 1:
+                log.info("run %s is no longer held by %s; its end not recorded", run_id, owner)
+
+    def last_posted_run(self, channel: str) -> Run | None:
+        """The finished run with the latest slot, of either kind (message_ts None: quiet)."""
+        query = (
+            sa.select(RUNS)
+            .where(RUNS.c.channel == channel, RUNS.c.state == "posted")
+            .order_by(RUNS.c.slot.desc(), RUNS.c.id.desc())
+            .limit(1)
+        )
+        with self._begin() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _run_of(row)
+
 
 def _make_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":

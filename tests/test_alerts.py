@@ -1,0 +1,418 @@
+"""Alerts: one message per episode of a company over its limit, over real storage and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from bot.alerts import ALERT_EVENT, alert_key, check_new_overages
+from bot.app import Runtime, build_runtime
+from bot.config import Settings
+from bot.errors import BotError
+from bot.overage import Company, Overage, Report, build_report, parse_limit
+from bot.render_slack import (
+    DETAILS_SELECT,
+    EXPORT_BUTTON,
+    MAX_BLOCKS,
+    MAX_SECTION,
+    render_alert,
+    to_text,
+)
+from bot.sandbox import Sandbox, is_flagged
+from bot.schedule import slot_key
+from tests.fakes.slack_api import Call, FakeSlack
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+BOT_TOKEN = "xoxb-test-token"
+ALERTS = "C0ALERTS"
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set: PostgreSQL tests skipped"
+        ),
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of this test's own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        return
+    schema = f"test_alerts_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = sa.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+class Clock:
+    """The bot's time, moved by the test; starts at the top of the current hour."""
+
+    def __init__(self) -> None:
+        self.moment = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def slot(self, hours: int) -> datetime:
+        """The hourly slot `hours` after the first; the clock is set just after it."""
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        slot = start + timedelta(hours=hours)
+        self.moment = slot + timedelta(minutes=1)
+        return slot
+
+
+@dataclass
+class Bed:
+    """The sandbox platform, the fake Slack, and runtimes sharing one database."""
+
+    sandbox: Sandbox
+    slack: FakeSlack
+    database_url: str
+    clock: Clock = field(default_factory=Clock)
+    runtimes: list[Runtime] = field(default_factory=list)
+
+    def settings(self, **env: str) -> Settings:
+        return Settings.from_env(
+            {
+                "KEEPNET_BASE_URL": self.sandbox.url,
+                "KEEPNET_CLIENT_ID": "sandbox-client",
+                "KEEPNET_CLIENT_SECRET": "sandbox-secret",
+                "SLACK_BOT_TOKEN": BOT_TOKEN,
+                "SLACK_SIGNING_SECRET": "test-signing-secret",
+                "SLACK_API_URL": self.slack.base_url,
+                "DATABASE_URL": self.database_url,
+                "CACHE_SECONDS": "0",
+                **env,
+            }
+        )
+
+    async def runtime(self, **env: str) -> Runtime:
+        runtime = await build_runtime(self.settings(**env), now=self.clock)
+        self.runtimes.append(runtime)
+        return runtime
+
+    async def check(self, runtime: Runtime, hours: int) -> str | None:
+        return await check_new_overages(runtime.services, ALERTS, self.clock.slot(hours))
+
+    def alerts(self) -> list[Call]:
+        return [call for call in self.slack.posts if call.params.get("channel") == ALERTS]
+
+    def set_users(self, company_ids: list[str], *, over: bool) -> None:
+        """Put these companies over their limit, or back under it."""
+        rows = copy.deepcopy(self.sandbox.companies)
+        for row in rows:
+            if row["companyResourceId"] in company_ids:
+                limit = parse_limit(row["numberOfUsers"]) or 0
+                row["targetUserCount"] = limit + 7 if over else max(0, limit - 1)
+        self.sandbox.companies = rows
+
+    def under(self, count: int) -> list[str]:
+        """IDs of companies under a readable limit, which can be pushed over."""
+        ids = [
+            str(row["companyResourceId"])
+            for row in self.sandbox.companies
+            if row.get("isNumberOfUsersLimited") is True
+            and parse_limit(row.get("numberOfUsers")) is not None
+            and not is_flagged(row)
+        ]
+        assert len(ids) >= count
+        return ids[:count]
+
+    def name_of(self, company_id: str) -> str:
+        row = next(r for r in self.sandbox.companies if r["companyResourceId"] == company_id)
+        return str(row["companyName"])
+
+
+@pytest.fixture
+async def bed(database_url: str) -> AsyncIterator[Bed]:
+    sandbox = Sandbox(companies=120, over_limit=6, seed=11)
+    slack = FakeSlack(bot_token=BOT_TOKEN)
+    await sandbox.start()
+    await slack.start()
+    slack.add_channel(ALERTS, name="overage-alerts")
+    bed = Bed(sandbox, slack, database_url)
+    try:
+        yield bed
+    finally:
+        for runtime in bed.runtimes:
+            await runtime.close()
+        await slack.stop()
+        await sandbox.stop()
+
+
+def _text(call: Call) -> str:
+    return json.dumps(call.params.get("blocks"), ensure_ascii=False) + str(call.params.get("text"))
+
+
+# --- episodes ----------------------------------------------------------------------------------
+
+
+async def test_first_check_posts_one_baseline_message_then_nothing(bed: Bed) -> None:
+    runtime = await bed.runtime()
+
+    ts = await bed.check(runtime, 0)
+    again = await bed.check(runtime, 1)
+
+    assert ts is not None and again is None
+    [baseline] = bed.alerts()
+    assert "6 customers are over their license limit now" in _text(baseline)
+    assert "one alert per customer that newly goes over" in _text(baseline)
+    assert "just went over" not in _text(baseline)
+    run = runtime.store.run(alert_key(ALERTS), bed.clock.slot(1))
+    assert run is not None and run.state == "posted" and run.message_ts is None
+
+
+async def test_company_is_alerted_once_per_episode(bed: Bed) -> None:
+    runtime = await bed.runtime()
+    await bed.check(runtime, 0)
+    [company] = bed.under(1)
+
+    bed.set_users([company], over=True)
+    went_over = await bed.check(runtime, 1)
+    still_over = await bed.check(runtime, 2)
+    bed.set_users([company], over=False)
+    came_back = await bed.check(runtime, 3)
+    bed.set_users([company], over=True)
+    over_again = await bed.check(runtime, 4)
+
+    assert went_over is not None and over_again is not None
+    assert still_over is None and came_back is None
+    _baseline, first, second = bed.alerts()
+    for alert in (first, second):
+        assert "just went over its license limit: over by 7" in _text(alert)
+        assert bed.name_of(company) in str(alert.params["text"])
+    assert runtime.store.unposted_alerts(ALERTS) == []
+
+
+async def test_burst_of_new_companies_is_one_message(bed: Bed) -> None:
+    runtime = await bed.runtime()
+    await bed.check(runtime, 0)
+    burst = bed.under(30)
+
+    bed.set_users(burst, over=True)
+    ts = await bed.check(runtime, 1)
+
+    _baseline, alert = bed.alerts()
+    assert ts == alert.response["ts"]
+    assert "30 customers just went over their license limit" in _text(alert)
+    assert "…and 10 more" in _text(alert)
+    assert len(alert.params["blocks"]) <= MAX_BLOCKS
+    assert runtime.store.unposted_alerts(ALERTS) == []
+
+
+async def test_failed_post_is_recorded_and_posted_on_the_next_check(bed: Bed) -> None:
+    runtime = await bed.runtime()
+    await bed.check(runtime, 0)
+    [company] = bed.under(1)
+    bed.set_users([company], over=True)
+    bed.slack.fail_next("chat.postMessage", "channel_not_found")
+
+    with pytest.raises(BotError):
+        await bed.check(runtime, 1)
+    failed = runtime.store.run(alert_key(ALERTS), bed.clock.slot(1))
+    ts = await bed.check(runtime, 2)
+
+    assert failed is not None and failed.state == "failed" and failed.error
+    assert ts is not None
+    _baseline, alert = bed.alerts()
+    assert bed.name_of(company) in str(alert.params["text"])
+    assert "just went over" in _text(alert)
+
+
+async def test_failed_check_is_retried_in_the_same_slot(bed: Bed) -> None:
+    runtime = await bed.runtime()
+    bed.slack.fail_next("chat.postMessage", "not_authed")
+
+    with pytest.raises(BotError):
+        await bed.check(runtime, 0)
+    slot = bed.clock.slot(0)
+    bed.clock.moment += timedelta(minutes=1)  # the scheduler's next tick
+    ts = await check_new_overages(runtime.services, ALERTS, slot)
+
+    run = runtime.store.run(alert_key(ALERTS), slot)
+    assert run is not None and (run.state, run.attempts, run.message_ts) == ("posted", 2, ts)
+    [baseline] = bed.alerts()
+    assert "are over their license limit now" in _text(baseline)
+
+
+async def test_check_that_died_after_posting_is_recorded_not_posted_again(bed: Bed) -> None:
+    runtime = await bed.runtime()
+    store, services = runtime.store, runtime.services
+    slot = bed.clock.slot(0)
+    # another process claimed the slot, opened the episodes, posted, and died before recording
+    store.claim_slot(alert_key(ALERTS), slot, owner="gone-host", now=bed.clock(), lease_s=60)
+    report = await services.report(fresh=True)
+    for overage in report.overages:
+        store.open_alert_episode(ALERTS, overage.company.company_id, now=bed.clock())
+    metadata = {"event_type": ALERT_EVENT, "event_payload": {"key": slot_key(slot)}}
+    message = render_alert(report.overages, report=report, now=bed.clock(), baseline=True)
+    posted = await services.poster.post(ALERTS, message, metadata=metadata)
+    bed.clock.moment += timedelta(minutes=5)  # its lease ran out
+
+    ts = await check_new_overages(services, ALERTS, slot)
+
+    assert ts == posted
+    assert len(bed.alerts()) == 1
+    assert store.unposted_alerts(ALERTS) == []
+    run = store.run(alert_key(ALERTS), slot)
+    assert run is not None and (run.state, run.message_ts) == ("posted", posted)
+
+
+async def test_two_instances_on_one_database_post_one_message_per_slot(bed: Bed) -> None:
+    first, second = await bed.runtime(), await bed.runtime()
+    assert first.services.instance_id != second.services.instance_id
+    newcomers = bed.under(2)
+
+    slot = bed.clock.slot(0)
+    baseline = await asyncio.gather(
+        check_new_overages(first.services, ALERTS, slot),
+        check_new_overages(second.services, ALERTS, slot),
+    )
+    bed.set_users(newcomers, over=True)
+    slot = bed.clock.slot(1)
+    alert = await asyncio.gather(
+        check_new_overages(first.services, ALERTS, slot),
+        check_new_overages(second.services, ALERTS, slot),
+    )
+
+    assert sum(ts is not None for ts in baseline) == 1
+    assert sum(ts is not None for ts in alert) == 1
+    assert len(bed.alerts()) == 2
+    assert "2 customers just went over" in _text(bed.alerts()[1])
+
+
+# --- the scheduler ------------------------------------------------------------------------------
+
+
+async def test_scheduler_tick_runs_the_latest_alert_slot_once(bed: Bed) -> None:
+    runtime = await bed.runtime(ALERT_CHANNEL=ALERTS, ALERT_SCHEDULE="0 * * * *")
+    slot = bed.clock.slot(0)
+    bed.clock.moment = slot + timedelta(minutes=20)
+
+    await runtime.scheduler.tick()
+    await runtime.scheduler.tick()
+
+    [baseline] = bed.alerts()
+    assert "are over their license limit now" in _text(baseline)
+    run = runtime.store.run(alert_key(ALERTS), slot)
+    assert run is not None and run.state == "posted"
+
+
+async def test_scheduler_survives_a_failed_alert_check(bed: Bed) -> None:
+    runtime = await bed.runtime(ALERT_CHANNEL=ALERTS)
+    bed.clock.slot(0)
+    bed.slack.fail_next("chat.postMessage", "channel_not_found")
+
+    await runtime.scheduler.tick()
+
+    assert bed.alerts() == []
+    [run] = runtime.store.runs(alert_key(ALERTS))
+    assert run.state == "failed"
+
+
+async def test_scheduler_without_alert_channel_checks_nothing(bed: Bed) -> None:
+    runtime = await bed.runtime()
+    bed.clock.slot(0)
+
+    await runtime.scheduler.tick()
+
+    assert bed.alerts() == []
+    assert runtime.store.runs(alert_key(ALERTS)) == []
+
+
+# --- the message --------------------------------------------------------------------------------
+
+
+def _overage(name: str, *, limit: int | None = 100, users: int = 125, cid: str = "") -> Overage:
+    company = Company(cid or name.lower()[:20], name, limit=limit, target_users=users)
+    return build_report([company], fetched_at=NOW).overages[0]
+
+
+def _report(overages: list[Overage]) -> Report:
+    return Report(overages=tuple(overages), fetched_at=NOW, seat_price=Decimal("4.50"))
+
+
+def _sections(message: Any) -> list[str]:
+    return [b["text"]["text"] for b in message.blocks if b["type"] == "section" and "text" in b]
+
+
+def test_one_company_is_one_short_line() -> None:
+    acme = _overage("Acme", limit=100, users=125)
+
+    message = render_alert([acme], report=_report([acme]), now=NOW)
+
+    expected = "Acme just went over its license limit: over by 25 (25.0%), limit 100, 125 users."
+    assert message.text == expected
+    assert expected in _sections(message)[0]
+    assert "In total: 1 companies over their license limit" in to_text(message)
+
+
+def test_company_with_unreadable_limit_says_limit_unknown() -> None:
+    odd = _overage("Odd Co", limit=None, users=40)
+
+    message = render_alert([odd], report=_report([odd]), now=NOW)
+
+    assert message.text == "Odd Co is now flagged over its license limit (limit unknown, 40 users)."
+
+
+def test_names_are_escaped() -> None:
+    hostile = _overage("<!channel> Acme & <https://evil.example|Safe>", cid="h1")
+
+    message = render_alert([hostile], report=_report([hostile]), now=NOW)
+
+    flat = json.dumps(message.blocks) + message.text
+    assert "<!channel>" not in flat and "<https://" not in flat
+    assert "&lt;!channel&gt; Acme &amp;" in message.text
+
+
+def test_many_companies_fit_one_message_within_slack_limits() -> None:
+    many = [_overage(f"Company {n:03d} " + "X" * 200, cid=f"c{n}") for n in range(500)]
+
+    message = render_alert(many, report=_report(many), now=NOW)
+
+    assert len(message.blocks) <= MAX_BLOCKS
+    assert all(len(text) <= MAX_SECTION for text in _sections(message))
+    assert "500 customers just went over their license limit" in _sections(message)[0]
+    assert "…and 480 more" in to_text(message)
+    assert message.text.endswith("and 497 more.")
+    actions = next(b for b in message.blocks if b["type"] == "actions")
+    ids = [element["action_id"] for element in actions["elements"]]
+    assert EXPORT_BUTTON in ids and DETAILS_SELECT in ids
+
+
+def test_baseline_counts_the_companies_already_over() -> None:
+    over = [_overage(f"Co {n}", users=101 + n, cid=f"c{n}") for n in range(12)]
+
+    message = render_alert(over, report=_report(over), now=NOW, baseline=True)
+
+    assert message.text.startswith(
+        "12 customers are over their license limit now; from here on you get one alert "
+        "per customer that newly goes over."
+    )
+    assert "…and 2 more" in to_text(message)
+    assert "just went over" not in to_text(message)
