@@ -142,6 +142,11 @@ async def run(folder: Path) -> int:
         await services.post_digest_now(DEMO_CHANNEL)
         print("\nThe next alert check announces the customers that newly went over:")
         await check_new_overages(services, ALERT_CHANNEL, clock())
+        last, upcoming = await services.digest_times()
+        home = render_slack.render_home(
+            await services.report(), now=clock(), last_digest=last, next_digest=upcoming
+        )
+        _show("The App Home tab (what a user sees when opening the app)", Message("", home))
     finally:
         await runtime.close()
         await sandbox.stop()
