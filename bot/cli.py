@@ -102,7 +102,7 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
 
         settings.require_keepnet()
         if not args.dry_run:
-            settings.require_slack()
+            settings.require_slack(serving=False)  # a one-shot post answers no requests
         return asyncio.run(oneshot.digest(settings, channel=args.channel, dry_run=args.dry_run))
     from bot import app
 

@@ -109,14 +109,14 @@ class Settings:
                     "Company → Company Settings → REST API (Client Role = Reseller)"
                 )
 
-    def require_slack(self) -> None:
-        """Talking to Slack needs the bot token, and HTTP mode the signing secret."""
+    def require_slack(self, *, serving: bool = True) -> None:
+        """Posting needs the bot token; serving over HTTP also needs the signing secret."""
         if not self.slack_bot_token:
             raise ConfigError(
                 "SLACK_BOT_TOKEN is not set: copy the xoxb- token from the app's "
                 "OAuth & Permissions page"
             )
-        if not self.socket_mode and not self.slack_signing_secret:
+        if serving and not self.socket_mode and not self.slack_signing_secret:
             raise ConfigError(
                 "SLACK_SIGNING_SECRET is not set: copy it from the app's "
                 "Basic Information page (or set SLACK_APP_TOKEN for Socket Mode)"
