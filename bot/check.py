@@ -57,6 +57,13 @@ def _settings_item(settings: Settings) -> Item:
         f"SLACK_BOT_TOKEN={mask(settings.slack_bot_token)}, "
         f"SLACK_SIGNING_SECRET={mask(settings.slack_signing_secret)}"
     )
+    if not settings.socket_mode and not settings.slack_signing_secret:
+        return Item(
+            False,
+            shown,
+            "set SLACK_SIGNING_SECRET from the app's Basic Information page: `serve` refuses "
+            "HTTP requests without it (or set SLACK_APP_TOKEN to use Socket Mode)",
+        )
     return Item(True, shown)
 
 
