@@ -239,6 +239,10 @@ class Store:
                 yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise self._unavailable(exc) from exc
+        except sa.exc.DatabaseError as exc:  # e.g. a SQLite file that is not a database
+            if isinstance(exc, sa.exc.IntegrityError | sa.exc.ProgrammingError):
+                raise  # our own mistakes stay loud
+            raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: sa.exc.DBAPIError) -> StoreUnavailable:
         reason = " ".join(_first_line(exc.orig if exc.orig is not None else exc).split())

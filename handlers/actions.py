@@ -6,9 +6,11 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot import render_slack
 from bot.errors import BotError
+from bot.publish import slack_error
 from bot.render_slack import (
     DETAILS_SELECT,
     EXPORT_BUTTON,
@@ -22,28 +24,49 @@ from handlers.errors import answering_errors
 log = logging.getLogger(__name__)
 
 
-def _channel(body: dict[str, Any]) -> str:
+def _clicked_in(body: dict[str, Any]) -> str | None:
+    """The channel of the message whose button was clicked; None on the App Home tab."""
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id"
     )
-    if not channel:
+    return str(channel) if channel else None
+
+
+def _channel(body: dict[str, Any]) -> str:
+    channel = _clicked_in(body)
+    if channel is None:
         raise BotError(
-            "This button only works in a channel.", hint="Run `/overage export` in a channel."
+            "This button only works in a channel.", hint="Run `/overage` in a channel first."
         )
-    return str(channel)
+    return channel
+
+
+async def _export_target(body: dict[str, Any], client: Any, user: str) -> str:
+    """The channel clicked in, or (from the App Home tab) the person's direct message with us."""
+    channel = _clicked_in(body)
+    if channel is not None:
+        return channel
+    try:
+        opened = await client.conversations_open(users=user)
+    except SlackApiError as exc:
+        code = exc.response.get("error")
+        status = int(getattr(exc.response, "status_code", 0) or 0)
+        raise slack_error(code, status=status, action="direct message") from exc
+    return str(opened["channel"]["id"])
 
 
 def register(app: AsyncApp, services: Services, guard: Any) -> None:
     @app.action(EXPORT_BUTTON, middleware=[guard])
     @app.action(EXPORT_CSV_BUTTON, middleware=[guard])
     async def on_export_clicked(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, client: Any
     ) -> None:
         await ack()
         fmt = "csv" if action.get("action_id") == EXPORT_CSV_BUTTON else "xlsx"
         user = body.get("user", {}).get("id", "")
         async with answering_errors(ephemeral_reply(respond)):
-            await services.upload_export(_channel(body), fmt=fmt, native=False, user=user)
+            channel = await _export_target(body, client, user)
+            await services.upload_export(channel, fmt=fmt, native=False, user=user)
         log.info("action export fmt=%s user=%s", fmt, user)
 
     @app.action(POST_TO_CHANNEL_BUTTON, middleware=[guard])

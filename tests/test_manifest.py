@@ -21,6 +21,7 @@ SCOPES_FOR = {
     "conversations_info": [{"channels:read"}, {"groups:read"}],
     "conversations_join": [{"channels:join"}],
     "conversations_history": [{"channels:history"}, {"groups:history"}],
+    "conversations_open": [{"im:write"}],
     "views_publish": [],
     "auth_test": [],
 }

@@ -124,6 +124,8 @@ class FakeSlack:
         self._upload_faults: list[int] = []
         self._pending: dict[str, _PendingFile] = {}
         self._ids = itertools.count(1)
+        self._dms: dict[str, str] = {}
+        self._canned: dict[str, list[Params]] = {}
         self._last_us = 0
         self._root = ""
         self._runner: web.AppRunner | None = None
@@ -151,6 +153,12 @@ class FakeSlack:
         with self._lock:
             fault = _Fault(error, times, retry_after, http_status)
             self._faults.setdefault(method, []).append(fault)
+
+    def answer_next(self, method: str, body: Params) -> None:
+        """Answer the next call of `method` with `{"ok": true, **body}` and do nothing else:
+        an answer that is well-formed JSON but lacks what the method normally returns."""
+        with self._lock:
+            self._canned.setdefault(method, []).append(dict(body))
 
     def fail_upload_next(self, *, status: int = 500, times: int = 1) -> None:
         """Answer the next `times` POSTs to an upload URL with `status`."""
@@ -292,6 +300,9 @@ class FakeSlack:
         if fault is not None:
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             return fault.http_status, headers, {"ok": False, "error": fault.error}, fault.error
+        canned = self._canned.get(method)
+        if canned:
+            return 200, {}, {"ok": True, **canned.pop(0)}, None
         handler = self._handlers().get(method)
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method"}, "unknown_method"
@@ -368,6 +379,7 @@ class FakeSlack:
             "conversations.info": self._conversation_info,
             "conversations.join": self._join,
             "conversations.history": self._history,
+            "conversations.open": self._open,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "views.publish": self._publish_view,
@@ -451,6 +463,20 @@ class FakeSlack:
             raise _Refusal("method_not_supported_for_channel_type")
         channel.member = True
         return {"channel": _channel_json(channel)}
+
+    def _open(self, params: Params) -> Params:
+        """A direct message with one user: the same D-channel each time, the bot a member."""
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if not users:
+            raise _Refusal("users_list_not_supplied")
+        if len(users) > 1:
+            raise _Refusal("not_implemented", "the fake opens direct messages with one user only")
+        already_open = users[0] in self._dms
+        if not already_open:
+            dm = self._dms[users[0]] = f"D{next(self._ids):08d}"
+            self._channels[dm] = Channel(dm, users[0], private=True, member=True)
+            self._messages.setdefault(dm, [])
+        return {"channel": {"id": self._dms[users[0]]}, "already_open": already_open}
 
     def _history(self, params: Params) -> Params:
         channel = self._member_channel(params)

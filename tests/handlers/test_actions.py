@@ -1,0 +1,172 @@
+"""Buttons and menus over signed HTTP: export, post to channel, details, refusals, Home export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from io import BytesIO
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.render_slack import (
+    DETAILS_SELECT,
+    EXPORT_BUTTON,
+    EXPORT_CSV_BUTTON,
+    POST_TO_CHANNEL_BUTTON,
+)
+from bot.sandbox import is_flagged
+from tests.handlers.conftest import Bot, StartBot, eventually
+
+
+def all_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def flagged(bot: Bot) -> list[dict[str, Any]]:
+    return [c for c in bot.sandbox.companies if is_flagged(c)]
+
+
+async def click_and_answer(bot: Bot, action_id: str, **kwargs: Any) -> dict[str, Any]:
+    response = await bot.action(action_id, **kwargs)
+    assert response.status_code == 200
+    answers = await eventually(bot.answers)
+    return answers[-1]
+
+
+@pytest.mark.parametrize(
+    ("action_id", "suffix"), [(EXPORT_BUTTON, ".xlsx"), (EXPORT_CSV_BUTTON, ".csv")]
+)
+async def test_export_buttons_upload_the_file_into_the_channel(
+    start_bot: StartBot, action_id: str, suffix: str
+) -> None:
+    bot = await start_bot()
+    response = await bot.action(action_id, value=suffix[1:], user="U42")
+    assert response.status_code == 200
+    upload = (await eventually(lambda: bot.slack.uploads))[0]
+    assert upload.channel_id == "C0GENERAL"
+    assert re.fullmatch(r"license-overage-\d{4}-\d{2}-\d{2}" + re.escape(suffix), upload.filename)
+    assert "<@U42>" in upload.initial_comment
+    if suffix == ".xlsx":
+        sheet = load_workbook(BytesIO(upload.content), read_only=True).worksheets[0]
+        assert sheet.max_row == len(flagged(bot)) + 2  # header + rows + totals
+    else:
+        assert upload.content.startswith(b"\xef\xbb\xbf")
+    assert not bot.slack.calls_to("conversations.open")
+
+
+async def test_post_to_channel_shares_the_summary_without_buttons(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    await bot.action(POST_TO_CHANNEL_BUTTON, value="summary", user="U7")
+    post = (await eventually(lambda: bot.slack.posts))[0]
+    assert post.params["channel"] == "C0GENERAL"
+    blocks = post.params["blocks"]
+    assert f"{len(flagged(bot)):,}" in all_text(blocks)
+    assert "Shared by <@U7>" in all_text(blocks)
+    assert [b for b in blocks if b["type"] == "actions"] == []
+    assert post.params["text"]
+    assert bot.slack.messages("C0GENERAL")[-1]["ts"] == post.response["ts"]
+
+
+async def test_details_select_answers_with_the_license_details(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    company = next(c for c in flagged(bot) if str(c["numberOfUsers"]).isdigit())
+    answer = await click_and_answer(bot, DETAILS_SELECT, selected=company["companyResourceId"])
+    assert answer["response_type"] == "ephemeral"
+    assert answer.get("replace_original") is False
+    text = all_text(answer["blocks"])
+    for label in ("License type", "License limit", "Target users", "License end date"):
+        assert label in text
+    assert "Licence expired" in text
+    assert f"{int(company['numberOfUsers']):,}" in text
+    assert f"{company['targetUserCount']:,}" in text
+    assert company["companyResourceId"] in text
+
+
+async def test_details_of_a_company_no_longer_over_is_one_sentence(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    calm = next(c for c in bot.sandbox.companies if not is_flagged(c))
+    answer = await click_and_answer(bot, DETAILS_SELECT, selected=calm["companyResourceId"])
+    assert answer["response_type"] == "ephemeral"
+    assert "no longer over its limit" in answer["text"]
+    assert "Traceback" not in all_text(answer)
+
+
+@pytest.mark.parametrize(
+    ("action_id", "kwargs"),
+    [
+        (EXPORT_BUTTON, {"value": "xlsx"}),
+        (POST_TO_CHANNEL_BUTTON, {"value": "summary"}),
+        (DETAILS_SELECT, {"selected": "any-company"}),
+    ],
+)
+async def test_a_click_by_someone_not_allowed_is_refused_before_any_fetch(
+    start_bot: StartBot, action_id: str, kwargs: dict[str, Any]
+) -> None:
+    bot = await start_bot(ALLOWED_USER_IDS="U9")
+    answer = await click_and_answer(bot, action_id, user="U1", **kwargs)
+    assert "isn't available" in answer["text"]
+    assert answer["response_type"] == "ephemeral"
+    await asyncio.sleep(0.3)
+    assert bot.sandbox.token_requests == 0 and bot.sandbox.search_requests == 0
+    assert bot.slack.uploads == [] and bot.slack.posts == []
+
+
+async def test_export_from_the_home_tab_lands_in_the_direct_message(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    response = await bot.action(EXPORT_BUTTON, value="xlsx", user="U5", channel=None)
+    assert response.status_code == 200
+    upload = (await eventually(lambda: bot.slack.uploads))[0]
+    opened = bot.slack.calls_to("conversations.open")
+    assert [call.params["users"] for call in opened] == ["U5"]
+    dm = opened[0].response["channel"]["id"]
+    assert dm.startswith("D")
+    assert upload.channel_id == dm
+    assert upload.filename.endswith(".xlsx")
+    assert load_workbook(BytesIO(upload.content), read_only=True).worksheets[0].max_row > 2
+    assert bot.slack.messages(dm)  # the file's message is in the conversation
+    assert not [a for a in bot.answers() if "only works in a channel" in all_text(a)]
+
+
+async def test_a_second_home_export_uses_the_same_direct_message(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    await bot.action(EXPORT_BUTTON, value="xlsx", user="U5", channel=None)
+    await eventually(lambda: len(bot.slack.uploads) == 1)
+    await bot.action(EXPORT_CSV_BUTTON, value="csv", user="U5", channel=None)
+    uploads = await eventually(lambda: len(bot.slack.uploads) == 2 and bot.slack.uploads)
+    assert uploads[0].channel_id == uploads[1].channel_id
+    assert uploads[1].filename.endswith(".csv")
+
+
+async def test_home_export_when_slack_refuses_the_direct_message_says_so(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot()
+    bot.slack.fail_next("conversations.open", "user_disabled")
+    answer = await click_and_answer(bot, EXPORT_BUTTON, value="xlsx", channel=None)
+    assert "direct message" in answer["text"]
+    assert "reference" not in answer["text"]
+    assert bot.slack.uploads == []
+
+
+async def test_an_unexpected_failure_gives_a_reference_that_the_log_explains(
+    start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    # exporting into a public channel the bot is not in looks the channel up before joining;
+    # Slack's answer says ok but holds no channel
+    bot.slack.add_channel("C0PUBLIC", name="billing", private=False, member=False)
+    bot.slack.answer_next("conversations.info", {})
+    answer = await click_and_answer(bot, EXPORT_BUTTON, value="xlsx", channel="C0PUBLIC")
+    found = re.search(
+        r"Something went wrong on our side \(reference ([0-9a-f]{8})\)", answer["text"]
+    )
+    assert found is not None, answer["text"]
+    assert "Traceback" not in all_text(answer) and "TypeError" not in all_text(answer)
+    logged = [r for r in caplog.records if found.group(1) in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].levelname == "ERROR" and logged[0].exc_info is not None
+    assert "Traceback" in caplog.text and "TypeError" in caplog.text
+    assert bot.slack.uploads == []
