@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from bot.errors import BotError
 log = logging.getLogger(__name__)
 
 TICK_S = 60  # how often due, failed and missed slots are looked at
+RETRIES_PER_TICK = 3  # earlier failed slots tried again per channel and tick
 CATCH_UP_WITHIN = timedelta(days=1)  # a slot missed by more than this is not posted late
 ALERT_CATCH_UP_WITHIN = timedelta(hours=2)  # an alert check missed by more is left to the next
 
@@ -178,16 +180,37 @@ class DigestScheduler:
             log.warning("subscriptions not read: %s", exc)
         now = self._services.now()
         for channel, trigger in self.subscriptions():
-            slot = previous_slot(trigger, now, within=CATCH_UP_WITHIN)
-            if slot is None or repeated_wall_time(slot, trigger):
-                continue
-            try:
-                await self._services.run_slot(channel, slot)
-            except BotError as exc:
-                log.warning("digest for %s at %s failed: %s", channel, slot_key(slot), exc)
-            except Exception:  # the scheduler must survive any one failed slot
-                log.exception("digest for %s at %s failed", channel, slot_key(slot))
+            latest = previous_slot(trigger, now, within=CATCH_UP_WITHIN)
+            slots = await self._retries(channel, now=now, latest=latest)
+            if latest is not None and not repeated_wall_time(latest, trigger):
+                slots.append(latest)
+            for slot in slots:
+                try:
+                    await self._services.run_slot(channel, slot)
+                except BotError as exc:
+                    log.warning("digest for %s at %s failed: %s", channel, slot_key(slot), exc)
+                except Exception:  # the scheduler must survive any one failed slot
+                    log.exception("digest for %s at %s failed", channel, slot_key(slot))
         await self._tick_alerts()
+
+    async def _retries(
+        self, channel: str, *, now: datetime, latest: datetime | None
+    ) -> list[datetime]:
+        """Earlier slots of the last day whose post failed or whose process died, oldest
+        first: a failed slot is retried, not forgotten, even once a newer slot is due.
+        Never more than RETRIES_PER_TICK, so a dense schedule cannot build a backlog."""
+        try:
+            pending = await asyncio.to_thread(
+                functools.partial(
+                    self._services.store.pending_runs, channel, now=now,
+                    since=now - CATCH_UP_WITHIN,
+                )
+            )  # fmt: skip
+        except BotError as exc:
+            log.warning("failed digests for %s not read: %s", channel, exc)
+            return []
+        slots = [run.slot for run in pending if run.slot != latest]
+        return slots[-RETRIES_PER_TICK:]
 
     async def _tick_alerts(self) -> None:
         """Run the latest alert check that is due, unless it is done here or by a replica."""

@@ -138,6 +138,30 @@ async def test_the_scheduler_catches_up_only_the_latest_slot_within_a_day(start:
     assert len(digest_posts(slack)) == 1
 
 
+async def test_a_failed_slot_is_retried_by_the_tick_after_a_newer_slot_came(start: Start) -> None:
+    runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 * * * *", DIGEST_ATTACH_EXPORT="0")
+    slack.fail_next("chat.postMessage", "fatal_error")
+    await runtime.scheduler.tick()  # the 09:00 slot fails
+    assert digest_posts(slack) == []
+    clock.now = SLOT + timedelta(hours=1, seconds=5)  # 10:00 is due now as well
+    await runtime.scheduler.tick()
+    keys = [p["metadata"]["event_payload"]["key"] for p in digest_posts(slack)]  # type: ignore[index]
+    assert keys == [slot_key(SLOT), slot_key(SLOT + timedelta(hours=1))]
+    await runtime.scheduler.tick()
+    assert len(digest_posts(slack)) == 2
+
+
+async def test_a_slot_that_keeps_failing_is_given_up_after_its_attempts(start: Start) -> None:
+    runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 9 * * MON", DIGEST_ATTACH_EXPORT="0")
+    slack.fail_next("chat.postMessage", "fatal_error", times=50)
+    for _ in range(8):
+        await runtime.scheduler.tick()
+        clock.now += timedelta(minutes=1)
+    run = runtime.store.run("C0GENERAL", SLOT)
+    assert run is not None and run.state == "failed" and run.attempts == 5
+    assert len(slack.calls_to("chat.postMessage")) == 5
+
+
 async def test_a_slot_missed_by_more_than_a_day_is_not_posted(start: Start) -> None:
     runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 9 * * MON")
     clock.now = SLOT + timedelta(days=2)
