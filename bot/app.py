@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.config import Settings
+from bot.errors import SlackAuthError, SlackBusy, SlackRefused
 from bot.keepnet import KeepnetClient
 from bot.publish import Publisher, make_client
 from bot.schedule import DigestScheduler
@@ -92,11 +95,15 @@ async def build_runtime(
 class ReplayGuard:
     """Refuses a signed request seen before: a signature is valid for five minutes, once."""
 
-    def __init__(self, signing_secret: str) -> None:
-        self._verifier = SignatureVerifier(signing_secret)
+    def __init__(self, signing_secret: str | None) -> None:
+        # without a secret (Socket Mode) anyone could sign with the empty key: admit nothing
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self._seen: dict[str, float] = {}
 
     def admit(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        if self._verifier is None:
+            log.warning("refused an HTTP request: SLACK_SIGNING_SECRET is not set")
+            return False
         if not self._verifier.is_valid_request(body, dict(headers)):
             return False
         signature = headers.get("X-Slack-Signature", "")
@@ -178,6 +185,9 @@ async def serve(settings: Settings) -> None:
         log.info("shutting down: finishing in-flight work")
     finally:
         runtime.scheduler.stop()
+        if runtime.socket_mode is not None:  # take no new events; its tasks would hold the drain
+            await runtime.socket_mode.close_async()
+            runtime.socket_mode = None
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
         await _drain()
         await runtime.close()
@@ -187,7 +197,24 @@ async def serve(settings: Settings) -> None:
 async def _connect_socket_mode(runtime: Runtime) -> Any:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    handler = AsyncSocketModeHandler(runtime.bolt, runtime.settings.slack_app_token)  # type: ignore[arg-type]
+    token = runtime.settings.slack_app_token
+    try:  # slack_sdk retries a refused token forever; ask once, so a bad one stops the start
+        opened = await runtime.slack.apps_connections_open(app_token=token)
+    except SlackApiError as exc:
+        code = exc.response.get("error")
+        if code in {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}:
+            raise SlackAuthError(
+                f"Slack refused SLACK_APP_TOKEN ({code}).",
+                hint="Create an app-level token with the connections:write scope under "
+                "Basic Information → App-Level Tokens, and enable Socket Mode.",
+            ) from None
+        raise SlackRefused(f"Slack did not open a Socket Mode connection ({code}).") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SlackBusy(
+            f"Slack could not be reached to open Socket Mode ({type(exc).__name__})."
+        ) from None
+    handler = AsyncSocketModeHandler(runtime.bolt, token)  # type: ignore[arg-type]
+    handler.client.wss_uri = opened["url"]
     await handler.connect_async()  # type: ignore[no-untyped-call]
     return handler
 

@@ -108,10 +108,12 @@ class FakeSlack:
         self,
         *,
         bot_token: str = "xoxb-test-token",
+        app_token: str = "xapp-test-token",
         team_id: str = "T0001",
         bot_user_id: str = "U0BOT",
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self._lock = threading.Lock()
@@ -129,6 +131,9 @@ class FakeSlack:
         self._last_us = 0
         self._root = ""
         self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_acks: dict[str, Params] = {}
         self.add_channel("C0GENERAL", name="general")
 
     # --- set-up ----------------------------------------------------------------------------
@@ -235,6 +240,8 @@ class FakeSlack:
         app.router.add_post("/_fake/fail_next", self._on_admin_fail_next)
         app.router.add_post("/_fake/fail_upload_next", self._on_admin_fail_upload)
         app.router.add_post("/_fake/channels", self._on_admin_channel)
+        app.router.add_get("/_socket", self._on_socket)
+        self._loop = asyncio.get_running_loop()
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -244,6 +251,8 @@ class FakeSlack:
         return self.base_url
 
     async def stop(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -278,6 +287,63 @@ class FakeSlack:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
 
+    # --- Socket Mode ------------------------------------------------------------------------
+
+    @property
+    def socket_connections(self) -> int:
+        """WebSocket connections open now (Socket Mode)."""
+        return sum(not socket.closed for socket in self._sockets)
+
+    def socket_ack(self, envelope_id: str) -> Params | None:
+        """What the app acknowledged for an envelope, once it has."""
+        with self._lock:
+            return self._socket_acks.get(envelope_id)
+
+    async def send_envelope(self, kind: str, payload: Params) -> str:
+        """Push an event to the connected app as Slack does in Socket Mode; the envelope id."""
+        open_sockets = [socket for socket in self._sockets if not socket.closed]
+        if not open_sockets:
+            raise RuntimeError("no app is connected over Socket Mode")
+        envelope_id = f"env-{next(self._ids)}"
+        await open_sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
+
+    def send_envelope_threadsafe(self, kind: str, payload: Params) -> str:
+        """send_envelope from a thread other than the fake's (the fake runs in a thread)."""
+        if self._loop is None:
+            raise RuntimeError("the fake is not started")
+        future = asyncio.run_coroutine_threadsafe(self.send_envelope(kind, payload), self._loop)
+        return future.result(timeout=10)
+
+    async def _on_socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "connection_info": {"app_id": "A0001"},
+            }
+        )
+        async for message in socket:
+            if message.type is not web.WSMsgType.TEXT:
+                continue
+            with contextlib.suppress(ValueError, AttributeError):
+                body = json.loads(message.data)
+                with self._lock:
+                    self._socket_acks[str(body["envelope_id"])] = body
+        return socket
+
     # --- HTTP handlers ---------------------------------------------------------------------
 
     async def _on_api(self, request: web.Request) -> web.Response:
@@ -294,6 +360,15 @@ class FakeSlack:
     ) -> tuple[int, dict[str, str], Params, str | None]:
         if not token:
             return 200, {}, {"ok": False, "error": "not_authed"}, "not_authed"
+        if method == "apps.connections.open":  # Socket Mode: the app-level token, not the bot's
+            if token != self.app_token:
+                return 200, {}, {"ok": False, "error": "invalid_auth"}, "invalid_auth"
+            return (
+                200,
+                {},
+                {"ok": True, "url": self._root.replace("http", "ws", 1) + "_socket"},
+                None,
+            )
         if token != self.bot_token:
             return 200, {}, {"ok": False, "error": "invalid_auth"}, "invalid_auth"
         fault = self._take_fault(method)

@@ -1,0 +1,411 @@
+"""System tier: `python -m bot serve` as a real process against the sandbox and the fake Slack.
+
+Every process a test starts is stopped at the end of that test (SIGTERM, then SIGKILL).
+The counters in TALLY are printed at the end of the run by pytest_terminal_summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from bot.sandbox import Sandbox
+from tests.fakes.slack_api import FakeSlack
+from tests.handlers.conftest import BOT_TOKEN, SIGNING_SECRET, signed_headers
+
+REPO = Path(__file__).resolve().parents[2]
+KEEPNET_SECRET = "sandbox-secret"
+SECRETS = (BOT_TOKEN, SIGNING_SECRET, KEEPNET_SECRET)
+POSTGRES_SKIP = "TEST_POSTGRES_URL is not set: PostgreSQL tests skipped"
+START_TIMEOUT_S = 40.0
+STOP_TIMEOUT_S = 35.0  # the app drains for up to 25 s
+
+
+# --- the tier's tally, printed at the end -------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    faults_injected: int = 0
+    faults_survived: int = 0
+    hostile_inputs: int = 0
+    load_commands: int = 0
+    ack_latencies_s: list[float] = field(default_factory=list)
+    slots_checked: int = 0
+    posts_lost: int = 0
+    posts_duplicated: int = 0
+    notes: list[str] = field(default_factory=list)
+    used: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fault(self, survived: bool) -> None:
+        with self.lock:
+            self.used = True
+            self.faults_injected += 1
+            self.faults_survived += int(survived)
+
+    def note(self, text: str) -> None:
+        with self.lock:
+            self.used = True
+            self.notes.append(text)
+
+
+TALLY = Tally()
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_lines() -> list[str]:
+    t = TALLY
+    lines = [
+        f"faults injected: {t.faults_injected}, survived: {t.faults_survived}",
+        f"hostile inputs tried: {t.hostile_inputs}",
+    ]
+    if t.ack_latencies_s:
+        lat = t.ack_latencies_s
+        lines.append(
+            f"commands under load: {t.load_commands}, ack latency p50 "
+            f"{_percentile(lat, 0.5) * 1000:.0f} ms, p99 {_percentile(lat, 0.99) * 1000:.0f} ms, "
+            f"max {max(lat) * 1000:.0f} ms (mean {statistics.fmean(lat) * 1000:.0f} ms)"
+        )
+    else:
+        lines.append("commands under load: 0")
+    lines.append(
+        f"digest slots checked: {t.slots_checked}, posts lost: {t.posts_lost}, "
+        f"duplicated: {t.posts_duplicated}"
+    )
+    lines.extend(f"note: {n}" for n in t.notes)
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    if not TALLY.used:
+        return
+    terminalreporter.section("system tier summary")
+    for line in summary_lines():
+        terminalreporter.write_line(line)
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], *, timeout_s: float, what: str, every_s: float = 0.1) -> Any:
+    """Poll check() until it returns something truthy; bounded in time."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(every_s)
+
+
+def digest_keys(slack: FakeSlack, channel: str = "C0GENERAL") -> list[str]:
+    """The slot key of every digest Slack accepted in `channel`, in order."""
+    keys = []
+    for call in slack.posts:
+        metadata = call.params.get("metadata") or {}
+        key = (metadata.get("event_payload") or {}).get("key")
+        if call.params.get("channel") == channel and key:
+            keys.append(str(key))
+    return keys
+
+
+def everything_sent(slack: FakeSlack) -> str:
+    """Every Web API call and response_url body the fake received, as one JSON text."""
+    calls = [{"method": c.method, "params": c.params} for c in slack.calls]
+    responses = [r.body for r in slack.responses]
+    return json.dumps({"calls": calls, "responses": responses}, ensure_ascii=False)
+
+
+@contextlib.contextmanager
+def running_sandbox(**kwargs: Any) -> Iterator[Sandbox]:
+    kwargs.setdefault("seed", 3)
+    sandbox = Sandbox(**kwargs)
+    with sandbox.run_in_thread():
+        yield sandbox
+
+
+@contextlib.contextmanager
+def running_slack() -> Iterator[FakeSlack]:
+    slack = FakeSlack(bot_token=BOT_TOKEN)
+    with slack.run_in_thread():
+        yield slack
+
+
+# --- one `python -m bot serve` process ----------------------------------------------------------
+
+
+class Serve:
+    """A `python -m bot serve` subprocess with its own port and log file."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, name: str) -> None:
+        self.env = env
+        self.workdir = workdir
+        self.name = name
+        self.port = int(env["PORT"])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / f"{name}.log"
+        self.starts = 0
+
+    def start(self, *, wait: bool = True) -> Serve:
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError(f"{self.name} is already running")
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"--- start {self.starts} ---\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=self.workdir,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if wait:
+            self.wait_healthy()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def health(self) -> httpx.Response:
+        return httpx.get(self.url + "/healthz", timeout=5)
+
+    def wait_healthy(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise AssertionError(f"{self.name} exited at start:\n{self.log()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if self.health().status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name} not healthy in {timeout_s}s:\n{self.log()[-3000:]}")
+
+    def terminate(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
+        """SIGTERM, then SIGKILL after timeout_s; the exit code of the SIGTERM, or None."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def rss_kb(self) -> int:
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+        return int(line.split()[1])
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def serve_env(
+    *,
+    slack: FakeSlack | None = None,
+    slack_url: str | None = None,
+    keepnet_url: str,
+    database_url: str,
+    **extra: str,
+) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",
+        "LANG": "C.UTF-8",
+        "SLACK_API_URL": slack_url or (slack.base_url if slack else "http://127.0.0.1:9/api/"),
+        "KEEPNET_BASE_URL": keepnet_url,
+        "PORT": str(free_port()),
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "KEEPNET_CLIENT_ID": "sandbox-client",
+        "KEEPNET_CLIENT_SECRET": KEEPNET_SECRET,
+        "LOG_LEVEL": "INFO",
+    }
+    env.update(extra)
+    return env
+
+
+class Processes:
+    """Every Serve started through it is stopped by close(), whatever happened."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.started: list[Serve] = []
+        self._lock = threading.Lock()
+
+    def make(self, name: str, env: dict[str, str]) -> Serve:
+        workdir = self.root / f"{name}-{uuid.uuid4().hex[:6]}"
+        workdir.mkdir(parents=True)
+        serve = Serve(env, workdir, name)
+        with self._lock:
+            self.started.append(serve)
+        return serve
+
+    def close(self) -> None:
+        for serve in self.started:
+            serve.terminate(timeout_s=15)
+        for serve in self.started:
+            serve.kill()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    procs = Processes(tmp_path)
+    try:
+        yield procs
+    finally:
+        procs.close()
+
+
+# --- playing Slack's side over HTTP -------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    name: str
+    status: int
+    ack_s: float
+    body: str
+
+
+class SlackSide:
+    """Sends signed slash commands to one serve process; answers arrive at the fake Slack."""
+
+    def __init__(self, serve: Serve, slack: FakeSlack) -> None:
+        self.serve = serve
+        self.slack = slack
+        self.http = httpx.Client(timeout=30)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def command_body(self, text: str, *, channel: str = "C0GENERAL", user: str = "U1") -> tuple:
+        name = f"cmd-{uuid.uuid4().hex[:10]}"
+        form = {
+            "token": "legacy", "team_id": "T0001", "team_domain": "acme",
+            "channel_id": channel, "channel_name": "general", "user_id": user,
+            "user_name": "user", "command": "/overage", "text": text,
+            "api_app_id": "A0001", "response_url": self.slack.response_url(name),
+            "trigger_id": "1.2.3",
+        }  # fmt: skip
+        return name, urlencode(form).encode()
+
+    def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return self.http.post(self.serve.url + "/slack/events", content=body, headers=headers)
+
+    def command(self, text: str, *, channel: str = "C0GENERAL", user: str = "U1") -> Sent:
+        name, body = self.command_body(text, channel=channel, user=user)
+        started = time.monotonic()
+        response = self.post(body, signed_headers(body))
+        return Sent(name, response.status_code, time.monotonic() - started, response.text)
+
+    def answers(self, name: str) -> list[dict[str, Any]]:
+        return [r.body for r in self.slack.responses if r.name == name]
+
+    def answer(self, name: str, *, timeout_s: float = 30) -> dict[str, Any]:
+        found = wait_for(
+            lambda: self.answers(name), timeout_s=timeout_s, what=f"the answer to {name}"
+        )
+        return found[0]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[Callable[[], str]]:
+    """A factory of PostgreSQL URLs, each isolated in a fresh schema dropped at the end."""
+    base = os.environ.get("TEST_POSTGRES_URL")
+    schemas: list[str] = []
+
+    def make() -> str:
+        if not base:
+            pytest.skip(POSTGRES_SKIP)
+        schema = create_schema(base)
+        schemas.append(schema)
+        return schema_url(base, schema)
+
+    yield make
+    for schema in schemas:
+        drop_schema(str(base), schema)
+
+
+def create_schema(base: str) -> str:
+    import sqlalchemy as sa
+
+    schema = f"systest_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(base)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    finally:
+        engine.dispose()
+    return schema
+
+
+def drop_schema(base: str, schema: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(base)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        engine.dispose()
+
+
+def schema_url(base: str, schema: str) -> str:
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}options=-csearch_path%3D{schema}"
+
+
+def plain_sentence(text: str) -> bool:
+    """An answer a person can read: no traceback, no secret, short, one line."""
+    return (
+        "Traceback" not in text
+        and not any(secret in text for secret in SECRETS)
+        and "\n" not in text.strip()
+        and 0 < len(text) <= 400
+    )

@@ -1,0 +1,110 @@
+"""`python -m bot serve` in Socket Mode: the fake Slack opens a WebSocket and pushes commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from tests.handlers.conftest import signed_headers
+from tests.system.conftest import (
+    REPO,
+    TALLY,
+    Processes,
+    running_sandbox,
+    running_slack,
+    serve_env,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def command_payload(response_url: str, text: str = "") -> dict[str, str]:
+    return {
+        "token": "legacy", "team_id": "T0001", "team_domain": "acme",
+        "channel_id": "C0GENERAL", "channel_name": "general", "user_id": "U1",
+        "user_name": "user", "command": "/overage", "text": text,
+        "api_app_id": "A0001", "response_url": response_url, "trigger_id": "1.2.3",
+    }  # fmt: skip
+
+
+def test_socket_mode_acks_and_answers_over_the_websocket(
+    processes: Processes, tmp_path: Path
+) -> None:
+    with running_sandbox(companies=300) as sandbox, running_slack() as slack:
+        env = serve_env(
+            slack=slack,
+            keepnet_url=sandbox.url,
+            database_url=f"sqlite:///{tmp_path / 'socket.db'}",
+            SLACK_APP_TOKEN=slack.app_token,
+        )
+        del env["SLACK_SIGNING_SECRET"]  # Socket Mode needs none
+        serve = processes.make("socket", env).start()
+        wait_for(
+            lambda: serve.health().json()["socket_mode"] == "connected",
+            timeout_s=20,
+            what="/healthz to show the Socket Mode connection",
+        )
+        assert slack.socket_connections == 1
+        assert len(slack.calls_to("apps.connections.open")) == 1
+
+        started = time.monotonic()
+        envelope = slack.send_envelope_threadsafe(
+            "slash_commands", command_payload(slack.response_url("over-socket"))
+        )
+        ack = wait_for(lambda: slack.socket_ack(envelope), timeout_s=5, what="the ack")
+        acked_in = time.monotonic() - started
+        answers = wait_for(
+            lambda: [r.body for r in slack.responses if r.name == "over-socket"],
+            timeout_s=30,
+            what="the answer at the response_url",
+        )
+        assert ack["envelope_id"] == envelope
+        assert acked_in < 3
+        assert answers[0]["text"].startswith("License overage:")
+
+        # with no signing secret, a request "signed" with the empty key is not let in
+        searches = sandbox.search_requests
+        body = urlencode(command_payload(slack.response_url("forged"))).encode()
+        forged = httpx.post(
+            serve.url + "/slack/events", content=body, headers=signed_headers(body, secret="")
+        )
+        assert forged.status_code == 401
+        assert sandbox.search_requests == searches
+        TALLY.hostile_inputs += 1
+        stopping = time.monotonic()
+        assert serve.terminate() == 0
+        # nothing in flight: the open socket must not hold the stop for the drain window (25 s)
+        assert time.monotonic() - stopping < 10
+        assert "Traceback" not in serve.log()
+
+
+def test_a_refused_app_token_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    with running_sandbox(companies=50) as sandbox, running_slack() as slack:
+        env = serve_env(
+            slack=slack,
+            keepnet_url=sandbox.url,
+            database_url=f"sqlite:///{tmp_path / 'socket.db'}",
+            SLACK_APP_TOKEN="xapp-not-the-right-one",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    TALLY.fault(survived=done.returncode == 1)
+    problem = [line for line in done.stderr.splitlines() if "SLACK_APP_TOKEN" in line]
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(problem) == 1 and "invalid_auth" in problem[0], done.stderr
+    assert "xapp-not-the-right-one" not in done.stderr + done.stdout
