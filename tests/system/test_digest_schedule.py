@@ -1,0 +1,413 @@
+"""The scheduled digest from real `serve` processes: once per slot, across replicas and restarts.
+
+A crontab has minute resolution and the scheduler ticks every 60 s, so each scenario takes
+a couple of minutes. The scenarios are independent: a module fixture starts them all at once
+on background threads, and each test waits for its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.store import Store
+from tests.system.conftest import (
+    POSTGRES_SKIP,
+    TALLY,
+    Processes,
+    create_schema,
+    digest_keys,
+    drop_schema,
+    free_port,
+    running_sandbox,
+    running_slack,
+    schema_url,
+    serve_env,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+CHANNEL = "C0GENERAL"
+EVERY_MINUTE = {
+    "DIGEST_CHANNEL": CHANNEL,
+    "DIGEST_SCHEDULE": "* * * * *",
+    "DIGEST_ATTACH_EXPORT": "false",
+}
+SCENARIO_LIMIT_S = 330.0  # the longest scenario takes about four minutes
+
+
+def _parse(key: str) -> datetime:
+    return datetime.strptime(key, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def duplicates(keys: list[str]) -> list[str]:
+    return sorted(key for key, count in Counter(keys).items() if count > 1)
+
+
+def gaps(keys: list[str]) -> list[str]:
+    """Minutes between the first and the last slot posted that have no digest."""
+    if not keys:
+        return []
+    slots = sorted({_parse(k) for k in keys})
+    missing, moment = [], slots[0]
+    while moment < slots[-1]:
+        if moment not in slots:
+            missing.append(_key(moment))
+        moment += timedelta(minutes=1)
+    return missing
+
+
+def single_slot(lead_s: float) -> datetime:
+    """The first whole minute at least `lead_s` from now."""
+    moment = (_now() + timedelta(seconds=lead_s)).replace(second=0, microsecond=0)
+    return moment + timedelta(minutes=1)
+
+
+def daily_at(slot: datetime) -> str:
+    return f"{slot.minute} {slot.hour} * * *"
+
+
+def slots_after(keys: list[str], moment: datetime) -> set[str]:
+    return {k for k in keys if _parse(k) > moment}
+
+
+# --- the scenarios, each on its own thread -----------------------------------------------------
+
+
+class Scenario:
+    def __init__(self, name: str, run: Callable[[], dict[str, Any]]) -> None:
+        self.name = name
+        self.result: dict[str, Any] | None = None
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self._run, name=f"scenario-{name}", daemon=True)
+        self._run_fn = run
+
+    def _run(self) -> None:
+        try:
+            self.result = self._run_fn()
+        except BaseException:
+            self.error = traceback.format_exc()
+
+    def outcome(self) -> dict[str, Any]:
+        self.thread.join(SCENARIO_LIMIT_S)
+        if self.thread.is_alive():
+            raise AssertionError(f"scenario {self.name} still running after {SCENARIO_LIMIT_S}s")
+        if self.error is not None:
+            raise AssertionError(f"scenario {self.name} failed:\n{self.error}")
+        assert self.result is not None
+        return self.result
+
+
+def replicas(procs: Processes, database_url: str, label: str) -> dict[str, Any]:
+    """Two replicas on one database, every-minute schedule, until two cron slots passed."""
+    with running_sandbox(companies=300) as sandbox, running_slack() as slack:
+        env = serve_env(
+            slack=slack, keepnet_url=sandbox.url, database_url=database_url, **EVERY_MINUTE
+        )
+        a = procs.make(f"{label}-a", env)
+        b = procs.make(f"{label}-b", {**env, "PORT": str(free_port())})
+        a.start(wait=False)
+        b.start(wait=False)
+        a.wait_healthy()
+        b.wait_healthy()
+        started = _now()
+        wait_for(
+            lambda: len(slots_after(digest_keys(slack), started)) >= 2,
+            timeout_s=170,
+            what=f"two scheduled digests from {label}",
+            every_s=0.5,
+        )
+        time.sleep(5)  # a late duplicate would land now
+        codes = [a.terminate(), b.terminate()]
+        return {
+            "keys": digest_keys(slack),
+            "exit_codes": codes,
+            "logs": a.log() + b.log(),
+        }
+
+
+def restart_after_sigkill(procs: Processes, database_url: str) -> dict[str, Any]:
+    """SIGKILL right after a digest went out, start again at once, let two more slots pass."""
+    with running_sandbox(companies=300) as sandbox, running_slack() as slack:
+        env = serve_env(
+            slack=slack, keepnet_url=sandbox.url, database_url=database_url, **EVERY_MINUTE
+        )
+        a = procs.make("restart", env).start()
+        wait_for(lambda: digest_keys(slack), timeout_s=60, what="the first digest")
+        time.sleep(0.5)
+        a.kill()
+        killed = _now()
+        before = digest_keys(slack)
+        a.start()
+        wait_for(
+            lambda: len(slots_after(digest_keys(slack), killed)) >= 2,
+            timeout_s=170,
+            what="two digests after the restart",
+            every_s=0.5,
+        )
+        time.sleep(5)
+        code = a.terminate()
+        return {"keys": digest_keys(slack), "before_kill": before, "exit_code": code}
+
+
+def sigkill_mid_digest(procs: Processes, database_url: str) -> dict[str, Any]:
+    """A daily slot; the platform is slow, the process is killed mid-fetch and restarted."""
+    slot = single_slot(lead_s=40)
+    with running_sandbox(companies=300) as sandbox, running_slack() as slack:
+        env = serve_env(
+            slack=slack,
+            keepnet_url=sandbox.url,
+            database_url=database_url,
+            DIGEST_CHANNEL=CHANNEL,
+            DIGEST_SCHEDULE=daily_at(slot),
+            DIGEST_ATTACH_EXPORT="false",
+        )
+        a = procs.make("midkill", env).start()
+        # on a fresh database the start posts yesterday's slot late (caught up within a day)
+        wait_for(lambda: digest_keys(slack), timeout_s=60, what="the catch-up digest")
+        sandbox.switches.update({"latency_s": 40.0})
+        seen = sandbox.token_requests + sandbox.search_requests
+        wait_for(
+            lambda: sandbox.token_requests + sandbox.search_requests > seen,
+            timeout_s=(slot - _now()).total_seconds() + 30,
+            what="the slot's fetch to begin",
+        )
+        time.sleep(1.0)
+        a.kill()
+        killed = _now()
+        sandbox.switches.update({"latency_s": 0.0})
+        a.start()
+        time.sleep(8)  # the start-up tick has run by now
+        store = Store(database_url)
+        try:
+            held = store.run(CHANNEL, slot)
+        finally:
+            store.close()
+        posted_within_lease = digest_keys(slack).count(_key(slot))
+        wait_for(
+            lambda: _key(slot) in digest_keys(slack),
+            timeout_s=200,
+            what="the killed slot's digest after the lease ran out",
+            every_s=0.5,
+        )
+        posted_at = _now()
+        time.sleep(5)
+        code = a.terminate()
+        return {
+            "slot": _key(slot),
+            "keys": digest_keys(slack),
+            "held_after_restart": held,
+            "posted_within_lease": posted_within_lease,
+            "killed_at": killed,
+            "posted_after_kill_s": (posted_at - killed).total_seconds(),
+            "exit_code": code,
+            "late_note": any(
+                "late" in str(c.params).lower()
+                for c in slack.posts
+                if (c.params.get("metadata") or {}).get("event_payload", {}).get("key")
+                == _key(slot)
+            ),
+        }
+
+
+def slack_fails_first_try(procs: Processes, database_url: str) -> dict[str, Any]:
+    """A daily slot whose first post gets HTTP 500 internal_error three times (the client's
+    own retries included): the scheduler's tick tries again and posts it once."""
+    slot = single_slot(lead_s=40)
+    with running_sandbox(companies=300) as sandbox, running_slack() as slack:
+        env = serve_env(
+            slack=slack,
+            keepnet_url=sandbox.url,
+            database_url=database_url,
+            DIGEST_CHANNEL=CHANNEL,
+            DIGEST_SCHEDULE=daily_at(slot),
+            DIGEST_ATTACH_EXPORT="false",
+        )
+        a = procs.make("slackfail", env).start()
+        wait_for(lambda: digest_keys(slack), timeout_s=60, what="the catch-up digest")
+        slack.fail_next("chat.postMessage", "internal_error", http_status=500, times=3)
+        wait_for(
+            lambda: _key(slot) in digest_keys(slack),
+            timeout_s=(slot - _now()).total_seconds() + 100,
+            what="the slot's digest after Slack failed",
+            every_s=0.5,
+        )
+        time.sleep(5)
+        refused = [c for c in slack.calls_to("chat.postMessage") if not c.ok]
+        code = a.terminate()
+        return {
+            "slot": _key(slot),
+            "keys": digest_keys(slack),
+            "refused": len(refused),
+            "exit_code": code,
+            "alive": True,
+        }
+
+
+def slack_fails_dense(procs: Processes, database_url: str) -> dict[str, Any]:
+    """Every-minute schedule; the first post (the start-up catch-up) gets fatal_error once."""
+    with running_sandbox(companies=300) as sandbox, running_slack() as slack:
+        slack.fail_next("chat.postMessage", "fatal_error")
+        env = serve_env(
+            slack=slack, keepnet_url=sandbox.url, database_url=database_url, **EVERY_MINUTE
+        )
+        a = procs.make("densefail", env).start()
+        failed = wait_for(
+            lambda: [c for c in slack.calls_to("chat.postMessage") if not c.ok],
+            timeout_s=60,
+            what="the refused first post",
+        )
+        failed_key = failed[0].params["metadata"]["event_payload"]["key"]
+        wait_for(
+            lambda: len(slots_after(digest_keys(slack), _parse(failed_key))) >= 2,
+            timeout_s=170,
+            what="two digests after the failed one",
+            every_s=0.5,
+        )
+        time.sleep(3)
+        code = a.terminate()
+        return {"failed_key": failed_key, "keys": digest_keys(slack), "exit_code": code}
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Scenario]]:
+    root: Path = tmp_path_factory.mktemp("schedule")
+    procs = Processes(root)
+    pg_base = os.environ.get("TEST_POSTGRES_URL")
+    pg_schema = create_schema(pg_base) if pg_base else None
+
+    def sqlite(name: str) -> str:
+        return f"sqlite:///{root / name}.db"
+
+    runs: dict[str, Callable[[], dict[str, Any]]] = {
+        "replicas-sqlite": lambda: replicas(procs, sqlite("replicas"), "sqlite"),
+        "restart": lambda: restart_after_sigkill(procs, sqlite("restart")),
+        "midkill": lambda: sigkill_mid_digest(procs, sqlite("midkill")),
+        "slackfail": lambda: slack_fails_first_try(procs, sqlite("slackfail")),
+        "densefail": lambda: slack_fails_dense(procs, sqlite("densefail")),
+    }
+    if pg_base and pg_schema:
+        url = schema_url(pg_base, pg_schema)
+        runs["replicas-postgres"] = lambda: replicas(procs, url, "postgres")
+    found = {name: Scenario(name, run) for name, run in runs.items()}
+    for scenario in found.values():
+        scenario.thread.start()
+    try:
+        yield found
+    finally:
+        for scenario in found.values():
+            scenario.thread.join(SCENARIO_LIMIT_S)
+        procs.close()
+        if pg_base and pg_schema:
+            drop_schema(pg_base, pg_schema)
+
+
+def _count(keys: list[str], *, lost: list[str]) -> None:
+    with TALLY.lock:
+        TALLY.used = True
+        TALLY.slots_checked += len(set(keys) | set(lost))
+        TALLY.posts_duplicated += sum(n - 1 for n in Counter(keys).values())
+        TALLY.posts_lost += len(lost)
+
+
+def _assert_replicas(outcome: dict[str, Any]) -> None:
+    keys = outcome["keys"]
+    missing = gaps(keys)
+    _count(keys, lost=missing)
+    assert len(set(keys)) >= 3, keys  # the start-up catch-up and two cron slots
+    assert duplicates(keys) == [], f"a slot posted twice: {keys}"
+    assert missing == [], f"slots with no digest: {missing} in {keys}"
+    assert outcome["exit_codes"] == [0, 0]
+    assert "Traceback" not in outcome["logs"]
+
+
+def test_two_replicas_on_sqlite_post_each_slot_exactly_once(
+    scenarios: dict[str, Scenario],
+) -> None:
+    _assert_replicas(scenarios["replicas-sqlite"].outcome())
+
+
+def test_two_replicas_on_postgresql_post_each_slot_exactly_once(
+    scenarios: dict[str, Scenario],
+) -> None:
+    if "replicas-postgres" not in scenarios:
+        pytest.skip(POSTGRES_SKIP)
+    _assert_replicas(scenarios["replicas-postgres"].outcome())
+
+
+def test_sigkill_and_restart_neither_duplicates_nor_misses_a_slot(
+    scenarios: dict[str, Scenario],
+) -> None:
+    outcome = scenarios["restart"].outcome()
+    keys = outcome["keys"]
+    missing = gaps(keys)
+    _count(keys, lost=missing)
+    assert outcome["before_kill"], "nothing was posted before the kill"
+    assert duplicates(keys) == [], f"a slot posted twice: {keys}"
+    assert missing == [], f"slots with no digest: {missing} in {keys}"
+    assert outcome["exit_code"] == 0
+
+
+def test_sigkill_during_a_digest_posts_that_slot_once_after_restart(
+    scenarios: dict[str, Scenario],
+) -> None:
+    outcome = scenarios["midkill"].outcome()
+    keys, slot = outcome["keys"], outcome["slot"]
+    _count(keys, lost=[] if slot in keys else [slot])
+    held = outcome["held_after_restart"]
+    TALLY.note(
+        f"SIGKILL mid-digest: after an immediate restart the slot stayed claimed by the dead "
+        f"process (state={getattr(held, 'state', None)}, lease until "
+        f"{getattr(held, 'lease_until', None)}); posted {outcome['posted_after_kill_s']:.0f}s "
+        f"after the kill, late note: {outcome['late_note']}"
+    )
+    assert outcome["posted_within_lease"] == 0, "posted while the dead process held the claim"
+    assert keys.count(slot) == 1, f"slot {slot} posted {keys.count(slot)} times: {keys}"
+    assert duplicates(keys) == [], keys
+    assert outcome["exit_code"] == 0
+
+
+def test_slack_failure_on_first_try_is_retried_on_a_later_tick_and_posted_once(
+    scenarios: dict[str, Scenario],
+) -> None:
+    outcome = scenarios["slackfail"].outcome()
+    keys, slot = outcome["keys"], outcome["slot"]
+    _count(keys, lost=[] if slot in keys else [slot])
+    TALLY.fault(survived=keys.count(slot) == 1)
+    assert outcome["refused"] == 3, "the fake's fault was not consumed as planned"
+    assert keys.count(slot) == 1, f"slot {slot} posted {keys.count(slot)} times: {keys}"
+    assert duplicates(keys) == [], keys
+    assert outcome["exit_code"] == 0
+
+
+def test_failed_slot_of_an_every_minute_schedule_is_not_lost(
+    scenarios: dict[str, Scenario],
+) -> None:
+    outcome = scenarios["densefail"].outcome()
+    keys, failed = outcome["keys"], outcome["failed_key"]
+    missing = gaps(keys) + ([] if failed in keys else [failed])
+    _count(keys, lost=missing)
+    TALLY.fault(survived=not missing)
+    assert duplicates(keys) == [], keys
+    assert missing == [], (
+        f"the slot whose first post failed ({failed}) was never posted; "
+        f"slots posted: {sorted(set(keys))}"
+    )

@@ -1,0 +1,101 @@
+"""Slack misbehaving while `serve` runs: the right sentence or a retry, never a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.system.conftest import (
+    TALLY,
+    Processes,
+    SlackSide,
+    plain_sentence,
+    running_sandbox,
+    running_slack,
+    serve_env,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def test_slack_faults_get_the_right_sentence_or_a_retry(
+    processes: Processes, tmp_path: Path
+) -> None:
+    with running_sandbox(companies=300) as sandbox, running_slack() as slack:
+        slack.add_channel("C0PRIV", name="billing-private", private=True, member=False)
+        slack.add_channel("C0PUB", name="billing", private=False, member=False)
+        env = serve_env(
+            slack=slack,
+            keepnet_url=sandbox.url,
+            database_url=f"sqlite:///{tmp_path / 'slack.db'}",
+            DIGEST_ATTACH_EXPORT="false",
+        )
+        serve = processes.make("slackfaults", env).start()
+        side = SlackSide(serve, slack)
+
+        def survived(check: bool) -> bool:
+            alive = serve.alive() and serve.health().status_code == 200
+            TALLY.fault(survived=alive and check)
+            assert alive, "the process died"
+            return check
+
+        def posted(channel: str) -> list[str]:
+            return [c.params.get("text", "") for c in slack.posts
+                    if c.params.get("channel") == channel]  # fmt: skip
+
+        try:
+            # ratelimited on post: retried after Retry-After, posted once
+            slack.fail_next("chat.postMessage", "ratelimited", http_status=429, retry_after=1)
+            sent = side.command("digest")
+            assert sent.status == 200
+            wait_for(lambda: posted("C0GENERAL"), timeout_s=30, what="the rate-limited digest")
+            calls = slack.calls_to("chat.postMessage")
+            waited = calls[-1].at - calls[0].at
+            assert survived(len(posted("C0GENERAL")) == 1 and waited >= 0.9), (calls, waited)
+
+            # private channel the bot is not in: the /invite sentence
+            sent = side.command("digest", channel="C0PRIV")
+            text = side.answer(sent.name)["text"]
+            assert survived("/invite" in text and plain_sentence(text)), text
+            assert posted("C0PRIV") == []
+
+            # public channel the bot is not in: joined, then posted
+            sent = side.command("digest", channel="C0PUB")
+            wait_for(lambda: posted("C0PUB"), timeout_s=30, what="the digest in C0PUB")
+            assert survived(any(c.ok for c in slack.calls_to("conversations.join")))
+
+            # a channel Slack does not know
+            sent = side.command("digest", channel="C0MISSING")
+            text = side.answer(sent.name)["text"]
+            assert survived("C0MISSING" in text and plain_sentence(text)), text
+
+            # the token refused while uploading
+            slack.fail_next("files.getUploadURLExternal", "invalid_auth")
+            sent = side.command("export csv")
+            text = side.answer(sent.name)["text"]
+            assert survived("SLACK_BOT_TOKEN" in text and plain_sentence(text)), text
+
+            # the upload URL fails: either retried into a finished upload, or one sentence
+            slack.fail_upload_next(status=500)
+            uploads_before = len(slack.uploads)
+            sent = side.command("export csv")
+
+            def outcome() -> str | None:
+                if len(slack.uploads) > uploads_before:
+                    return "uploaded"
+                answers = side.answers(sent.name)
+                return str(answers[0]["text"]) if answers else None
+
+            result = wait_for(outcome, timeout_s=30, what="the upload's outcome")
+            assert survived(result == "uploaded" or plain_sentence(result)), result
+            TALLY.note(f"upload URL failing once: {result}")
+
+            # and after all of it the bot still answers
+            sent = side.command("")
+            assert side.answer(sent.name)["text"].startswith("License overage:")
+        finally:
+            side.close()
+        assert serve.terminate() == 0
+        assert "Traceback" not in serve.log()
