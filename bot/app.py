@@ -9,7 +9,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ import httpx
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
@@ -118,9 +119,33 @@ class ReplayGuard:
 
 
 def _build_bolt(settings: Settings, slack: AsyncWebClient, services: Services) -> AsyncApp:
-    bolt = AsyncApp(client=slack, signing_secret=settings.slack_signing_secret or "socket-mode")
+    bolt = AsyncApp(
+        client=AsyncWebClient(base_url=slack.base_url, retry_handlers=slack.retry_handlers),
+        authorize=_authorizer(slack),
+        signing_secret=settings.slack_signing_secret or "socket-mode",
+    )
     handlers.register(bolt, services)
     return bolt
+
+
+def _authorizer(slack: AsyncWebClient) -> Callable[..., Awaitable[AuthorizeResult]]:
+    """Who the bot is, asked of Slack once: Bolt's default asks auth.test again for every
+    request that arrives before the first answer, 50 calls for a burst of 50 at start-up."""
+    lock = asyncio.Lock()
+    known: list[AuthorizeResult] = []
+
+    async def authorize() -> AuthorizeResult:
+        async with lock:
+            if not known:
+                response = await slack.auth_test()
+                known.append(
+                    AuthorizeResult.from_auth_test_response(
+                        auth_test_response=response, bot_token=slack.token
+                    )
+                )
+        return known[0]
+
+    return authorize
 
 
 def build_web_app(runtime: Runtime) -> web.Application:

@@ -244,6 +244,7 @@ async def test_fifty_concurrent_commands_share_one_fetch(start_bot: StartBot) ->
     await eventually(lambda: len(bot.slack.responses) >= 50, timeout_s=30)
     assert bot.sandbox.token_requests == 1
     assert bot.sandbox.search_requests == 3  # one fetch: three pages
+    assert len(bot.slack.calls_to("auth.test")) == 1  # who the bot is, asked once
 
 
 async def test_repeated_commands_within_the_cache_window_share_one_fetch(
