@@ -73,7 +73,8 @@ def test_commands_under_load_are_acked_in_time_and_all_answered(
         assert statuses == [200] * COMMANDS
         assert max(latencies) < ACK_LIMIT_S, sorted(latencies)[-5:]
         assert stats["max_in_flight"] <= CONCURRENCY
-        assert rss_after < 2 * rss_warm + 50 * 1024, (rss_warm, rss_after)
+        # back near its start: 200 commands leave no more than 40 MB behind (measured: ~14 MB)
+        assert rss_after - rss_warm < 40 * 1024, (rss_warm, rss_after)
         assert health == 200
         assert slack.posts == []
         assert serve.terminate() == 0
