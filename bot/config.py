@@ -41,6 +41,7 @@ class Settings:
     allowed_user_ids: frozenset[str] = frozenset()
     admin_user_ids: frozenset[str] = frozenset()
     cache_seconds: int = 60
+    digest_lease_s: int = 90
     seat_price: Decimal | None = None
     currency: str = "USD"
     log_level: str = "INFO"
@@ -91,6 +92,7 @@ class Settings:
             allowed_user_ids=r.id_list("ALLOWED_USER_IDS"),
             admin_user_ids=r.id_list("ADMIN_USER_IDS"),
             cache_seconds=r.integer("CACHE_SECONDS", 60, low=0, high=86400),
+            digest_lease_s=r.integer("DIGEST_LEASE_SECONDS", 90, low=15, high=3600),
             seat_price=r.money("SEAT_PRICE"),
             currency=r.currency("CURRENCY", "USD"),
             log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS),

@@ -199,7 +199,7 @@ class Services:
         run = await asyncio.to_thread(
             functools.partial(
                 self.store.claim_slot, channel, now, kind="manual", owner=self.instance_id,
-                now=now, lease_s=LEASE_S,
+                now=now, lease_s=self.settings.digest_lease_s,
             )
         )  # fmt: skip
         if run is None:
@@ -212,7 +212,7 @@ class Services:
         run = await asyncio.to_thread(
             functools.partial(
                 self.store.claim_slot, channel, slot, owner=self.instance_id, now=now,
-                lease_s=LEASE_S,
+                lease_s=self.settings.digest_lease_s,
             )
         )  # fmt: skip
         if run is None:
@@ -231,11 +231,11 @@ class Services:
         """Renew the claim while we work; if this process dies, the lease soon runs out and
         another replica (or this one restarted) takes the slot over."""
         while True:
-            await asyncio.sleep(LEASE_S / 3)
+            await asyncio.sleep(self.settings.digest_lease_s / 3)
             await asyncio.to_thread(
                 functools.partial(
                     self.store.renew, run.id, owner=self.instance_id, now=self.now(),
-                    lease_s=LEASE_S,
+                    lease_s=self.settings.digest_lease_s,
                 )
             )  # fmt: skip
 
@@ -376,7 +376,6 @@ class Services:
 
 
 LATE_AFTER = timedelta(minutes=2)
-LEASE_S = 90  # a claim not renewed for this long belongs to a process that died
 Reply = Callable[[Message], Awaitable[Any]]
 
 

@@ -67,6 +67,7 @@ def test_values_are_typed() -> None:
         ("DIGEST_SCHEDULE", "every monday", "DIGEST_SCHEDULE must be a crontab"),
         ("DIGEST_TIMEZONE", "Mars/Olympus", "DIGEST_TIMEZONE must be an IANA time zone"),
         ("DIGEST_ATTACH_EXPORT", "maybe", "DIGEST_ATTACH_EXPORT must be true or false"),
+        ("DIGEST_LEASE_SECONDS", "5", "DIGEST_LEASE_SECONDS must be a whole number from 15"),
         ("SEAT_PRICE", "cheap", "SEAT_PRICE must be a price"),
         ("SEAT_PRICE", "-3", "SEAT_PRICE"),
         ("CURRENCY", "euro", "CURRENCY must be a 3-letter"),

@@ -43,7 +43,8 @@ EVERY_MINUTE = {
     "DIGEST_SCHEDULE": "* * * * *",
     "DIGEST_ATTACH_EXPORT": "false",
 }
-SCENARIO_LIMIT_S = 330.0  # the longest scenario takes about four minutes
+SCENARIO_LIMIT_S = 330.0  # the longest scenario takes about three minutes
+MIDKILL_LEASE_S = 30  # the dead process's claim runs out this soon after the kill
 
 
 def _parse(key: str) -> datetime:
@@ -179,6 +180,7 @@ def sigkill_mid_digest(procs: Processes, database_url: str) -> dict[str, Any]:
             DIGEST_CHANNEL=CHANNEL,
             DIGEST_SCHEDULE=daily_at(slot),
             DIGEST_ATTACH_EXPORT="false",
+            DIGEST_LEASE_SECONDS=str(MIDKILL_LEASE_S),
         )
         a = procs.make("midkill", env).start()
         # on a fresh database the start posts yesterday's slot late (caught up within a day)
@@ -195,7 +197,7 @@ def sigkill_mid_digest(procs: Processes, database_url: str) -> dict[str, Any]:
         killed = _now()
         sandbox.switches.update({"latency_s": 0.0})
         a.start()
-        time.sleep(8)  # the start-up tick has run by now
+        time.sleep(4)  # the start-up tick has run by now, well within the lease
         store = Store(database_url)
         try:
             held = store.run(CHANNEL, slot)
