@@ -41,6 +41,7 @@ from bot.app import build_runtime, build_web_app
 from bot.config import Settings
 from bot.sandbox import Sandbox
 from tests.fakes.slack_api import FakeSlack
+from tests.handlers.conftest import slash_command
 
 SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench-token"
@@ -48,38 +49,13 @@ ACK_TARGET_S = 0.300
 ANSWER_TARGET_S = 3.0
 
 
-def _serve_app(settings: Settings, port_out: Connection) -> None:
-    """The child process: the real app on a loopback port until its parent closes the pipe."""
+def _serve_app(settings: Settings | None, port_out: Connection) -> None:
+    """The child process: the real app (or, given None, the baseline) on a loopback port until
+    its parent closes the pipe."""
 
     async def serve() -> None:
-        runtime = await build_runtime(settings)
-        runner = web.AppRunner(build_web_app(runtime), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port_out.send(runner.addresses[0][1])
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, _wait_for_eof, port_out)
-        finally:
-            await runner.cleanup()
-            await runtime.close()
-
-    asyncio.run(serve())
-
-
-def _serve_floor(port_out: Connection) -> None:
-    """The baseline: an aiohttp app that only checks the signature and answers 200 at once,
-    the least any Slack app must do before its ack."""
-
-    async def serve() -> None:
-        verifier = SignatureVerifier(SIGNING_SECRET)
-
-        async def events(request: web.Request) -> web.Response:
-            body = await request.read()
-            ok = verifier.is_valid_request(body, dict(request.headers))
-            return web.Response(status=200 if ok else 401)
-
-        app = web.Application()
-        app.router.add_post("/slack/events", events)
+        runtime = None if settings is None else await build_runtime(settings)
+        app = _floor_app() if runtime is None else build_web_app(runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -88,8 +64,25 @@ def _serve_floor(port_out: Connection) -> None:
             await asyncio.get_running_loop().run_in_executor(None, _wait_for_eof, port_out)
         finally:
             await runner.cleanup()
+            if runtime is not None:
+                await runtime.close()
 
     asyncio.run(serve())
+
+
+def _floor_app() -> web.Application:
+    """The baseline: checks the signature and answers 200 at once, the least any Slack app
+    must do before its ack."""
+    verifier = SignatureVerifier(SIGNING_SECRET)
+
+    async def events(request: web.Request) -> web.Response:
+        body = await request.read()
+        ok = verifier.is_valid_request(body, dict(request.headers))
+        return web.Response(status=200 if ok else 401)
+
+    app = web.Application()
+    app.router.add_post("/slack/events", events)
+    return app
 
 
 def _wait_for_eof(pipe: Connection) -> None:
@@ -105,10 +98,7 @@ def app_process(settings: Settings | None) -> Iterator[str]:
     load share no interpreter with it."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    target, args = (
-        (_serve_floor, (theirs,)) if settings is None else (_serve_app, (settings, theirs))
-    )
-    child = context.Process(target=target, args=args, name="overage-app")
+    child = context.Process(target=_serve_app, args=(settings, theirs), name="overage-app")
     child.start()
     try:
         if not ours.poll(60):
@@ -138,13 +128,7 @@ def signed(body: bytes) -> dict[str, str]:
 def command_body(slack: FakeSlack, *, user: str) -> tuple[str, bytes]:
     """A `/overage` as Slack sends it; returns its response_url name and the form body."""
     name = f"bench-{uuid.uuid4().hex[:10]}"
-    form = {
-        "token": "legacy", "team_id": "T0001", "team_domain": "acme",
-        "channel_id": "C0GENERAL", "channel_name": "general", "user_id": user,
-        "user_name": user, "command": "/overage", "text": "",
-        "api_app_id": "A0001", "response_url": slack.response_url(name), "trigger_id": "1.2.3",
-    }  # fmt: skip
-    return name, urlencode(form).encode()
+    return name, urlencode(slash_command("", slack.response_url(name), user=user)).encode()
 
 
 async def send_command(

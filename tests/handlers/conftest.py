@@ -27,6 +27,19 @@ SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-token"
 
 
+def slash_command(
+    text: str, response_url: str, *, user: str = "U1", channel: str = "C0GENERAL"
+) -> dict[str, str]:
+    """The fields of `/overage TEXT` as Slack sends them (form-encoded over HTTP, a JSON
+    payload in Socket Mode)."""
+    return {
+        "token": "legacy", "team_id": "T0001", "team_domain": "acme",
+        "channel_id": channel, "channel_name": "general", "user_id": user,
+        "user_name": "user", "command": "/overage", "text": text,
+        "api_app_id": "A0001", "response_url": response_url, "trigger_id": "1.2.3",
+    }  # fmt: skip
+
+
 def signed_headers(
     body: bytes,
     *,
@@ -62,13 +75,7 @@ class Bot:
     def command_body(self, text: str, *, user: str = "U1", channel: str = "C0GENERAL") -> bytes:
         name = f"cmd-{uuid.uuid4().hex[:8]}"
         self.sent.append(name)
-        form = {
-            "token": "legacy", "team_id": "T0001", "team_domain": "acme",
-            "channel_id": channel, "channel_name": "general", "user_id": user,
-            "user_name": "user", "command": "/overage", "text": text,
-            "api_app_id": "A0001", "response_url": self.slack.response_url(name),
-            "trigger_id": "1.2.3",
-        }  # fmt: skip
+        form = slash_command(text, self.slack.response_url(name), user=user, channel=channel)
         return urlencode(form).encode()
 
     async def command(

@@ -28,7 +28,7 @@ import pytest
 
 from bot.sandbox import Sandbox
 from tests.fakes.slack_api import FakeSlack
-from tests.handlers.conftest import BOT_TOKEN, SIGNING_SECRET, signed_headers
+from tests.handlers.conftest import BOT_TOKEN, SIGNING_SECRET, signed_headers, slash_command
 
 REPO = Path(__file__).resolve().parents[2]
 KEEPNET_SECRET = "sandbox-secret"
@@ -324,15 +324,11 @@ class SlackSide:
     def close(self) -> None:
         self.http.close()
 
-    def command_body(self, text: str, *, channel: str = "C0GENERAL", user: str = "U1") -> tuple:
+    def command_body(
+        self, text: str, *, channel: str = "C0GENERAL", user: str = "U1"
+    ) -> tuple[str, bytes]:
         name = f"cmd-{uuid.uuid4().hex[:10]}"
-        form = {
-            "token": "legacy", "team_id": "T0001", "team_domain": "acme",
-            "channel_id": channel, "channel_name": "general", "user_id": user,
-            "user_name": "user", "command": "/overage", "text": text,
-            "api_app_id": "A0001", "response_url": self.slack.response_url(name),
-            "trigger_id": "1.2.3",
-        }  # fmt: skip
+        form = slash_command(text, self.slack.response_url(name), user=user, channel=channel)
         return name, urlencode(form).encode()
 
     def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -399,6 +395,19 @@ def drop_schema(base: str, schema: str) -> None:
 def schema_url(base: str, schema: str) -> str:
     joiner = "&" if "?" in base else "?"
     return f"{base}{joiner}options=-csearch_path%3D{schema}"
+
+
+def serve_once(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bot serve` expected to stop by itself at start; its output, bounded in time."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def plain_sentence(text: str) -> bool:

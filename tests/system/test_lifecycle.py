@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.system.conftest import (
-    REPO,
     TALLY,
     Processes,
     SlackSide,
     running_sandbox,
     running_slack,
     serve_env,
+    serve_once,
     wait_for,
 )
 
@@ -66,15 +64,7 @@ def test_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) -> No
             DIGEST_CHANNEL="C0GENERAL",
         )
         started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=tmp_path,
-            env={**env, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = serve_once(env, tmp_path)
         took = time.monotonic() - started
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     message = [line for line in lines if not LOG_LINE.match(line)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -11,27 +9,18 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.handlers.conftest import signed_headers
+from tests.handlers.conftest import signed_headers, slash_command
 from tests.system.conftest import (
-    REPO,
     TALLY,
     Processes,
     running_sandbox,
     running_slack,
     serve_env,
+    serve_once,
     wait_for,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def command_payload(response_url: str, text: str = "") -> dict[str, str]:
-    return {
-        "token": "legacy", "team_id": "T0001", "team_domain": "acme",
-        "channel_id": "C0GENERAL", "channel_name": "general", "user_id": "U1",
-        "user_name": "user", "command": "/overage", "text": text,
-        "api_app_id": "A0001", "response_url": response_url, "trigger_id": "1.2.3",
-    }  # fmt: skip
 
 
 def test_socket_mode_acks_and_answers_over_the_websocket(
@@ -56,7 +45,7 @@ def test_socket_mode_acks_and_answers_over_the_websocket(
 
         started = time.monotonic()
         envelope = slack.send_envelope_threadsafe(
-            "slash_commands", command_payload(slack.response_url("over-socket"))
+            "slash_commands", slash_command("", slack.response_url("over-socket"))
         )
         ack = wait_for(lambda: slack.socket_ack(envelope), timeout_s=5, what="the ack")
         acked_in = time.monotonic() - started
@@ -71,7 +60,7 @@ def test_socket_mode_acks_and_answers_over_the_websocket(
 
         # with no signing secret, a request "signed" with the empty key is not let in
         searches = sandbox.search_requests
-        body = urlencode(command_payload(slack.response_url("forged"))).encode()
+        body = urlencode(slash_command("", slack.response_url("forged"))).encode()
         forged = httpx.post(
             serve.url + "/slack/events", content=body, headers=signed_headers(body, secret="")
         )
@@ -93,15 +82,7 @@ def test_a_refused_app_token_stops_the_start_with_one_line(tmp_path: Path) -> No
             database_url=f"sqlite:///{tmp_path / 'socket.db'}",
             SLACK_APP_TOKEN="xapp-not-the-right-one",
         )
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=tmp_path,
-            env={**env, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = serve_once(env, tmp_path)
     TALLY.fault(survived=done.returncode == 1)
     problem = [line for line in done.stderr.splitlines() if "SLACK_APP_TOKEN" in line]
     assert done.returncode == 1, done.stderr
