@@ -35,17 +35,18 @@ async def check_new_overages(services: Services, channel: str, slot: datetime) -
     run = await asyncio.to_thread(
         functools.partial(
             services.store.claim_slot, alert_key(channel), slot,
-            owner=services.instance_id, now=now,
+            owner=services.instance_id, now=now, lease_s=services.settings.digest_lease_s,
         )
     )  # fmt: skip
     if run is None:
         return None
-    try:
-        return await _check(services, channel, run)
-    except Exception as exc:
-        # the run must record its real outcome before the error travels on
-        await asyncio.to_thread(_record_failed, services, run, exc)
-        raise
+    async with services.holding(run):
+        try:
+            return await _check(services, channel, run)
+        except Exception as exc:
+            # the run must record its real outcome before the error travels on
+            await asyncio.to_thread(_record_failed, services, run, exc)
+            raise
 
 
 async def _check(services: Services, channel: str, run: Run) -> str | None:

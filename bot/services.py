@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -221,9 +222,15 @@ class Services:
         return await self._deliver(run, late_by=late if late > LATE_AFTER else None)
 
     async def _deliver(self, run: Run, *, late_by: timedelta | None) -> str | None:
+        async with self.holding(run):
+            return await self._deliver_claimed(run, late_by=late_by)
+
+    @contextlib.asynccontextmanager
+    async def holding(self, run: Run) -> AsyncIterator[None]:
+        """Keep the claim on `run` alive for as long as the block works on it."""
         heartbeat = asyncio.ensure_future(self._keep_lease(run))
         try:
-            return await self._deliver_claimed(run, late_by=late_by)
+            yield
         finally:
             heartbeat.cancel()
 
