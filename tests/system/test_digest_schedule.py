@@ -19,7 +19,10 @@ from typing import Any
 
 import pytest
 
+from bot.alerts import ALERT_EVENT
+from bot.sandbox import advance
 from bot.store import Store
+from tests.fakes.slack_api import FakeSlack
 from tests.system.conftest import (
     POSTGRES_SKIP,
     TALLY,
@@ -38,6 +41,7 @@ from tests.system.conftest import (
 pytestmark = pytest.mark.slow
 
 CHANNEL = "C0GENERAL"
+ALERTS = "C0ALERTS"
 EVERY_MINUTE = {
     "DIGEST_CHANNEL": CHANNEL,
     "DIGEST_SCHEDULE": "* * * * *",
@@ -118,31 +122,51 @@ class Scenario:
 
 
 def replicas(procs: Processes, database_url: str, label: str) -> dict[str, Any]:
-    """Two replicas on one database, every-minute schedule, until two cron slots passed."""
+    """Two replicas on one database, every-minute digests and alert checks, until two cron
+    slots passed; between them three customers go over their limit."""
     with running_sandbox(companies=300) as sandbox, running_slack() as slack:
+        slack.add_channel(ALERTS, name="billing-alerts")
         env = serve_env(
-            slack=slack, keepnet_url=sandbox.url, database_url=database_url, **EVERY_MINUTE
-        )
+            slack=slack, keepnet_url=sandbox.url, database_url=database_url, **EVERY_MINUTE,
+            ALERT_CHANNEL=ALERTS, ALERT_SCHEDULE="* * * * *",
+        )  # fmt: skip
         a = procs.make(f"{label}-a", env)
         b = procs.make(f"{label}-b", {**env, "PORT": str(free_port())})
         a.start(wait=False)
         b.start(wait=False)
         a.wait_healthy()
         b.wait_healthy()
+        wait_for(lambda: alert_posts(slack), timeout_s=60, what="the first alert check")
+        sandbox.companies = advance(sandbox.companies, seed=5)  # three customers go over
         started = _now()
         wait_for(
-            lambda: len(slots_after(digest_keys(slack), started)) >= 2,
+            lambda: (
+                len(slots_after(digest_keys(slack), started)) >= 2
+                and any("just went over" in text for _, text in alert_posts(slack))
+            ),
             timeout_s=170,
-            what=f"two scheduled digests from {label}",
+            what=f"two scheduled digests and an alert from {label}",
             every_s=0.5,
         )
         time.sleep(5)  # a late duplicate would land now
         codes = [a.terminate(), b.terminate()]
         return {
             "keys": digest_keys(slack),
+            "alerts": alert_posts(slack),
+            "label": label,
             "exit_codes": codes,
             "logs": a.log() + b.log(),
         }
+
+
+def alert_posts(slack: FakeSlack) -> list[tuple[str, str]]:
+    """(slot key, text) of every alert message Slack accepted in the alert channel."""
+    found = []
+    for call in slack.posts:
+        metadata = call.params.get("metadata") or {}
+        if call.params.get("channel") == ALERTS and metadata.get("event_type") == ALERT_EVENT:
+            found.append((str(metadata["event_payload"]["key"]), str(call.params.get("text"))))
+    return found
 
 
 def restart_after_sigkill(procs: Processes, database_url: str) -> dict[str, Any]:
@@ -337,6 +361,14 @@ def _assert_replicas(outcome: dict[str, Any]) -> None:
     assert len(set(keys)) >= 3, keys  # the start-up catch-up and two cron slots
     assert duplicates(keys) == [], f"a slot posted twice: {keys}"
     assert missing == [], f"slots with no digest: {missing} in {keys}"
+    alert_keys = [key for key, _ in outcome["alerts"]]
+    went_over = [text for _, text in outcome["alerts"] if "just went over" in text]
+    TALLY.note(
+        f"alerts from two replicas on {outcome['label']}: {len(alert_keys)} messages, "
+        f"{len(duplicates(alert_keys))} duplicated, went-over alerts: {len(went_over)}"
+    )
+    assert duplicates(alert_keys) == [], f"an alert check posted twice: {alert_keys}"
+    assert len(went_over) == 1, f"the customers who went over were alerted {went_over}"
     assert outcome["exit_codes"] == [0, 0]
     assert "Traceback" not in outcome["logs"]
 
