@@ -6,10 +6,12 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -17,11 +19,12 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from aiohttp import web
+from openpyxl import load_workbook
 
 from bot.app import Runtime, build_runtime, build_web_app
 from bot.config import Settings
-from bot.sandbox import Sandbox
-from tests.fakes.slack_api import FakeSlack
+from bot.sandbox import Sandbox, is_flagged
+from tests.fakes.slack_api import FakeSlack, Upload
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-token"
@@ -179,3 +182,36 @@ async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
     yield start
     for stop in reversed(cleanups):
         await stop()
+
+
+# --- what the tests read back -------------------------------------------------------------------
+
+
+def all_text(value: Any) -> str:
+    """Everything in an answer or a view as one text, to look for a word in."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def flagged(bot: Bot) -> list[dict[str, Any]]:
+    """The sandbox's companies that the overage filter returns."""
+    return [c for c in bot.sandbox.companies if is_flagged(c)]
+
+
+async def answer_to(bot: Bot, text: str, **kwargs: Any) -> dict[str, Any]:
+    """Send `/overage TEXT` and wait for its answer at the response_url."""
+    response = await bot.command(text, **kwargs)
+    assert response.status_code == 200
+    answers = await eventually(bot.answers)
+    return answers[-1]
+
+
+def check_export_upload(bot: Bot, upload: Upload, suffix: str, *, user: str) -> None:
+    """An export uploaded into the channel: dated name, who asked, one row per company."""
+    assert upload.channel_id == "C0GENERAL"
+    assert re.fullmatch(r"license-overage-\d{4}-\d{2}-\d{2}" + re.escape(suffix), upload.filename)
+    assert f"<@{user}>" in upload.initial_comment
+    if suffix == ".xlsx":
+        sheet = load_workbook(BytesIO(upload.content), read_only=True).worksheets[0]
+        assert sheet.max_row == len(flagged(bot)) + 2  # header + rows + totals
+    else:
+        assert upload.content.startswith(b"\xef\xbb\xbf")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from io import BytesIO
 from typing import Any
@@ -18,15 +17,14 @@ from bot.render_slack import (
     POST_TO_CHANNEL_BUTTON,
 )
 from bot.sandbox import is_flagged
-from tests.handlers.conftest import Bot, StartBot, eventually
-
-
-def all_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def flagged(bot: Bot) -> list[dict[str, Any]]:
-    return [c for c in bot.sandbox.companies if is_flagged(c)]
+from tests.handlers.conftest import (
+    Bot,
+    StartBot,
+    all_text,
+    check_export_upload,
+    eventually,
+    flagged,
+)
 
 
 async def click_and_answer(bot: Bot, action_id: str, **kwargs: Any) -> dict[str, Any]:
@@ -46,14 +44,7 @@ async def test_export_buttons_upload_the_file_into_the_channel(
     response = await bot.action(action_id, value=suffix[1:], user="U42")
     assert response.status_code == 200
     upload = (await eventually(lambda: bot.slack.uploads))[0]
-    assert upload.channel_id == "C0GENERAL"
-    assert re.fullmatch(r"license-overage-\d{4}-\d{2}-\d{2}" + re.escape(suffix), upload.filename)
-    assert "<@U42>" in upload.initial_comment
-    if suffix == ".xlsx":
-        sheet = load_workbook(BytesIO(upload.content), read_only=True).worksheets[0]
-        assert sheet.max_row == len(flagged(bot)) + 2  # header + rows + totals
-    else:
-        assert upload.content.startswith(b"\xef\xbb\xbf")
+    check_export_upload(bot, upload, suffix, user="U42")
     assert not bot.slack.calls_to("conversations.open")
 
 

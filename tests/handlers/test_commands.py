@@ -5,31 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
-from io import BytesIO
-from typing import Any
 
 import pytest
-from openpyxl import load_workbook
 
-from bot.sandbox import is_flagged
-from tests.handlers.conftest import SIGNING_SECRET, Bot, StartBot, eventually, signed_headers
-
-
-def all_text(answer: dict[str, Any]) -> str:
-    return json.dumps(answer, ensure_ascii=False)
-
-
-async def answer_to(bot: Bot, text: str, **kwargs: Any) -> dict[str, Any]:
-    response = await bot.command(text, **kwargs)
-    assert response.status_code == 200
-    answers = await eventually(bot.answers)
-    return answers[-1]
-
-
-def flagged(bot: Bot) -> list[dict[str, Any]]:
-    return [c for c in bot.sandbox.companies if is_flagged(c)]
+from tests.handlers.conftest import (
+    SIGNING_SECRET,
+    StartBot,
+    all_text,
+    answer_to,
+    check_export_upload,
+    eventually,
+    flagged,
+    signed_headers,
+)
 
 
 async def test_summary_answers_ephemerally_with_the_totals(start_bot: StartBot) -> None:
@@ -96,14 +85,7 @@ async def test_export_uploads_the_file_into_the_channel(
     assert response.status_code == 200
     uploads = await eventually(lambda: bot.slack.uploads)
     upload = uploads[0]
-    assert upload.channel_id == "C0GENERAL"
-    assert re.fullmatch(r"license-overage-\d{4}-\d{2}-\d{2}" + re.escape(suffix), upload.filename)
-    assert "<@U42>" in upload.initial_comment
-    if suffix == ".xlsx":
-        sheet = load_workbook(BytesIO(upload.content), read_only=True).worksheets[0]
-        assert sheet.max_row == len(flagged(bot)) + 2  # header + rows + totals
-    else:
-        assert upload.content.startswith(b"\xef\xbb\xbf")
+    check_export_upload(bot, upload, suffix, user="U42")
 
 
 async def test_export_native_uploads_the_platform_file_unchanged(start_bot: StartBot) -> None:

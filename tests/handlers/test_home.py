@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import Any
 
@@ -11,13 +10,9 @@ import pytest
 
 from bot.render_slack import EXPORT_BUTTON, REFRESH_HOME_BUTTON
 from bot.sandbox import is_flagged
-from tests.handlers.conftest import Bot, StartBot, eventually
+from tests.handlers.conftest import Bot, StartBot, all_text, eventually
 
 HOME_OPENED = {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}
-
-
-def all_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def action_ids(blocks: list[dict[str, Any]]) -> list[str]:

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.app import build_runtime
-from tests.handlers.conftest import Bot, StartBot, eventually
+from tests.handlers.conftest import StartBot, all_text, answer_to
 
 SUBSCRIBE = "subscribe weekly mon 09:00 Europe/Istanbul"
 # Monday 2026-11-23 09:00 in Istanbul (UTC+3) is 06:00 UTC
 SLOT = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
-
-
-def all_text(answer: dict[str, Any]) -> str:
-    return json.dumps(answer, ensure_ascii=False)
-
-
-async def answer_to(bot: Bot, text: str, **kwargs: Any) -> dict[str, Any]:
-    response = await bot.command(text, **kwargs)
-    assert response.status_code == 200
-    answers = await eventually(bot.answers)
-    return answers[-1]
 
 
 async def test_subscribe_confirms_and_the_list_shows_it(start_bot: StartBot) -> None:
