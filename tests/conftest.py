@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.databases import BACKENDS, postgres_schema
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +21,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             "CACHE_SECONDS",
         ):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of this test's own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        return
+    with postgres_schema() as url:
+        yield url

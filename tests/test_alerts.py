@@ -5,17 +5,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from bot.alerts import ALERT_EVENT, alert_key, check_new_overages
 from bot.app import Runtime, build_runtime
@@ -34,39 +30,9 @@ from bot.sandbox import Sandbox, is_flagged
 from bot.schedule import slot_key
 from tests.fakes.slack_api import Call, FakeSlack
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 BOT_TOKEN = "xoxb-test-token"
 ALERTS = "C0ALERTS"
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(
-            not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set: PostgreSQL tests skipped"
-        ),
-    ),
-]
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of this test's own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bot.db'}"
-        return
-    schema = f"test_alerts_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 class Clock:

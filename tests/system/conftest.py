@@ -33,7 +33,6 @@ from tests.handlers.conftest import BOT_TOKEN, SIGNING_SECRET, signed_headers, s
 REPO = Path(__file__).resolve().parents[2]
 KEEPNET_SECRET = "sandbox-secret"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, KEEPNET_SECRET)
-POSTGRES_SKIP = "TEST_POSTGRES_URL is not set: PostgreSQL tests skipped"
 START_TIMEOUT_S = 40.0
 STOP_TIMEOUT_S = 35.0  # the app drains for up to 25 s
 
@@ -348,53 +347,6 @@ class SlackSide:
             lambda: self.answers(name), timeout_s=timeout_s, what=f"the answer to {name}"
         )
         return found[0]
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[Callable[[], str]]:
-    """A factory of PostgreSQL URLs, each isolated in a fresh schema dropped at the end."""
-    base = os.environ.get("TEST_POSTGRES_URL")
-    schemas: list[str] = []
-
-    def make() -> str:
-        if not base:
-            pytest.skip(POSTGRES_SKIP)
-        schema = create_schema(base)
-        schemas.append(schema)
-        return schema_url(base, schema)
-
-    yield make
-    for schema in schemas:
-        drop_schema(str(base), schema)
-
-
-def create_schema(base: str) -> str:
-    import sqlalchemy as sa
-
-    schema = f"systest_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(base)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    finally:
-        engine.dispose()
-    return schema
-
-
-def drop_schema(base: str, schema: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(base)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        engine.dispose()
-
-
-def schema_url(base: str, schema: str) -> str:
-    joiner = "&" if "?" in base else "?"
-    return f"{base}{joiner}options=-csearch_path%3D{schema}"
 
 
 def serve_once(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

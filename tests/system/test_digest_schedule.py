@@ -7,7 +7,7 @@ on background threads, and each test waits for its own.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import threading
 import time
 import traceback
@@ -22,18 +22,15 @@ import pytest
 from bot.alerts import ALERT_EVENT
 from bot.sandbox import advance
 from bot.store import Store
+from tests.databases import POSTGRES_SKIP, POSTGRES_URL, postgres_schema
 from tests.fakes.slack_api import FakeSlack
 from tests.system.conftest import (
-    POSTGRES_SKIP,
     TALLY,
     Processes,
-    create_schema,
     digest_keys,
-    drop_schema,
     free_port,
     running_sandbox,
     running_slack,
-    schema_url,
     serve_env,
     wait_for,
 )
@@ -317,8 +314,8 @@ def slack_fails_dense(procs: Processes, database_url: str) -> dict[str, Any]:
 def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Scenario]]:
     root: Path = tmp_path_factory.mktemp("schedule")
     procs = Processes(root)
-    pg_base = os.environ.get("TEST_POSTGRES_URL")
-    pg_schema = create_schema(pg_base) if pg_base else None
+    cleanup = contextlib.ExitStack()
+    pg_url = cleanup.enter_context(postgres_schema()) if POSTGRES_URL else None
 
     def sqlite(name: str) -> str:
         return f"sqlite:///{root / name}.db"
@@ -330,9 +327,8 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sc
         "slackfail": lambda: slack_fails_first_try(procs, sqlite("slackfail")),
         "densefail": lambda: slack_fails_dense(procs, sqlite("densefail")),
     }
-    if pg_base and pg_schema:
-        url = schema_url(pg_base, pg_schema)
-        runs["replicas-postgres"] = lambda: replicas(procs, url, "postgres")
+    if pg_url is not None:
+        runs["replicas-postgres"] = lambda: replicas(procs, pg_url, "postgres")
     found = {name: Scenario(name, run) for name, run in runs.items()}
     for scenario in found.values():
         scenario.thread.start()
@@ -342,8 +338,7 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sc
         for scenario in found.values():
             scenario.thread.join(SCENARIO_LIMIT_S)
         procs.close()
-        if pg_base and pg_schema:
-            drop_schema(pg_base, pg_schema)
+        cleanup.close()
 
 
 def _count(keys: list[str], *, lost: list[str]) -> None:
