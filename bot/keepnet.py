@@ -41,6 +41,7 @@ class Page:
     total_records: int
     total_pages: int
     rows: tuple[Company, ...]
+    without_id: int = 0  # rows counted in the total that have no companyResourceId to key on
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,14 @@ class NativeFile:
     content: bytes
     filename: str
     content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A response, with its JSON body parsed once (None when it is not JSON)."""
+
+    response: httpx.Response
+    body: Any = None
 
 
 @dataclass(slots=True)
@@ -121,11 +130,11 @@ class KeepnetClient:
             "scope": "api1",
         }
         # form-encoded on purpose: the token endpoint answers 500 to JSON
-        response = await self._send("POST", "/connect/token", data=form, token=False)
-        if response.status_code in (400, 401):
+        answer = await self._send("POST", "/connect/token", data=form, token=False)
+        if answer.response.status_code in (400, 401):
             raise BadCredentials("Keepnet did not accept the bot's client ID and secret.")
-        self._raise_for_status(response)
-        body = _json(response)
+        _raise_for_status(answer)
+        body = _json(answer)
         value = str(body.get("access_token") or "")
         if not value:
             raise PlatformDown("The Keepnet platform sent a token answer without a token.")
@@ -149,50 +158,53 @@ class KeepnetClient:
         }
 
     async def search_page(self, page: int, *, text: str = "") -> Page:
-        response = await self._api("/api/companies/search", self._search_body(page, text))
-        data = _envelope_data(_json(response))
+        answer = await self._api("/api/companies/search", self._search_body(page, text))
+        data = _envelope_data(_json(answer))
         rows = data.get("results") or []
-        size = self._settings.keepnet_page_size
         total = int(_number(data.get("totalNumberOfRecords"), default=len(rows)))
-        pages = int(_number(data.get("totalNumberOfPages"), default=math.ceil(total / size)))
-        companies = tuple(parse_company(r) for r in rows if isinstance(r, Mapping))
-        return Page(page, total, pages, tuple(c for c in companies if c.company_id))
+        pages = int(_number(data.get("totalNumberOfPages"), default=self._pages_for(total)))
+        companies = [parse_company(r) for r in rows if isinstance(r, Mapping)]
+        keyed = tuple(c for c in companies if c.company_id)
+        return Page(page, total, pages, keyed, without_id=len(companies) - len(keyed))
 
-    async def fetch_over_limit(self, *, text: str = "") -> Fetch:
+    async def fetch_over_limit(self) -> Fetch:
         """Every over-limit company, once, even while records move between pages."""
-        first = await self.search_page(1, text=text)
+        first = await self.search_page(1)
         seen = {c.company_id: c for c in first.rows}
-        total = first.total_records
+        # trust the record count over totalNumberOfPages: pages are derived from it
+        by_records = self._pages_for(first.total_records)
+        rest = range(2, max(by_records, min(first.total_pages, by_records + 1)) + 1)
+        total, without_id = await self._pass(rest, seen, first.total_records)
+        without_id += first.without_id
         passes = 1
-        total = await self._pass(range(2, self._page_count(first, total) + 1), text, seen, total)
-        while len(seen) < total and passes <= EXTRA_PASSES:
+        while len(seen) + without_id < total and passes <= EXTRA_PASSES:
             # a record slid past us while we paged: read every page again until none is new
             passes += 1
             before = len(seen)
-            pages = range(1, math.ceil(total / self._settings.keepnet_page_size) + 1)
-            total = await self._pass(pages, text, seen, total)
+            total, without_id = await self._pass(range(1, self._pages_for(total) + 1), seen, total)
             if len(seen) == before:
                 break
-        if len(seen) < total:
+        if len(seen) + without_id < total:
             log.warning("over-limit list: %d unique of %d reported", len(seen), total)
         return Fetch(tuple(seen.values()), self._now(), total, passes)
 
-    def _page_count(self, first: Page, total: int) -> int:
-        # trust the record count over totalNumberOfPages: pages are derived from it
-        by_records = math.ceil(total / self._settings.keepnet_page_size)
-        return max(by_records, min(first.total_pages, by_records + 1))
+    def _pages_for(self, records: int) -> int:
+        return math.ceil(records / self._settings.keepnet_page_size)
 
-    async def _pass(self, pages: range, text: str, seen: dict[str, Company], total: int) -> int:
+    async def _pass(self, pages: range, seen: dict[str, Company], total: int) -> tuple[int, int]:
+        """Read `pages` into `seen`; the largest total reported, and the rows without an ID."""
         try:
             async with asyncio.TaskGroup() as group:  # one failure cancels the other pages
-                tasks = [group.create_task(self.search_page(n, text=text)) for n in pages]
+                tasks = [group.create_task(self.search_page(n)) for n in pages]
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
+        without_id = 0
         for page in (task.result() for task in tasks):
             total = max(total, page.total_records)
+            without_id += page.without_id
             for company in page.rows:
                 seen.setdefault(company.company_id, company)
-        return total
+        return total, without_id
 
     # --- export ---------------------------------------------------------------------------
 
@@ -200,7 +212,7 @@ class KeepnetClient:
         """The platform's own file of the overage list, exactly as it sent it."""
         export_type = "Csv" if fmt == "csv" else "Excel"
         body = {**self._search_body(1, ""), "exportType": export_type, "reportAllPages": True}
-        response = await self._api("/api/companies/search/export", body)
+        response = (await self._api("/api/companies/search/export", body)).response
         default = "Companies.csv" if fmt == "csv" else "Companies.xlsx"
         return NativeFile(
             content=response.content,
@@ -210,23 +222,21 @@ class KeepnetClient:
 
     # --- transport ------------------------------------------------------------------------
 
-    async def _api(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def _api(self, path: str, body: dict[str, Any]) -> _Answer:
         """An authorised call: one silent retry with a fresh token after a 401."""
         async with self._slots:
             for attempt in (1, 2):
                 token = await self._current_token()
-                response = await self._send("POST", path, json=body, token=token.value)
-                if response.status_code != 401:
+                answer = await self._send("POST", path, json=body, token=token.value)
+                if answer.response.status_code != 401:
                     break
                 self._forget_token(token)
                 if attempt == 2:
                     raise BadCredentials("Keepnet refused the bot's access token twice.")
-        self._raise_for_status(response)
-        return response
+        _raise_for_status(answer)
+        return answer
 
-    async def _send(
-        self, method: str, path: str, *, token: str | bool, **kwargs: Any
-    ) -> httpx.Response:
+    async def _send(self, method: str, path: str, *, token: str | bool, **kwargs: Any) -> _Answer:
         """One request, with bounded retries on 429, 5xx, timeouts and connection errors."""
         headers = {"Authorization": f"Bearer {token}"} if isinstance(token, str) else {}
         deadline = time.monotonic() + RETRY_BUDGET_S
@@ -245,8 +255,9 @@ class KeepnetClient:
                 log.debug("keepnet %s %s: %s", method, path, type(exc).__name__)
             else:
                 log.debug("keepnet %s %s -> %d", method, path, response.status_code)
-                if response.status_code not in _TRANSIENT and not _unreadable(response):
-                    return response
+                body, readable = _parse(response)
+                if response.status_code not in _TRANSIENT and readable:
+                    return _Answer(response, body)
                 failure = f"answered {response.status_code}"
                 delay = _retry_after(response) or _backoff(attempt)
                 if response.status_code == 200:
@@ -257,18 +268,18 @@ class KeepnetClient:
             await self._sleep(delay)
         raise PlatformDown(f"The Keepnet platform {failure}.")
 
-    def _raise_for_status(self, response: httpx.Response) -> None:
-        status = response.status_code
-        if status < 400:
-            return
-        if status == 403:
-            raise NotReseller("Keepnet refused the company list to this credential (403).")
-        if status == 401:
-            raise BadCredentials("Keepnet refused the bot's access token.")
-        if status == 400:
-            messages = _messages(response)
-            raise RequestRejected(f"The Keepnet platform rejected the request: {messages}.")
-        raise UpstreamError(f"The Keepnet platform answered with an error ({status}).")
+
+def _raise_for_status(answer: _Answer) -> None:
+    """403 and 400 as their sentences; 401 is handled by the callers, who know which one."""
+    status = answer.response.status_code
+    if status < 400:
+        return
+    if status == 403:
+        raise NotReseller("Keepnet refused the company list to this credential (403).")
+    if status == 400:
+        reason = _reason(answer.body)
+        raise RequestRejected(f"The Keepnet platform rejected the request: {reason}.")
+    raise UpstreamError(f"The Keepnet platform answered with an error ({status}).")
 
 
 # --- pure helpers -------------------------------------------------------------------------
@@ -295,44 +306,36 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _unreadable(response: httpx.Response) -> bool:
-    """A 200 from an API route whose JSON does not parse is a transient fault."""
-    if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
-        return False
+def _parse(response: httpx.Response) -> tuple[Any, bool]:
+    """The JSON body, once, and whether the answer is usable: a 200 from an API route whose
+    JSON does not parse is a transient fault; a file (the export) is not parsed at all."""
+    if "json" not in response.headers.get("content-type", ""):
+        return None, True
     try:
-        json.loads(response.content)
+        return json.loads(response.content), True
     except ValueError:
-        return True
-    return False
+        return None, response.status_code != 200
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise PlatformDown("The Keepnet platform sent an answer the bot could not read.") from None
-    if not isinstance(body, dict):
+def _json(answer: _Answer) -> dict[str, Any]:
+    if not isinstance(answer.body, dict):
         raise PlatformDown("The Keepnet platform sent an answer the bot could not read.")
-    return body
+    return answer.body
 
 
 def _envelope_data(body: dict[str, Any]) -> dict[str, Any]:
     """Read both envelopes: status/validationMessages and isSuccess/messages."""
     failed = body.get("status") not in (None, "Success") or body.get("isSuccess") is False
     if failed:
-        messages = body.get("validationMessages") or body.get("messages") or body.get("message")
-        raise RequestRejected(f"The Keepnet platform rejected the request: {_join(messages)}.")
+        raise RequestRejected(f"The Keepnet platform rejected the request: {_reason(body)}.")
     data = body.get("data")
     if not isinstance(data, dict):
         raise PlatformDown("The Keepnet platform sent an answer without data.")
     return data
 
 
-def _messages(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return "no reason given"
+def _reason(body: Any) -> str:
+    """The platform's own words for a refusal, from either envelope."""
     if not isinstance(body, dict):
         return "no reason given"
     found = body.get("validationMessages") or body.get("messages") or body.get("message")

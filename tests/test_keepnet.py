@@ -82,6 +82,18 @@ async def test_fetches_every_over_limit_company_once(
     assert sandbox.search_requests == max(pages, 1)
 
 
+async def test_a_row_without_an_id_does_not_make_every_fetch_read_twice(
+    make_client: MakeClient,
+) -> None:
+    client, sandbox = await make_client(companies=400, over_limit=150)
+    nameless = next(c for c in sandbox.companies if is_flagged(c))
+    nameless["companyResourceId"] = None  # counted in the total, but nothing to key it on
+    fetch = await client.fetch_over_limit()
+    assert len(fetch.companies) == 149
+    assert fetch.passes == 1
+    assert sandbox.search_requests == 2  # two pages, read once
+
+
 async def test_the_request_body_is_the_one_the_real_server_accepts(
     make_client: MakeClient,
 ) -> None:
