@@ -16,7 +16,7 @@ from bot.schedule import slot_key
 from bot.store import Run
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.services import Lease, Services
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +40,16 @@ async def check_new_overages(services: Services, channel: str, slot: datetime) -
     )  # fmt: skip
     if run is None:
         return None
-    async with services.holding(run):
+    async with services.holding(run) as lease:
         try:
-            return await _check(services, channel, run)
+            return await _check(services, channel, run, lease)
         except Exception as exc:
             # the run must record its real outcome before the error travels on
-            await asyncio.to_thread(_record_failed, services, run, exc)
+            await asyncio.to_thread(services.record_failed, run, exc)
             raise
 
 
-async def _check(services: Services, channel: str, run: Run) -> str | None:
+async def _check(services: Services, channel: str, run: Run, lease: Lease) -> str | None:
     if run.attempts > 1:  # taken over: an earlier attempt may have posted, then died
         found = await _already_posted(services, channel, run)
         if found is not None:
@@ -68,6 +68,8 @@ async def _check(services: Services, channel: str, run: Run) -> str | None:
     baseline = await asyncio.to_thread(services.store.last_posted_run, run.channel) is None
     message = render_slack.render_alert(new, report=report, now=services.now(), baseline=baseline)
     metadata = {"event_type": ALERT_EVENT, "event_payload": {"key": slot_key(run.slot)}}
+    if lease.lost:  # another process has the check now: it posts, not us
+        return None
     ts = await services.poster.post(channel, message, metadata=metadata)
     ids = [o.company.company_id for o in new]
     await asyncio.to_thread(
@@ -79,8 +81,8 @@ async def _check(services: Services, channel: str, run: Run) -> str | None:
 
 async def _already_posted(services: Services, channel: str, run: Run) -> str | None:
     """The message of an earlier attempt at this slot, recorded now if there is one."""
-    found = await services.poster.find_message(
-        channel, event_type=ALERT_EVENT, key=slot_key(run.slot), oldest=run.slot.timestamp() - 60
+    found = await services.find_earlier_post(
+        channel, run, event_type=ALERT_EVENT, key=slot_key(run.slot)
     )
     if found is None:
         return None
@@ -124,8 +126,3 @@ def _record_posted(
         now=now,
         late=False,
     )
-
-
-def _record_failed(services: Services, run: Run, exc: BaseException) -> None:
-    reason = exc.for_user() if hasattr(exc, "for_user") else type(exc).__name__
-    services.store.mark_failed(run.id, owner=services.instance_id, error=reason, now=services.now())

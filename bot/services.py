@@ -6,15 +6,15 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot import grammar, render_slack, workbook
 from bot.config import Settings
-from bot.digest import DigestDiff, diff, snapshot_of
-from bot.errors import NotAllowed, SlackRefused
+from bot.digest import DigestDiff, TrendPoint, diff, snapshot_of
+from bot.errors import BotError, NotAllowed, SlackRefused
 from bot.keepnet import KeepnetClient, NativeFile
 from bot.overage import Report, build_report
 from bot.render_slack import Message
@@ -52,6 +52,13 @@ class Poster(Protocol):
     async def find_message(
         self, channel: str, *, event_type: str, key: str, oldest: float
     ) -> str | None: ...
+
+
+@dataclass(slots=True)
+class Lease:
+    """A claim on a run, kept alive while held; `lost` once another process has taken it."""
+
+    lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +137,10 @@ class Services:
 
     # --- files -----------------------------------------------------------------------------
 
-    async def export_file(self, fmt: str, report: Report | None = None) -> ExportFile:
+    async def export_file(
+        self, fmt: str, report: Report | None = None, *, trend: Sequence[TrendPoint] | None = None
+    ) -> ExportFile:
+        """The workbook or CSV; the workbook charts `trend`, by default DIGEST_CHANNEL's."""
         report = report or await self.report()
         zone = self.settings.zone
         today = report.fetched_at.astimezone(zone).date()
@@ -138,20 +148,23 @@ class Services:
         if fmt == "csv":
             content = await asyncio.to_thread(workbook.build_csv, report, zone=zone)
         else:
-            trend = await asyncio.to_thread(self._trend_for_workbook, report)
+            if trend is None:
+                trend = await asyncio.to_thread(self._trend_for_workbook, report)
+            points = [(p.taken_at, p.seats_over) for p in trend]
             content = await asyncio.to_thread(
-                workbook.build_xlsx, report, generated_at=self.now(), zone=zone, trend=trend
+                workbook.build_xlsx, report, generated_at=self.now(), zone=zone, trend=points
             )
         return ExportFile(content, filename, f"License overage {today.isoformat()}")
 
-    def _trend_for_workbook(self, report: Report) -> list[tuple[datetime, int]]:
-        """Seats over at the last digests, then now: the summary sheet's line chart."""
+    def _trend_for_workbook(self, report: Report) -> tuple[TrendPoint, ...]:
+        """Seats over at DIGEST_CHANNEL's last digests, then now: the summary sheet's chart."""
         channel = self.settings.digest_channel
         if not channel:
-            return []
-        points = [(p.taken_at, p.seats_over) for p in self.store.trend(channel, 8)]
-        if not points or points[-1][0] < report.fetched_at:
-            points.append((report.fetched_at, report.seats_over))
+            return ()
+        points = self.store.trend(channel, 8)
+        if not points or points[-1].taken_at < report.fetched_at:
+            now = TrendPoint(report.fetched_at, report.companies_over, report.seats_over)
+            points = (*points, now)
         return points[-8:]
 
     async def native_file(self, fmt: str) -> NativeFile:
@@ -222,34 +235,50 @@ class Services:
         return await self._deliver(run, late_by=late if late > LATE_AFTER else None)
 
     async def _deliver(self, run: Run, *, late_by: timedelta | None) -> str | None:
-        async with self.holding(run):
-            return await self._deliver_claimed(run, late_by=late_by)
+        async with self.holding(run) as lease:
+            return await self._deliver_claimed(run, lease, late_by=late_by)
 
     @contextlib.asynccontextmanager
-    async def holding(self, run: Run) -> AsyncIterator[None]:
+    async def holding(self, run: Run) -> AsyncIterator[Lease]:
         """Keep the claim on `run` alive for as long as the block works on it."""
-        heartbeat = asyncio.ensure_future(self._keep_lease(run))
+        lease = Lease()
+        heartbeat = asyncio.ensure_future(self._keep_lease(run, lease))
         try:
-            yield
+            yield lease
         finally:
             heartbeat.cancel()
 
-    async def _keep_lease(self, run: Run) -> None:
+    async def _keep_lease(self, run: Run, lease: Lease) -> None:
         """Renew the claim while we work; if this process dies, the lease soon runs out and
-        another replica (or this one restarted) takes the slot over."""
-        while True:
+        another replica (or this one restarted) takes the slot over. A renewal the database
+        refuses means another process has the slot now: the lease is marked lost."""
+        while not lease.lost:
             await asyncio.sleep(self.settings.digest_lease_s / 3)
-            await asyncio.to_thread(
-                functools.partial(
-                    self.store.renew, run.id, owner=self.instance_id, now=self.now(),
-                    lease_s=self.settings.digest_lease_s,
-                )
-            )  # fmt: skip
+            try:
+                renewed = await asyncio.to_thread(
+                    functools.partial(
+                        self.store.renew, run.id, owner=self.instance_id, now=self.now(),
+                        lease_s=self.settings.digest_lease_s,
+                    )
+                )  # fmt: skip
+            except BotError as exc:  # try again at the next beat; the lease may still hold
+                log.warning("claim on run %s not renewed: %s", run.id, exc)
+                continue
+            if not renewed:
+                log.warning("claim on run %s was taken over by another process", run.id)
+                lease.lost = True
 
-    async def _deliver_claimed(self, run: Run, *, late_by: timedelta | None) -> str | None:
+    async def _deliver_claimed(
+        self, run: Run, lease: Lease, *, late_by: timedelta | None
+    ) -> str | None:
         key = slot_key(run.slot) + ("" if run.kind == "scheduled" else "/manual")
         try:
-            already = await self._already_posted(run, key)
+            # only a slot taken over can have been posted by a process that died
+            already = (
+                await self.find_earlier_post(run.channel, run, event_type=DIGEST_EVENT, key=key)
+                if run.attempts > 1
+                else None
+            )
             if already is not None:  # posted before a crash kept us from recording it
                 log.info("digest %s in %s was already posted", key, run.channel)
                 report = await self.report()
@@ -258,29 +287,34 @@ class Services:
             digest, message = await self.build_digest(run.channel, late_by=late_by)
             attachment = await self._digest_attachment(digest)
             metadata = {"event_type": DIGEST_EVENT, "event_payload": {"key": key}}
+            if lease.lost:  # another process has the slot: it posts, not us
+                return None
             ts = await self.poster.post(run.channel, message, metadata=metadata)
         except Exception as exc:
             # the run must record its real outcome before the error travels on
-            await asyncio.to_thread(self._record_failed, run, exc)
+            await asyncio.to_thread(self.record_failed, run, exc)
             raise
         await asyncio.to_thread(self._record_posted, run, ts, digest.report, late_by)
         await self._attach(run.channel, ts, attachment)
         return ts
 
-    async def _already_posted(self, run: Run, key: str) -> str | None:
-        """The ts of this slot's digest if a crash kept us from recording it, else None."""
+    async def find_earlier_post(
+        self, channel: str, run: Run, *, event_type: str, key: str
+    ) -> str | None:
+        """The ts of the message an earlier attempt at `run` posted in `channel` before a crash
+        kept it from recording it (found by its metadata), else None."""
         try:
             return await self.poster.find_message(
-                run.channel, event_type=DIGEST_EVENT, key=key, oldest=run.slot.timestamp() - 60
+                channel, event_type=event_type, key=key, oldest=run.slot.timestamp() - 60
             )
         except SlackRefused as exc:  # e.g. missing_scope on an old install: post unchecked
-            log.warning("could not look for an earlier digest in %s: %s", run.channel, exc)
+            log.warning("could not look for an earlier post in %s: %s", channel, exc)
             return None
 
     async def _digest_attachment(self, digest: DigestDiff) -> ExportFile | None:
         if not self.settings.digest_attach_export or digest.all_clear:
             return None
-        return await self.export_file("xlsx", digest.report)
+        return await self.export_file("xlsx", digest.report, trend=digest.trend)
 
     async def _attach(self, channel: str, ts: str, attachment: ExportFile | None) -> None:
         if attachment is None:
@@ -311,16 +345,15 @@ class Services:
             late=late_by is not None,
         )
 
-    def _record_failed(self, run: Run, exc: BaseException) -> None:
+    def record_failed(self, run: Run, exc: BaseException) -> None:
         reason = exc.for_user() if hasattr(exc, "for_user") else type(exc).__name__
         self.store.mark_failed(run.id, owner=self.instance_id, error=reason, now=self.now())
 
     async def digest_times(self) -> tuple[datetime | None, datetime | None]:
         """When the last digest was posted to DIGEST_CHANNEL, and when the next one is due."""
         channel = self.settings.digest_channel
-        run = await asyncio.to_thread(self.store.last_run, channel) if channel else None
-        last = run.slot if run is not None and run.state == "posted" else None
-        return last, self.next_digest()
+        run = await asyncio.to_thread(self.store.last_posted_run, channel) if channel else None
+        return (run.slot if run is not None else None), self.next_digest()
 
     # --- subscriptions set from Slack --------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from bot.sandbox import Sandbox, advance
 from bot.schedule import slot_key
 from bot.services import DIGEST_EVENT
 from tests.fakes.slack_api import FakeSlack
+from tests.handlers.conftest import eventually
 
 SLOT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -97,10 +100,13 @@ async def test_a_slot_is_posted_once(start: Start) -> None:
 
 
 async def test_a_digest_posted_before_a_crash_is_recorded_not_reposted(start: Start) -> None:
-    runtime, _, slack, _ = await start(DIGEST_ATTACH_EXPORT="false")
+    runtime, _, slack, clock = await start(DIGEST_ATTACH_EXPORT="false")
+    # a process claimed the slot, posted, and died before it could record the post
+    runtime.store.claim_slot("C0GENERAL", SLOT, owner="gone-host", now=clock.now, lease_s=60)
     metadata = {"event_type": DIGEST_EVENT, "event_payload": {"key": slot_key(SLOT)}}
     publisher = Publisher(runtime.slack)
     ts = await publisher.post("C0GENERAL", Message(text="digest"), metadata=metadata)
+    clock.now += timedelta(minutes=2)  # its lease ran out
     assert await runtime.services.run_slot("C0GENERAL", SLOT) == ts
     assert len(digest_posts(slack)) == 1
     assert runtime.store.run("C0GENERAL", SLOT).state == "posted"  # type: ignore[union-attr]
@@ -190,15 +196,19 @@ async def test_without_the_history_scope_the_digest_is_still_posted(start: Start
     assert len(digest_posts(slack)) == 1
 
 
-async def test_the_digest_workbook_charts_the_trend_of_seats_over(start: Start) -> None:
+@pytest.mark.parametrize("channel", ["C0GENERAL", "C0SUBSCRIBED"])
+async def test_the_digest_workbook_charts_the_trend_of_seats_over(
+    start: Start, channel: str
+) -> None:
     import zipfile
     from io import BytesIO
 
     runtime, sandbox, slack, clock = await start()
-    await runtime.services.run_slot("C0GENERAL", SLOT)
+    slack.add_channel("C0SUBSCRIBED", name="subscribed")  # a subscription's, not DIGEST_CHANNEL
+    await runtime.services.run_slot(channel, SLOT)
     sandbox.companies = advance(sandbox.companies, seed=4)
     clock.now = SLOT + timedelta(days=7, seconds=5)
-    await runtime.services.run_slot("C0GENERAL", SLOT + timedelta(days=7))
+    await runtime.services.run_slot(channel, SLOT + timedelta(days=7))
     first, second = (zipfile.ZipFile(BytesIO(u.content)) for u in slack.uploads)
     line_charts = [
         name
@@ -209,3 +219,33 @@ async def test_the_digest_workbook_charts_the_trend_of_seats_over(start: Start) 
     assert not [n for n in first.namelist() if b"lineChart" in first.read(n)]
     text = json.dumps(digest_posts(slack)[1])
     assert "last 2 digests" in text
+
+
+async def test_a_claim_taken_over_while_fetching_is_not_posted(start: Start) -> None:
+    runtime, sandbox, slack, clock = await start(DIGEST_ATTACH_EXPORT="false")
+    # a lease of a fraction of a second, so the heartbeat beats while the platform is slow
+    runtime.services.settings = replace(runtime.services.settings, digest_lease_s=0.3)  # type: ignore[arg-type]
+    sandbox.switches.latency_s = 0.5
+    posting = asyncio.ensure_future(runtime.services.run_slot("C0GENERAL", SLOT))
+    await eventually(lambda: runtime.store.run("C0GENERAL", SLOT))
+    # the lease looks run out to another replica, which takes the slot over
+    taken = runtime.store.claim_slot(
+        "C0GENERAL", SLOT, owner="other-replica", now=clock.now + timedelta(minutes=1)
+    )
+    assert taken is not None
+    assert await posting is None
+    assert digest_posts(slack) == []
+    assert runtime.store.run("C0GENERAL", SLOT).owner == "other-replica"  # type: ignore[union-attr]
+
+
+async def test_the_last_digest_is_the_last_one_posted_even_when_a_later_one_failed(
+    start: Start,
+) -> None:
+    runtime, _, slack, clock = await start(DIGEST_ATTACH_EXPORT="false")
+    await runtime.services.run_slot("C0GENERAL", SLOT)
+    clock.now = SLOT + timedelta(days=7, seconds=5)
+    slack.fail_next("chat.postMessage", "channel_not_found")
+    with pytest.raises(ChannelNotFound):
+        await runtime.services.run_slot("C0GENERAL", SLOT + timedelta(days=7))
+    last, _ = await runtime.services.digest_times()
+    assert last == SLOT
