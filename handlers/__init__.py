@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from bot.config import Settings
-from bot.render_slack import render_refusal
+from bot.render_slack import render_home_refused, render_refusal
 from bot.services import Services
 from handlers import actions, commands, errors, home
 
@@ -20,17 +20,25 @@ Middleware = Callable[..., Awaitable[BoltResponse | None]]
 
 
 def is_allowed(settings: Settings, *, user: str | None, channel: str | None) -> bool:
-    """Allow-lists, when set, admit only their users and channels (App Home has no channel)."""
+    """Allow-lists, when set, admit only their users and channels. The App Home tab belongs
+    to no channel: with a channel list set, only the users of a user list may use it."""
     if settings.allowed_user_ids and user not in settings.allowed_user_ids:
         return False
-    if settings.allowed_channel_ids and channel and channel not in settings.allowed_channel_ids:
-        return False
-    return not (settings.allowed_channel_ids and not channel and not _home_ok(settings, user))
+    if not settings.allowed_channel_ids:
+        return True
+    if channel is None:
+        return bool(settings.allowed_user_ids)
+    return channel in settings.allowed_channel_ids
 
 
-def _home_ok(settings: Settings, user: str | None) -> bool:
-    # the Home tab belongs to no channel: with only a channel list set, it is shown to all
-    return not settings.allowed_user_ids or user in settings.allowed_user_ids
+def _channel_of(context: AsyncBoltContext, body: dict[str, Any]) -> str | None:
+    """The channel a request comes from; None for the App Home tab (its event names the
+    app's DM channel, and its buttons sit in a view)."""
+    if (body.get("event") or {}).get("type") == "app_home_opened":
+        return None
+    if (body.get("container") or {}).get("type") == "view":
+        return None
+    return context.channel_id
 
 
 def allow_listed(settings: Settings) -> Middleware:
@@ -39,16 +47,17 @@ def allow_listed(settings: Settings) -> Middleware:
     async def check(
         ack: Any, respond: Any, context: AsyncBoltContext, body: dict[str, Any], next: Any
     ) -> BoltResponse | None:
-        user, channel = context.user_id, context.channel_id
+        user, channel = context.user_id, _channel_of(context, body)
         if is_allowed(settings, user=user, channel=channel):
             await next()
             return None
         log.info("refused user=%s channel=%s", user, channel)
         refusal = render_refusal()
-        if body.get("type") == "event_callback":
-            context["refused"] = True
-            await next()  # the Home listener shows the refusal view itself
-            return None
+        if body.get("type") == "event_callback":  # the Home tab: the refusal is its view
+            if user and (body.get("event") or {}).get("tab", "home") == "home":
+                view = {"type": "home", "blocks": render_home_refused()}
+                await context.client.views_publish(user_id=user, view=view)
+            return BoltResponse(status=200, body="")
         # returning the ack's response (not calling next) ends the request here
         if body.get("command"):
             refused: BoltResponse = await ack(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncApp
 
 from bot import render_slack
 from bot.errors import BotError
@@ -35,15 +35,10 @@ async def publish_home(services: Services, client: Any, user: str, *, fresh: boo
 
 def register(app: AsyncApp, services: Services, guard: Any) -> None:
     @app.event("app_home_opened", middleware=[guard])
-    async def on_home_opened(event: dict[str, Any], client: Any, context: AsyncBoltContext) -> None:
+    async def on_home_opened(event: dict[str, Any], client: Any) -> None:
         if event.get("tab", "home") != "home":
             return
-        user = event.get("user", "")
-        if context.get("refused"):
-            view = {"type": "home", "blocks": render_slack.render_home_refused()}
-            await client.views_publish(user_id=user, view=view)
-            return
-        await publish_home(services, client, user, fresh=False)
+        await publish_home(services, client, event.get("user", ""), fresh=False)
 
     @app.action(REFRESH_HOME_BUTTON, middleware=[guard])
     async def on_refresh_clicked(ack: Any, body: dict[str, Any], client: Any) -> None:

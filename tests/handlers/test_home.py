@@ -113,6 +113,25 @@ async def test_refresh_by_someone_not_allowed_fetches_nothing(start_bot: StartBo
     assert bot.slack.home_views == []
 
 
+async def test_a_channel_allow_list_keeps_the_home_tab_closed_to_everyone(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(ALLOWED_CHANNEL_IDS="C0GENERAL")
+    view = await open_home(bot, user="U1")
+    assert "isn't available" in all_text(view["blocks"])
+    await bot.action(EXPORT_BUTTON, value="xlsx", user="U1", channel=None)
+    await asyncio.sleep(0.3)
+    assert bot.sandbox.token_requests == 0 and bot.sandbox.search_requests == 0
+    assert bot.slack.uploads == []
+
+
+async def test_with_both_lists_a_listed_user_sees_the_home_tab(start_bot: StartBot) -> None:
+    bot = await start_bot(ALLOWED_CHANNEL_IDS="C0GENERAL", ALLOWED_USER_IDS="U1")
+    view = await open_home(bot, user="U1")
+    assert action_ids(view["blocks"]) == [REFRESH_HOME_BUTTON, EXPORT_BUTTON]
+    assert bot.sandbox.search_requests >= 1
+
+
 async def test_a_platform_failure_shows_the_sentence_instead_of_a_blank_tab(
     start_bot: StartBot,
 ) -> None:
