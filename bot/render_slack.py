@@ -509,10 +509,14 @@ def _all_clear(report: Report, *, now: datetime) -> Message:
 # --- the digest ------------------------------------------------------------------------------
 
 
-def render_digest(diff: DigestDiff, *, now: datetime, zone_name: str = "UTC") -> Message:
-    """The weekly digest: totals with their change, who went over or came back, the trend."""
+def render_digest(
+    diff: DigestDiff, *, now: datetime, zone_name: str = "UTC", cadence: str = "weekly"
+) -> Message:
+    """The digest (weekly, or daily for a daily subscription): totals with their change, who
+    went over or came back, the trend."""
     zone = _zone(zone_name)
-    blocks = [_header("Weekly license overage digest"), *_late_note(diff, now, zone, zone_name)]
+    title = f"{cadence.capitalize()} license overage digest"
+    blocks = [_header(title), *_late_note(diff, now, zone, zone_name)]
     if diff.all_clear:
         blocks += _digest_all_clear(diff)
     else:
@@ -520,19 +524,19 @@ def render_digest(diff: DigestDiff, *, now: datetime, zone_name: str = "UTC") ->
     blocks += [*_trend(diff), _data_as_of(diff.report, now=now, zone=zone, zone_name=zone_name)]
     if not diff.all_clear:
         blocks += _actions([*_export_buttons(), *_details_select(diff.report.top(MAX_OPTIONS))])
-    return _message(_digest_text(diff), blocks)
+    return _message(_digest_text(diff, title), blocks)
 
 
-def _digest_text(diff: DigestDiff) -> str:
+def _digest_text(diff: DigestDiff, title: str) -> str:
     report = diff.report
     if diff.all_clear:
-        return f"Weekly license overage digest: {_ALL_CLEAR}"
+        return f"{title}: {_ALL_CLEAR}"
     companies = f"{report.companies_over:,} companies over their license limit"
     seats = f"{report.seats_over:,} seats over"
     if not diff.first:
         companies += f" ({_delta(diff.companies_delta)})"
         seats += f" ({_delta(diff.seats_delta)})"
-    return f"Weekly license overage digest: {companies}, {seats}."
+    return f"{title}: {companies}, {seats}."
 
 
 def _late_note(diff: DigestDiff, now: datetime, zone: tzinfo, zone_name: str) -> list[Block]:

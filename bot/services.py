@@ -203,9 +203,20 @@ class Services:
         history = await asyncio.to_thread(self.store.trend, channel, 7)
         digest = diff(report, previous, late_by=late_by, history=history)
         message = render_slack.render_digest(
-            digest, now=self.now(), zone_name=self.settings.digest_timezone
+            digest,
+            now=self.now(),
+            zone_name=self.settings.digest_timezone,
+            cadence=await asyncio.to_thread(self._cadence_of, channel),
         )
         return digest, message
+
+    def _cadence_of(self, channel: str) -> str:
+        """ "daily" for a channel subscribed daily from Slack; DIGEST_CHANNEL and the rest are
+        "weekly"."""
+        if channel == self.settings.digest_channel:
+            return "weekly"
+        found = [s.cadence for s in self.store.subscriptions() if s.channel == channel]
+        return found[0] if found else "weekly"
 
     async def post_digest_now(self, channel: str) -> str | None:
         """`/overage digest` and `python -m bot digest`: a manual digest, recorded like any."""

@@ -159,3 +159,16 @@ async def test_a_damaged_database_file_is_explained_in_one_sentence(start_bot: S
     answer = await answer_to(bot, "subscriptions")
     assert "reference" not in answer["text"]
     assert "Cannot use the SQLite file" in answer["text"]
+
+
+async def test_a_daily_subscription_posts_a_daily_digest(start_bot: StartBot) -> None:
+    bot = await start_bot(DIGEST_ATTACH_EXPORT="false")
+    await answer_to(bot, "subscribe daily 08:30")
+    just_after = datetime(2026, 11, 24, 8, 30, 30, tzinfo=UTC)
+    runtime = await build_runtime(bot.runtime.settings, now=lambda: just_after)
+    try:
+        await runtime.scheduler.tick()
+        (post,) = bot.slack.posts
+        assert post.params["text"].startswith("Daily license overage digest")
+    finally:
+        await runtime.close()
