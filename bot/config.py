@@ -36,7 +36,7 @@ class Settings:
     digest_attach_export: bool = True
     alert_channel: str | None = None
     alert_schedule: str = "0 * * * *"
-    database_url: str = "sqlite:///overage-bot.db"
+    database_url: str = field(default="sqlite:///overage-bot.db", repr=False)  # may hold a password
     allowed_channel_ids: frozenset[str] = frozenset()
     allowed_user_ids: frozenset[str] = frozenset()
     admin_user_ids: frozenset[str] = frozenset()
@@ -62,6 +62,7 @@ class Settings:
             self.slack_bot_token,
             self.slack_signing_secret,
             self.slack_app_token,
+            _password_of(self.database_url),
         )
         return tuple(v for v in values if v)
 
@@ -123,6 +124,19 @@ class Settings:
                 "SLACK_SIGNING_SECRET is not set: copy it from the app's "
                 "Basic Information page (or set SLACK_APP_TOKEN for Socket Mode)"
             )
+
+
+def _password_of(url: str) -> str:
+    """The password in a database URL, or "" (SQLAlchemy is imported only when one is set)."""
+    if "@" not in url:
+        return ""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password or ""
+    except ArgumentError:
+        return ""
 
 
 def _with_slash(url: str) -> str:

@@ -97,12 +97,18 @@ def test_secrets_stay_out_of_repr() -> None:
             "KEEPNET_CLIENT_SECRET": "kn-secret-1",
             "SLACK_BOT_TOKEN": "xoxb-secret-2",
             "SLACK_SIGNING_SECRET": "sign-secret-3",
+            "DATABASE_URL": "postgresql+psycopg://bot:db-secret-4@db.example/overage",
         }
     )
     text = repr(settings)
-    for secret in ("kn-secret-1", "xoxb-secret-2", "sign-secret-3"):
+    for secret in ("kn-secret-1", "xoxb-secret-2", "sign-secret-3", "db-secret-4"):
         assert secret not in text
-    assert set(settings.secrets()) == {"kn-secret-1", "xoxb-secret-2", "sign-secret-3"}
+    assert set(settings.secrets()) == {
+        "kn-secret-1",
+        "xoxb-secret-2",
+        "sign-secret-3",
+        "db-secret-4",
+    }
 
 
 def test_missing_credentials_name_the_variable() -> None:

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.logs import JsonFormatter, RedactingFilter
+from bot.logs import JsonFormatter, RedactingFilter, configure
 
 SECRETS = ("kn-client-secret-123", "xoxb-1111-2222-abcdef", "signing-secret-456")
 
@@ -65,3 +65,30 @@ def test_json_lines_are_one_object_per_event() -> None:
     line = JsonFormatter().format(record)
     assert json.loads(line)["message"] == "hello world"
     assert "\n" not in line
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_configure_redacts_every_logger_in_either_format(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure(level="INFO", fmt=fmt, secrets=SECRETS)
+        log = logging.getLogger("bot.anywhere")
+        log.info("token %s", SECRETS[0])
+        try:
+            raise RuntimeError(f"refused {SECRETS[1]}")
+        except RuntimeError:
+            log.exception("failed for %s", SECRETS[2])
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert "RuntimeError" in err and "[redacted]" in err
+    for secret in SECRETS:
+        assert secret not in err
+    if fmt == "json":
+        entries = [json.loads(line) for line in err.splitlines()]
+        assert [e["message"] for e in entries] == ["token [redacted]", "failed for [redacted]"]
+        assert "RuntimeError: refused [redacted]" in entries[1]["exception"]
