@@ -342,7 +342,7 @@ def _write_summary(
             _put(ws, index, col, value, styles.get(fmt, bold=bold))
     _add_top_chart(book, ws, top, header_row=top_start)
     if len(trend) >= 2:
-        _add_trend_chart(book, ws, header_row=trend_start, points=len(trend))
+        _add_trend_chart(book, ws, trend, zone, header_row=trend_start)
 
 
 _THOUSANDS = "#,##0"
@@ -425,16 +425,27 @@ def _add_top_chart(book: Workbook, ws: Worksheet, top: list[Overage], *, header_
     ws.insert_chart("E3", chart)
 
 
-def _add_trend_chart(book: Workbook, ws: Worksheet, *, header_row: int, points: int) -> None:
+def _add_trend_chart(
+    book: Workbook,
+    ws: Worksheet,
+    trend: Sequence[tuple[datetime, int]],
+    zone: ZoneInfo,
+    *,
+    header_row: int,
+) -> None:
     chart = book.add_chart({"type": "line"})
     if chart is None:
         raise RuntimeError("xlsxwriter has no line chart")
-    last = header_row + points
+    last = header_row + len(trend)
     chart.add_series(
         {
             "name": f"='{SUMMARY_SHEET}'!$B${header_row}",
             "categories": _summary_range("A", header_row + 1, last),
             "values": _summary_range("B", header_row + 1, last),
+            # the chart's cache, as for the top chart: dates as Excel serial numbers
+            "name_data": ["Seats over"],
+            "categories_data": [_excel_serial(m, zone) for m, _ in trend],
+            "values_data": [seats for _, seats in trend],
         }
     )
     chart.set_title({"name": "Seats over, last digests"})
@@ -442,6 +453,15 @@ def _add_trend_chart(book: Workbook, ws: Worksheet, *, header_row: int, points: 
     chart.set_x_axis({"num_format": _DATE, "text_axis": True})  # one tick per digest
     chart.set_size({"width": _cm_to_px(18), "height": _cm_to_px(7.5)})
     ws.insert_chart("E22", chart)
+
+
+def _excel_serial(moment: datetime, zone: ZoneInfo) -> float:
+    """The wall-clock time in zone as Excel stores it: days since 1899-12-30."""
+    local = _local(moment, zone)
+    return 0.0 if local is None else (local - _EXCEL_EPOCH).total_seconds() / 86400
+
+
+_EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
 def _cm_to_px(cm: float) -> int:

@@ -346,8 +346,13 @@ def test_trend_chart_needs_two_digests(points: int, line_chart: bool) -> None:
     assert ("xl/charts/chart2.xml" in names_in(data)) is line_chart
     assert (["Digest date", "Seats over", None] in summary) is line_chart
     if line_chart:
-        assert re.search(r"<(c:)?lineChart>", part(data, "xl/charts/chart2.xml"))
+        chart = part(data, "xl/charts/chart2.xml")
+        assert re.search(r"<(c:)?lineChart>", chart)
         assert summary[-3:] == [[datetime(2025, 1, d, 9, 0), 10 * d, None] for d in (1, 2, 3)]
+        # the values are cached in the chart, for viewers that draw without recalculating
+        cached = re.findall(r"<c:pt idx=\"\d+\"><c:v>([^<]*)</c:v>", chart)
+        assert [float(v) for v in cached[-3:]] == [10.0, 20.0, 30.0]
+        assert float(cached[1]) == pytest.approx(45658.375)  # 2025-01-01 09:00 as an Excel date
 
 
 def test_custom_filter_text_is_recorded() -> None:
