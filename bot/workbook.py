@@ -17,8 +17,6 @@ from xlsxwriter.worksheet import Worksheet
 
 from bot.overage import Overage, Report
 
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_MIME = "text/csv"
 DEFAULT_FILTER = "isTargetUserCountExceededLimit = true"
 OVER_LIMIT_SHEET = "Over limit"
 SUMMARY_SHEET = "Summary"

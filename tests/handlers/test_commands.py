@@ -64,7 +64,7 @@ async def test_find_with_no_match_says_so(start_bot: StartBot) -> None:
     bot = await start_bot()
     answer = await answer_to(bot, "find zzzz-no-such-company")
     assert "zzzz-no-such-company" in all_text(answer)
-    assert "No" in all_text(answer) or "no" in all_text(answer)
+    assert "No over-limit company has" in all_text(answer)
 
 
 async def test_hostile_company_names_are_escaped(start_bot: StartBot) -> None:
