@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import math
 import multiprocessing
 import sys
@@ -41,7 +39,7 @@ from bot.app import build_runtime, build_web_app
 from bot.config import Settings
 from bot.sandbox import Sandbox
 from tests.fakes.slack_api import FakeSlack
-from tests.handlers.conftest import slash_command
+from tests.handlers.conftest import signed_headers, slash_command
 
 SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench-token"
@@ -113,18 +111,6 @@ def app_process(settings: Settings | None) -> Iterator[str]:
             child.join()
 
 
-def signed(body: bytes) -> dict[str, str]:
-    """Headers as Slack signs a request: v0=HMAC-SHA256(v0:timestamp:body)."""
-    stamp = str(int(time.time()))
-    base = b"v0:" + stamp.encode() + b":" + body
-    digest = hmac.new(SIGNING_SECRET.encode(), base, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
 def command_body(slack: FakeSlack, *, user: str) -> tuple[str, bytes]:
     """A `/overage` as Slack sends it; returns its response_url name and the form body."""
     name = f"bench-{uuid.uuid4().hex[:10]}"
@@ -135,7 +121,7 @@ async def send_command(
     http: aiohttp.ClientSession, url: str, body: bytes, start: asyncio.Event
 ) -> tuple[float, float]:
     """Send one signed command when `start` is set; returns the send time and the ack latency."""
-    headers = signed(body)
+    headers = signed_headers(body, secret=SIGNING_SECRET)
     await start.wait()
     sent_at = time.time()
     started = time.perf_counter()

@@ -58,10 +58,7 @@ class Runtime:
         self.scheduler.stop()
         if self.socket_mode is not None:
             await self.socket_mode.close_async()
-        await self.http.aclose()
-        session = getattr(self.slack, "session", None)
-        if session is not None:
-            await session.close()
+        await self.http.aclose()  # the Slack client opens a session per call: none to close
         await asyncio.to_thread(self.store.close)
 
 

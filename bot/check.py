@@ -101,22 +101,16 @@ async def _slack_items(settings: Settings) -> list[Item]:
     if not settings.slack_bot_token:
         fix = "set SLACK_BOT_TOKEN (xoxb-...) from the app's OAuth & Permissions page"
         return [Item(False, "Slack bot token", fix)]
-    client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    publisher = Publisher(client)
-    try:
+    publisher = Publisher(make_client(settings.slack_bot_token, settings.slack_api_url))
 
-        async def identity() -> str:
-            me = await publisher.identity()
-            return f"bot {me.get('user', '?')} in workspace {me.get('team', '?')}"
+    async def identity() -> str:
+        me = await publisher.identity()
+        return f"bot {me.get('user', '?')} in workspace {me.get('team', '?')}"
 
-        items = [await _attempt("Slack auth.test", identity)]
-        if items[0].ok:
-            items.append(await _channel_item(settings, publisher))
-        return items
-    finally:
-        session = getattr(client, "session", None)
-        if session is not None:
-            await session.close()
+    items = [await _attempt("Slack auth.test", identity)]
+    if items[0].ok:
+        items.append(await _channel_item(settings, publisher))
+    return items
 
 
 async def _channel_item(settings: Settings, publisher: Publisher) -> Item:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,9 @@ credential with Client Role = Reseller) and DIGEST_CHANNEL, run `python -m bot c
 class ConsolePoster:
     """Plays Slack for the demo: prints each message, writes each upload to a folder."""
 
-    def __init__(self, folder: Path, out: Callable[[str], None] = print) -> None:
+    def __init__(self, folder: Path) -> None:
         self._folder = folder
-        self._out = out
-        self._count = 0
         self._keys: dict[str, str] = {}
-        self.files: list[Path] = []
 
     async def post(
         self,
@@ -48,10 +44,9 @@ class ConsolePoster:
         thread_ts: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> str:
-        self._count += 1
         ts = f"{time.time():.6f}"
         where = f"thread of {thread_ts}" if thread_ts else f"#{channel}"
-        self._out(f"\n{RULE}\nPosted to {where}:\n{RULE}\n{to_text(message)}")
+        print(f"\n{RULE}\nPosted to {where}:\n{RULE}\n{to_text(message)}")
         if metadata:
             self._keys[str(metadata.get("event_payload", {}).get("key"))] = ts
         return ts
@@ -68,8 +63,7 @@ class ConsolePoster:
     ) -> None:
         path = self._folder / filename
         path.write_bytes(content)
-        self.files.append(path)
-        self._out(f"\n[file uploaded to #{channel}: {filename}, {len(content):,} bytes → {path}]")
+        print(f"\n[file uploaded to #{channel}: {filename}, {len(content):,} bytes → {path}]")
 
     async def find_message(
         self, channel: str, *, event_type: str, key: str, oldest: float
