@@ -160,6 +160,15 @@ class Publisher:
 
         await self._call(send, action="App Home update")
 
+    async def open_dm(self, user_id: str) -> str:
+        """The ID of the bot's direct message with a person, opened if need be."""
+
+        def send() -> Awaitable[AsyncSlackResponse]:
+            return self._client.conversations_open(users=user_id)
+
+        response = await self._call(send, action="direct message")
+        return str(response["channel"]["id"])
+
     async def identity(self) -> dict[str, Any]:
         """auth.test: who the token belongs to (user, user_id, team, team_id, bot_id, url)."""
         response = await self._call(self._client.auth_test, action="token check")

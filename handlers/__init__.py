@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from bot.config import Settings
+from bot.publish import Publisher
 from bot.render_slack import render_home_refused, render_refusal
 from bot.services import Services
 from handlers import actions, commands, errors, home
@@ -55,8 +56,7 @@ def allow_listed(settings: Settings) -> Middleware:
         refusal = render_refusal()
         if body.get("type") == "event_callback":  # the Home tab: the refusal is its view
             if user and (body.get("event") or {}).get("tab", "home") == "home":
-                view = {"type": "home", "blocks": render_home_refused()}
-                await context.client.views_publish(user_id=user, view=view)
+                await Publisher(context.client).publish_home(user, render_home_refused())
             return BoltResponse(status=200, body="")
         # returning the ack's response (not calling next) ends the request here
         if body.get("command"):

@@ -6,11 +6,10 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 
 from bot import render_slack
 from bot.errors import BotError
-from bot.publish import slack_error
+from bot.publish import Publisher
 from bot.render_slack import (
     DETAILS_SELECT,
     EXPORT_BUTTON,
@@ -46,13 +45,7 @@ async def _export_target(body: dict[str, Any], client: Any, user: str) -> str:
     channel = _clicked_in(body)
     if channel is not None:
         return channel
-    try:
-        opened = await client.conversations_open(users=user)
-    except SlackApiError as exc:
-        code = exc.response.get("error")
-        status = int(getattr(exc.response, "status_code", 0) or 0)
-        raise slack_error(code, status=status, action="direct message") from exc
-    return str(opened["channel"]["id"])
+    return await Publisher(client).open_dm(user)
 
 
 def register(app: AsyncApp, services: Services, guard: Any) -> None:

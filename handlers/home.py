@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from bot import render_slack
 from bot.errors import BotError
 from bot.overage import Report
+from bot.publish import Publisher
 from bot.render_slack import REFRESH_HOME_BUTTON
 from bot.services import Services
 from handlers.errors import sentence_for
@@ -30,7 +31,7 @@ async def publish_home(services: Services, client: Any, user: str, *, fresh: boo
     blocks = render_slack.render_home(
         report, now=services.now(), last_digest=last, next_digest=upcoming, error=error
     )
-    await client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})
+    await Publisher(client).publish_home(user, blocks)
 
 
 def register(app: AsyncApp, services: Services, guard: Any) -> None:
