@@ -89,7 +89,7 @@ Request = Summary | Top | Find | Export | Digest | Help | Subscribe | Unsubscrib
 def parse_overage_text(text: str) -> Request:
     """Parse what a person typed after `/overage`; never raises, whatever the text."""
     # Slack sends &, < and > as entities: from here on the text holds the characters
-    text = _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text or "")
+    text = unescape(text or "")
     match = _FIRST_WORD.fullmatch(text)
     if match is None:
         return Summary()
@@ -98,6 +98,12 @@ def parse_overage_text(text: str) -> Request:
     if parser is None:
         return Help(problem=f"I didn't understand {quote(text)}.")
     return parser(rest)
+
+
+def unescape(text: str) -> str:
+    """Slack's three entities back to their characters (Slack escapes &, < and > in what it
+    sends, and we escape them in what we send)."""
+    return _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text)
 
 
 def quote(value: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.digest import Change, DigestDiff, SnapshotRow
+from bot.grammar import TOP_MAX, unescape
 from bot.overage import Overage, Report
 
 Block = dict[str, Any]
@@ -35,9 +36,7 @@ MAX_OPTION = 75
 MAX_OPTION_VALUE = 150
 MAX_OPTIONS = 100
 MAX_TABLE_ROWS = 100  # our column titles take one of them
-MAX_TABLE_CELLS = 20
 
-TOP_MAX = 100
 NAME_IN_LIST = 80
 FIND_DETAILED = 15
 DIGEST_LIST = 10
@@ -71,8 +70,6 @@ _TABLE_COLUMNS = (
     ("Over by", "right"),
     ("Over %", "right"),
 )
-_ENTITY = re.compile(r"&(amp|lt|gt);")
-_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 _FIELD_LABEL = re.compile(r"\A\*([^*\n]+)\*\n")
 
 
@@ -192,7 +189,8 @@ def _section(text: str) -> Block:
 
 def _fields(pairs: Sequence[tuple[str, str]]) -> Block:
     texts = [_cut_mrkdwn(f"*{label}*\n{value}", MAX_FIELD) for label, value in pairs]
-    return {"type": "section", "fields": [{"type": "mrkdwn", "text": t} for t in texts[:10]]}
+    fields = [{"type": "mrkdwn", "text": t} for t in texts[:MAX_FIELDS]]
+    return {"type": "section", "fields": fields}
 
 
 def _context(text: str) -> Block:
@@ -326,7 +324,12 @@ def _more(count: int) -> str:
 
 
 def _list_blocks(
-    lines: Sequence[str], *, total: int, max_blocks: int, title: str = ""
+    lines: Sequence[str],
+    *,
+    total: int,
+    max_blocks: int,
+    title: str = "",
+    more: Callable[[int], str] = _more,
 ) -> list[Block]:
     """Lines packed into sections of at most 3000 characters; what does not fit is counted
     in a closing "…and N more" line instead of failing the post."""
@@ -343,9 +346,9 @@ def _list_blocks(
         shown += 1
     if total > shown:
         if texts:
-            texts[-1] += "\n" + _more(total - shown)
+            texts[-1] += "\n" + more(total - shown)
         else:
-            texts.append(_more(total - shown))
+            texts.append(more(total - shown))
     return [_section(text) for text in texts]
 
 
@@ -475,7 +478,7 @@ def render_find(report: Report, text: str, *, now: datetime) -> Message:
     shown = matches[:FIND_DETAILED]
     blocks = [_header(f"Over-limit companies matching “{_plain(text, 100)}”")]
     for rank, overage in enumerate(shown, 1):
-        section = _fields(_details(overage, now=now)[:MAX_FIELDS])
+        section = _fields(_details(overage, now=now))
         section["text"] = {"type": "mrkdwn", "text": f"*{rank}.* {_name(overage.company.name)}"}
         blocks.append(section)
     if len(matches) > len(shown):
@@ -703,7 +706,7 @@ def to_text(message: Message) -> str:
     attached = [b for a in message.attachments for b in a.get("blocks", [])]
     parts = [_block_text(block) for block in [*message.blocks, *attached]]
     text = "\n".join(part for part in parts if part) or message.text
-    return _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text)
+    return unescape(text)
 
 
 def _block_text(block: Block) -> str:
@@ -791,23 +794,14 @@ def render_subscriptions(
     lines = [
         f"• <#{escape(channel)}>: {schedule}"
         + (f", set up by <@{escape(user)}>" if user else " (from DIGEST_CHANNEL)")
-        for channel, schedule, user in entries[:200]
+        for channel, schedule, user in entries
     ]
-    blocks = [_header("Digest subscriptions"), *_list_sections(lines)]
-    return _message(f"{len(entries)} digest subscription(s).", _fit(blocks, MAX_BLOCKS))
-
-
-def _list_sections(lines: Sequence[str]) -> list[Block]:
-    sections: list[Block] = []
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(part) + 1 for part in chunk) + len(line) > _SECTION_ROOM:
-            sections.append(_section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        sections.append(_section("\n".join(chunk)))
-    return sections
+    sections = _list_blocks(
+        lines, total=len(entries), max_blocks=MAX_BLOCKS - 1, more=lambda n: f"…and {n:,} more."
+    )
+    return _message(
+        f"{len(entries)} digest subscription(s).", [_header("Digest subscriptions"), *sections]
+    )
 
 
 # --- alerts: a customer newly over its limit -------------------------------------------------

@@ -28,6 +28,7 @@ from bot.render_slack import (
     render_home,
     render_home_refused,
     render_refusal,
+    render_subscriptions,
     render_summary,
     render_top,
     render_working,
@@ -666,3 +667,19 @@ def test_to_text_of_a_digest_and_help() -> None:
     text = to_text(render_digest(digest, now=NOW))
     assert "1,500" in text and "first digest" in text
     assert "/overage top [N]" in to_text(render_help())
+
+
+@pytest.mark.parametrize("count", [3, 5_000])
+def test_a_long_subscription_list_fits_and_counts_what_it_leaves_out(count: int) -> None:
+    entries = [
+        (f"C{n:08d}", "weekly on Monday at 09:00 (Europe/Istanbul)", "U1") for n in range(count)
+    ]
+    message = render_subscriptions(entries, now=NOW)
+    assert_message_fits(message)
+    shown = texts(message)
+    listed = shown.count("<#C")
+    if count == 3:
+        assert listed == 3 and "more" not in shown
+    else:
+        assert 0 < listed < count
+        assert shown.rstrip().endswith(f"…and {count - listed:,} more.")
