@@ -39,7 +39,7 @@ from bot.app import build_runtime, build_web_app
 from bot.config import Settings
 from bot.sandbox import Sandbox
 from tests.fakes.slack_api import FakeSlack
-from tests.handlers.conftest import signed_headers, slash_command
+from tests.slack_requests import signed_headers, slash_command
 
 SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench-token"

@@ -424,4 +424,3 @@ def test_csv_of_empty_report_is_the_header() -> None:
 )
 def test_export_filename_carries_the_date(fmt: str, today: date, filename: str) -> None:
     assert export_filename(fmt, today) == filename
-

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import re
 import time
@@ -25,40 +23,9 @@ from bot.app import Runtime, build_runtime, build_web_app
 from bot.config import Settings
 from bot.sandbox import Sandbox, is_flagged
 from tests.fakes.slack_api import FakeSlack, Upload
+from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 
-SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-token"
-
-
-def slash_command(
-    text: str, response_url: str, *, user: str = "U1", channel: str = "C0GENERAL"
-) -> dict[str, str]:
-    """The fields of `/overage TEXT` as Slack sends them (form-encoded over HTTP, a JSON
-    payload in Socket Mode)."""
-    return {
-        "token": "legacy", "team_id": "T0001", "team_domain": "acme",
-        "channel_id": channel, "channel_name": "general", "user_id": user,
-        "user_name": "user", "command": "/overage", "text": text,
-        "api_app_id": "A0001", "response_url": response_url, "trigger_id": "1.2.3",
-    }  # fmt: skip
-
-
-def signed_headers(
-    body: bytes,
-    *,
-    secret: str = SIGNING_SECRET,
-    ts: int | None = None,
-    content_type: str = "application/x-www-form-urlencoded",
-) -> dict[str, str]:
-    """Headers exactly as Slack signs a request: v0=HMAC-SHA256(v0:ts:body)."""
-    stamp = str(int(time.time()) if ts is None else ts)
-    base = b"v0:" + stamp.encode() + b":" + body
-    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": content_type,
-    }
 
 
 @dataclass

@@ -10,15 +10,14 @@ import time
 import pytest
 
 from tests.handlers.conftest import (
-    SIGNING_SECRET,
     StartBot,
     all_text,
     answer_to,
     check_export_upload,
     eventually,
     flagged,
-    signed_headers,
 )
+from tests.slack_requests import SIGNING_SECRET, signed_headers
 
 
 async def test_summary_answers_ephemerally_with_the_totals(start_bot: StartBot) -> None:

@@ -28,7 +28,8 @@ import pytest
 
 from bot.sandbox import Sandbox
 from tests.fakes.slack_api import FakeSlack
-from tests.handlers.conftest import BOT_TOKEN, SIGNING_SECRET, signed_headers, slash_command
+from tests.handlers.conftest import BOT_TOKEN
+from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 
 REPO = Path(__file__).resolve().parents[2]
 KEEPNET_SECRET = "sandbox-secret"

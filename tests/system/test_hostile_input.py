@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from bot.sandbox.data import HOSTILE_NAMES
-from tests.handlers.conftest import signed_headers
+from tests.slack_requests import signed_headers
 from tests.system.conftest import (
     TALLY,
     Processes,

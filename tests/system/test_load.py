@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.handlers.conftest import signed_headers
+from tests.slack_requests import signed_headers
 from tests.system.conftest import (
     TALLY,
     Processes,

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.handlers.conftest import signed_headers, slash_command
+from tests.slack_requests import signed_headers, slash_command
 from tests.system.conftest import (
     TALLY,
     Processes,
