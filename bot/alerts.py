@@ -101,7 +101,7 @@ def _update_episodes(services: Services, channel: str, report: Report) -> set[st
     store, now = services.store, services.now()
     over = sorted({o.company.company_id for o in report.overages})
     closed = store.close_alert_episodes(channel, still_over=set(over), now=now)
-    opened = [c for c in over if store.open_alert_episode(channel, c, now=now)]
+    opened = store.open_alert_episodes(channel, over, now=now)
     if closed or opened:
         log.debug("alert episodes in %s: %d opened, %d closed", channel, len(opened), len(closed))
     return set(store.unposted_alerts(channel))

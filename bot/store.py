@@ -452,14 +452,23 @@ class Store:
 
     def open_alert_episode(self, channel: str, company_id: str, *, now: datetime) -> bool:
         """True only for the first sighting of a company over limit since its last episode."""
-        episode = (
-            self._insert(ALERTS)
-            .values(channel=channel, company_id=company_id, episode_start=now, state="open")
-            .on_conflict_do_nothing()
-            .returning(ALERTS.c.id)
-        )
+        return bool(self.open_alert_episodes(channel, [company_id], now=now))
+
+    def open_alert_episodes(
+        self, channel: str, company_ids: Collection[str], *, now: datetime
+    ) -> list[str]:
+        """Open an episode for each company not in one already; the newly opened, sorted.
+        One transaction, however many companies are over."""
+        opened: list[str] = []
         with self._begin() as conn:
-            return conn.execute(episode).first() is not None
+            for chunk in _chunks(sorted(company_ids)):
+                rows = [
+                    {"channel": channel, "company_id": c, "episode_start": now, "state": "open"}
+                    for c in chunk
+                ]
+                insert = self._insert(ALERTS).values(rows).on_conflict_do_nothing()
+                opened.extend(conn.scalars(insert.returning(ALERTS.c.company_id)))
+        return sorted(opened)
 
     def close_alert_episodes(
         self, channel: str, *, still_over: set[str], now: datetime

@@ -490,3 +490,11 @@ def test_database_migrated_by_a_newer_version_is_refused(store: Store) -> None:
         store.upgrade()
 
     assert "\n" not in caught.value.for_user()
+
+
+def test_many_episodes_open_in_one_call_and_only_once(store: Store) -> None:
+    ids = [f"c{n:05d}" for n in range(1_200)]  # more than one chunk of the insert
+    assert store.open_alert_episodes(CHANNEL, ids[:700], now=NOW) == ids[:700]
+    assert store.open_alert_episodes(CHANNEL, ids, now=NOW) == ids[700:]
+    assert store.open_alert_episodes(CHANNEL, ids, now=NOW) == []
+    assert len(store.unposted_alerts(CHANNEL)) == 1_200
