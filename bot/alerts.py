@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot import render_slack
-from bot.digest import snapshot_of
 from bot.overage import Report
 from bot.schedule import slot_key
 from bot.store import Run
@@ -72,9 +71,7 @@ async def _check(services: Services, channel: str, run: Run, lease: Lease) -> st
         return None
     ts = await services.poster.post(channel, message, metadata=metadata)
     ids = [o.company.company_id for o in new]
-    await asyncio.to_thread(
-        functools.partial(_record_posted, services, channel, run, ids, ts=ts, report=report)
-    )
+    await asyncio.to_thread(functools.partial(_record_posted, services, channel, run, ids, ts=ts))
     log.debug("alert for %d companies posted in %s (baseline: %s)", len(ids), channel, baseline)
     return ts
 
@@ -89,9 +86,8 @@ async def _already_posted(services: Services, channel: str, run: Run) -> str | N
     log.info("alert %s in %s was already posted", slot_key(run.slot), channel)
     # checked before any new episode is opened, so the unposted ones are the ones it announced
     unposted = await asyncio.to_thread(services.store.unposted_alerts, channel)
-    report = await services.report()
     await asyncio.to_thread(
-        functools.partial(_record_posted, services, channel, run, unposted, ts=found, report=report)
+        functools.partial(_record_posted, services, channel, run, unposted, ts=found)
     )
     return found
 
@@ -114,15 +110,7 @@ def _record_posted(
     company_ids: Collection[str],
     *,
     ts: str,
-    report: Report,
 ) -> None:
     now = services.now()
     services.store.mark_alert_posted(channel, company_ids, ts=ts, now=now)
-    services.store.mark_posted(
-        run.id,
-        owner=services.instance_id,
-        message_ts=ts,
-        snapshot=snapshot_of(report),
-        now=now,
-        late=False,
-    )
+    services.store.mark_done(run.id, owner=services.instance_id, now=now, message_ts=ts)

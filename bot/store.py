@@ -571,12 +571,17 @@ class Store:
         with self._begin() as conn:
             return list(conn.scalars(query))
 
-    def mark_done(self, run_id: int, *, owner: str, now: datetime) -> None:
-        """Record a run that finished with nothing to post: done, never claimed again."""
+    def mark_done(
+        self, run_id: int, *, owner: str, now: datetime, message_ts: str | None = None
+    ) -> None:
+        """Record a run that finished (with the message it posted, if any) and keeps no
+        snapshot, as an alert check: done, never claimed again."""
         done = (
             sa.update(RUNS)
             .where(RUNS.c.id == run_id, RUNS.c.owner == owner, RUNS.c.state == "claimed")
-            .values(state="posted", error=None, lease_until=now, updated_at=now)
+            .values(
+                state="posted", message_ts=message_ts, error=None, lease_until=now, updated_at=now
+            )
         )
         with self._begin() as conn:
             if conn.execute(done).rowcount != 1:
