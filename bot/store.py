@@ -208,10 +208,6 @@ class Store:
         name = "PostgreSQL" if url.get_backend_name() == "postgresql" else url.get_backend_name()
         return f"the {name} server at {url.host or 'localhost'}{port} (database {url.database!r})"
 
-    def open(self) -> None:
-        """Connect and bring the schema up to date; the same as upgrade()."""
-        self.upgrade()
-
     def upgrade(self) -> None:
         """Run the bundled migrations to head; safe to call again and from several processes."""
         config = Config()
