@@ -69,35 +69,39 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read and check every setting; a bad one raises ConfigError naming the variable."""
-        r = _Reader(env)
+        r, d = _Reader(env), cls()  # d: the defaults, written once, on the fields
         return cls(
             keepnet_client_id=r.text("KEEPNET_CLIENT_ID", ""),
             keepnet_client_secret=r.text("KEEPNET_CLIENT_SECRET", ""),
-            keepnet_base_url=r.url("KEEPNET_BASE_URL", "https://api.keepnetlabs.com"),
-            keepnet_page_size=r.integer("KEEPNET_PAGE_SIZE", 100, low=1, high=1000),
-            keepnet_concurrency=r.integer("KEEPNET_CONCURRENCY", 4, low=1, high=32),
-            keepnet_timeout_s=float(r.integer("KEEPNET_TIMEOUT", 30, low=1, high=600)),
+            keepnet_base_url=r.url("KEEPNET_BASE_URL", d.keepnet_base_url),
+            keepnet_page_size=r.integer("KEEPNET_PAGE_SIZE", d.keepnet_page_size, low=1, high=1000),
+            keepnet_concurrency=r.integer(
+                "KEEPNET_CONCURRENCY", d.keepnet_concurrency, low=1, high=32
+            ),
+            keepnet_timeout_s=float(
+                r.integer("KEEPNET_TIMEOUT", int(d.keepnet_timeout_s), low=1, high=600)
+            ),
             slack_bot_token=r.token("SLACK_BOT_TOKEN", "xoxb-"),
             slack_signing_secret=r.text("SLACK_SIGNING_SECRET", ""),
             slack_app_token=r.token("SLACK_APP_TOKEN", "xapp-"),
-            slack_api_url=_with_slash(r.url("SLACK_API_URL", "https://slack.com/api/")),
-            port=r.integer("PORT", 3000, low=0, high=65535),
+            slack_api_url=_with_slash(r.url("SLACK_API_URL", d.slack_api_url)),
+            port=r.integer("PORT", d.port, low=0, high=65535),
             digest_channel=r.text("DIGEST_CHANNEL", "") or None,
-            digest_schedule=r.crontab("DIGEST_SCHEDULE", "0 9 * * MON"),
-            digest_timezone=r.zone("DIGEST_TIMEZONE", "UTC"),
-            digest_attach_export=r.boolean("DIGEST_ATTACH_EXPORT", True),
+            digest_schedule=r.crontab("DIGEST_SCHEDULE", d.digest_schedule),
+            digest_timezone=r.zone("DIGEST_TIMEZONE", d.digest_timezone),
+            digest_attach_export=r.boolean("DIGEST_ATTACH_EXPORT", d.digest_attach_export),
             alert_channel=r.text("ALERT_CHANNEL", "") or None,
-            alert_schedule=r.crontab("ALERT_SCHEDULE", "0 * * * *"),
-            database_url=r.database("DATABASE_URL", "sqlite:///overage-bot.db"),
+            alert_schedule=r.crontab("ALERT_SCHEDULE", d.alert_schedule),
+            database_url=r.database("DATABASE_URL", d.database_url),
             allowed_channel_ids=r.id_list("ALLOWED_CHANNEL_IDS"),
             allowed_user_ids=r.id_list("ALLOWED_USER_IDS"),
             admin_user_ids=r.id_list("ADMIN_USER_IDS"),
-            cache_seconds=r.integer("CACHE_SECONDS", 60, low=0, high=86400),
-            digest_lease_s=r.integer("DIGEST_LEASE_SECONDS", 90, low=15, high=3600),
+            cache_seconds=r.integer("CACHE_SECONDS", d.cache_seconds, low=0, high=86400),
+            digest_lease_s=r.integer("DIGEST_LEASE_SECONDS", d.digest_lease_s, low=15, high=3600),
             seat_price=r.money("SEAT_PRICE"),
-            currency=r.currency("CURRENCY", "USD"),
-            log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
-            log_format=r.choice("LOG_FORMAT", "text", LOG_FORMATS),
+            currency=r.currency("CURRENCY", d.currency),
+            log_level=r.choice("LOG_LEVEL", d.log_level, LOG_LEVELS),
+            log_format=r.choice("LOG_FORMAT", d.log_format, LOG_FORMATS),
         )
 
     def require_keepnet(self) -> None:
