@@ -22,7 +22,6 @@ class Company:
     limit: int | None = None  # the licensed maximum; None when unreadable
     target_users: int = 0
     inactive_users: int = 0
-    deleted_users: int = 0
     monthly_active_users: int = 0
     licence_expired: bool = False
     license_end: datetime | None = None
@@ -157,7 +156,6 @@ def parse_company(raw: Mapping[str, Any]) -> Company:
         limit=parse_limit(raw.get("numberOfUsers")),
         target_users=_count(raw.get("targetUserCount")),
         inactive_users=_count(raw.get("inactiveTargetUserCount")),
-        deleted_users=_count(raw.get("deletedTargetUserCount")),
         monthly_active_users=_count(raw.get("monthlyActiveUserCount")),
         licence_expired=_flag(raw.get("licenceExpired"), default=False),
         license_end=parse_time(raw.get("licenseEndDate")),
@@ -211,12 +209,8 @@ def _text(value: object) -> str:
 
 
 def _count(value: object) -> int:
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return max(value, 0)
-    parsed = parse_limit(value)
-    return parsed or 0
+    """A user count; missing, negative or unreadable is 0."""
+    return parse_limit(value) or 0
 
 
 def _flag(value: object, *, default: bool) -> bool:
