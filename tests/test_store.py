@@ -448,7 +448,7 @@ def test_subscriptions_add_replace_list_remove(store: Store) -> None:
 # --- an unreachable database -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("use", [Store.upgrade, Store.open, Store.subscriptions])
+@pytest.mark.parametrize("use", [Store.upgrade, Store.subscriptions])
 def test_unreachable_postgres_is_one_line_without_the_password(
     use: Callable[[Store], object],
 ) -> None:
