@@ -42,6 +42,15 @@ class PlatformDown(UpstreamError):
     hint = "Try again in a few minutes."
 
 
+class WrongAddress(UpstreamError):
+    """KEEPNET_BASE_URL answered in a way the Keepnet API does not (404, 405, 501...)."""
+
+    hint = (
+        "Check KEEPNET_BASE_URL: it should be the address of the Keepnet API, "
+        "such as https://api.keepnetlabs.com."
+    )
+
+
 class SlackDeliveryError(BotError):
     """Slack refused or failed a post or upload."""
 

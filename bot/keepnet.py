@@ -10,16 +10,18 @@ import math
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any
 
 import httpx
 
 from bot.config import Settings
-from bot.errors import BadCredentials, NotReseller, PlatformDown, RequestRejected, UpstreamError
+from bot.errors import BadCredentials, NotReseller, PlatformDown, RequestRejected, WrongAddress
 from bot.overage import Company, parse_company
 
 log = logging.getLogger(__name__)
@@ -28,20 +30,22 @@ log = logging.getLogger(__name__)
 upstream_calls: ContextVar[list[int] | None] = ContextVar("upstream_calls", default=None)
 
 MAX_ATTEMPTS = 5
-RETRY_BUDGET_S = 60.0
+RETRY_BUDGET_S = 60.0  # per operation: a whole fetch, export or token request
 MAX_BACKOFF_S = 8.0
-MAX_RETRY_AFTER_S = 30.0
 EXTRA_PASSES = 3
+MAX_PAGES = 10_000  # whatever totalNumberOfRecords claims
+MAX_RECORDS = 10**12  # a larger upstream count is not a count
+MAX_TOKEN_LIFETIME_S = 86_400.0
 _TRANSIENT = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     number: int
-    total_records: int
+    total_records: int  # when not total_known: the rows up to this page, a lower bound
     total_pages: int
     rows: tuple[Company, ...]
-    without_id: int = 0  # rows counted in the total that have no companyResourceId to key on
+    total_known: bool = True  # False when totalNumberOfRecords was missing or not a count
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,7 @@ class Fetch:
 
     companies: tuple[Company, ...]
     fetched_at: datetime
-    total_records: int
+    total_records: int  # the platform's count; the companies read when it sent none
     passes: int
 
 
@@ -86,13 +90,15 @@ class KeepnetClient:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._http = http
         self._now = now
         self._sleep = sleep
+        self._clock = clock  # seconds, for retry deadlines and token renewal
         self._token: _Token | None = None
-        self._token_lock = asyncio.Lock()
+        self._token_flight: asyncio.Task[_Token] | None = None
         self._slots = asyncio.Semaphore(settings.keepnet_concurrency)
         self._base = settings.keepnet_base_url.rstrip("/")
 
@@ -100,29 +106,43 @@ class KeepnetClient:
     def source(self) -> str:
         return self._base
 
+    def _deadline(self) -> float:
+        """When one operation stops retrying."""
+        return self._clock() + RETRY_BUDGET_S
+
     # --- token ------------------------------------------------------------------------------
 
     async def claims(self) -> dict[str, Any]:
         """The access token's claims (role, company...), fetching a token if needed."""
-        token = await self._current_token()
+        token = await self._current_token(self._deadline())
         return dict(token.claims)
 
-    async def _current_token(self) -> _Token:
+    async def _current_token(self, deadline: float) -> _Token:
         token = self._token
-        if token is not None and time.monotonic() < token.renew_at:
+        if token is not None and self._clock() < token.renew_at:
             return token
-        async with self._token_lock:  # single flight: one request for many callers
-            token = self._token
-            if token is None or time.monotonic() >= token.renew_at:
-                token = await self._request_token()
-                self._token = token
+        flight = self._token_flight
+        if flight is None:
+            # single flight: every caller that arrives meanwhile shares this one request,
+            # and its failure, instead of starting its own
+            flight = asyncio.get_running_loop().create_task(self._fly(deadline))
+            flight.add_done_callback(_settle)
+            self._token_flight = flight
+        return await asyncio.shield(flight)
+
+    async def _fly(self, deadline: float) -> _Token:
+        try:
+            token = await self._request_token(deadline)
+            self._token = token
             return token
+        finally:
+            self._token_flight = None
 
     def _forget_token(self, stale: _Token) -> None:
         if self._token is stale:
             self._token = None
 
-    async def _request_token(self) -> _Token:
+    async def _request_token(self, deadline: float) -> _Token:
         form = {
             "grant_type": "client_credentials",
             "client_id": self._settings.keepnet_client_id,
@@ -130,19 +150,19 @@ class KeepnetClient:
             "scope": "api1",
         }
         # form-encoded on purpose: the token endpoint answers 500 to JSON
-        answer = await self._send("POST", "/connect/token", data=form, token=False)
+        answer = await self._send("POST", "/connect/token", deadline, data=form, token=False)
         if answer.response.status_code in (400, 401):
             raise BadCredentials("Keepnet did not accept the bot's client ID and secret.")
-        _raise_for_status(answer)
+        self._raise_for_status(answer)
         body = _json(answer)
         value = str(body.get("access_token") or "")
         if not value:
             raise PlatformDown("The Keepnet platform sent a token answer without a token.")
-        lifetime = _number(body.get("expires_in"), default=3600)
+        lifetime = min(_finite(body.get("expires_in"), default=3600.0), MAX_TOKEN_LIFETIME_S)
         claims = _jwt_claims(value)
         _require_reseller(claims)
-        margin = min(60.0, lifetime * 0.1)
-        return _Token(value, time.monotonic() + max(lifetime - margin, 1.0), claims)
+        margin = min(60.0, lifetime * 0.1)  # renew shortly before it expires
+        return _Token(value, self._clock() + max(lifetime - margin, 1.0), claims)
 
     # --- search ---------------------------------------------------------------------------
 
@@ -158,53 +178,133 @@ class KeepnetClient:
         }
 
     async def search_page(self, page: int, *, text: str = "") -> Page:
-        answer = await self._api("/api/companies/search", self._search_body(page, text))
+        return await self._search_page(page, text, self._deadline())
+
+    async def _search_page(self, page: int, text: str, deadline: float) -> Page:
+        answer = await self._api("/api/companies/search", self._search_body(page, text), deadline)
         data = _envelope_data(_json(answer))
-        rows = data.get("results") or []
-        total = int(_number(data.get("totalNumberOfRecords"), default=len(rows)))
-        pages = int(_number(data.get("totalNumberOfPages"), default=self._pages_for(total)))
-        companies = [parse_company(r) for r in rows if isinstance(r, Mapping)]
-        keyed = tuple(c for c in companies if c.company_id)
-        return Page(page, total, pages, keyed, without_id=len(companies) - len(keyed))
+        rows = data.get("results")
+        listed = rows if isinstance(rows, list) else []
+        reported = data.get("totalNumberOfRecords")
+        known = _whole(reported, default=-1) >= 0
+        lower = (page - 1) * self._settings.keepnet_page_size + len(listed)
+        total = _whole(reported, default=lower)
+        pages = _whole(data.get("totalNumberOfPages"), default=self._pages_for(total))
+        companies = tuple(parse_company(r) for r in listed if isinstance(r, Mapping))
+        return Page(page, total, pages, companies, total_known=known)
 
     async def fetch_over_limit(self) -> Fetch:
-        """Every over-limit company, once, even while records move between pages."""
-        first = await self.search_page(1)
-        seen = {c.company_id: c for c in first.rows}
-        # trust the record count over totalNumberOfPages: pages are derived from it
-        by_records = self._pages_for(first.total_records)
-        rest = range(2, max(by_records, min(first.total_pages, by_records + 1)) + 1)
-        total, without_id = await self._pass(rest, seen, first.total_records)
-        without_id += first.without_id
+        """Every over-limit company, once, even while records move between pages.
+
+        The first pass reads page 1, then the other pages concurrently, then page 1 again.
+        Another pass (bounded) follows any sign that the list changed meanwhile: totals that
+        differ, a short page before the last, a company on two pages, a different page 1, or
+        fewer companies than the total while a pass still finds new ones.
+        """
+        deadline = self._deadline()
+        first = await self._search_page(1, "", deadline)
+        count = self._page_count(first)
+        pages, again = await self._pass(first, range(2, count + 1), deadline)
+        seen: dict[str, Company] = {}
         passes = 1
-        while len(seen) + without_id < total and passes <= EXTRA_PASSES:
-            # a record slid past us while we paged: read every page again until none is new
-            passes += 1
-            before = len(seen)
-            total, without_id = await self._pass(range(1, self._pages_for(total) + 1), seen, total)
-            if len(seen) == before:
+        while True:
+            new, moved = self._absorb(pages, again, seen)
+            total = max((page.total_records for page in pages if page.total_known), default=0)
+            short = len(seen) < total
+            if not (moved or (short and new)) or passes > EXTRA_PASSES:
                 break
-        if len(seen) + without_id < total:
-            log.warning("over-limit list: %d unique of %d reported", len(seen), total)
-        return Fetch(tuple(seen.values()), self._now(), total, passes)
+            passes += 1
+            count = max(self._page_count(page) for page in pages)
+            pages, again = await self._pass(None, range(1, count + 1), deadline)
+        if moved or short:
+            log.warning(
+                "over-limit list: %d unique of %d reported after %d passes%s",
+                len(seen), total, passes, " (still changing)" if moved else "",
+            )  # fmt: skip
+        return Fetch(tuple(seen.values()), self._now(), total or len(seen), passes)
 
     def _pages_for(self, records: int) -> int:
-        return math.ceil(records / self._settings.keepnet_page_size)
+        return -(-records // self._settings.keepnet_page_size)
 
-    async def _pass(self, pages: range, seen: dict[str, Company], total: int) -> tuple[int, int]:
-        """Read `pages` into `seen`; the largest total reported, and the rows without an ID."""
+    def _page_count(self, page: Page) -> int:
+        """Pages to read: from the record count, one more if totalNumberOfPages says so;
+        without a count, up to MAX_PAGES (reading stops at the first short page)."""
+        if not page.total_known:
+            full = len(page.rows) >= self._settings.keepnet_page_size
+            return MAX_PAGES if full else page.number
+        by_records = self._pages_for(page.total_records)
+        count = max(1, by_records, min(page.total_pages, by_records + 1))
+        if count > MAX_PAGES:
+            log.warning("the platform reports %d records; reading %d pages", page.total_records,
+                        MAX_PAGES)  # fmt: skip
+        return min(count, MAX_PAGES)
+
+    async def _pass(
+        self, first: Page | None, numbers: range, deadline: float
+    ) -> tuple[list[Page], Page | None]:
+        """Read the pages, then page 1 again: the pages in order, and that second page 1.
+
+        The second read of page 1 is queued last, so it takes the free slot of the last wave.
+        """
+        again = [1] if len(numbers) + (first is not None) > 1 else []
+        read = await self._read([*numbers, *again], deadline)
+        pages = [page for page in read[: len(numbers)] if page is not None]
+        if first is not None:
+            pages.insert(0, first)
+        return pages, read[-1] if again else None
+
+    async def _read(self, numbers: Sequence[int], deadline: float) -> list[Page | None]:
+        """Read pages in the order given, at most KEEPNET_CONCURRENCY at a time. A page after
+        the end is not requested (None in its place): after an empty page, or after a short
+        one when the platform gave no record count."""
+        size = self._settings.keepnet_page_size
+        read: list[Page | None] = [None] * len(numbers)
+        queue = iter(enumerate(numbers))
+        end = MAX_PAGES + 1
+
+        async def worker() -> None:
+            nonlocal end
+            for index, number in queue:
+                if number > end:
+                    continue
+                page = await self._search_page(number, "", deadline)
+                read[index] = page
+                if not page.rows or (not page.total_known and len(page.rows) < size):
+                    end = min(end, number)
+
         try:
             async with asyncio.TaskGroup() as group:  # one failure cancels the other pages
-                tasks = [group.create_task(self.search_page(n)) for n in pages]
+                for _ in range(min(self._settings.keepnet_concurrency, len(numbers))):
+                    group.create_task(worker())
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
-        without_id = 0
-        for page in (task.result() for task in tasks):
-            total = max(total, page.total_records)
-            without_id += page.without_id
+        return read
+
+    def _absorb(
+        self, pages: list[Page], again: Page | None, seen: dict[str, Company]
+    ) -> tuple[bool, bool]:
+        """Add one pass's rows to seen: whether any was new, and whether the list moved."""
+        size = self._settings.keepnet_page_size
+        before = len(seen)
+        on_pages: set[str] = set()
+        twice = False
+        for page in pages:
             for company in page.rows:
-                seen.setdefault(company.company_id, company)
-        return total, without_id
+                key = company.key
+                twice = twice or key in on_pages
+                on_pages.add(key)
+                seen.setdefault(key, company)
+        read = [*pages, *([again] if again else [])]
+        totals = {page.total_records for page in read if page.total_known}
+        short = any(
+            page.total_known
+            and len(page.rows) < size
+            and page.number < self._pages_for(page.total_records)
+            for page in pages
+        )
+        one = next((page for page in pages if page.number == 1), None)
+        changed = again is not None and one is not None and _keys(again.rows) != _keys(one.rows)
+        return len(seen) > before, len(totals) > 1 or short or twice or changed
 
     # --- export ---------------------------------------------------------------------------
 
@@ -212,46 +312,53 @@ class KeepnetClient:
         """The platform's own file of the overage list, exactly as it sent it."""
         export_type = "Csv" if fmt == "csv" else "Excel"
         body = {**self._search_body(1, ""), "exportType": export_type, "reportAllPages": True}
-        response = (await self._api("/api/companies/search/export", body)).response
+        answer = await self._api("/api/companies/search/export", body, self._deadline())
+        response = answer.response
+        content_type = response.headers.get("content-type", "application/octet-stream")
+        if "json" in content_type:
+            # an envelope, not the file: its refusal is the sentence
+            _envelope_data(_json(answer))
+            raise PlatformDown("The Keepnet platform answered the export with data, not a file.")
         default = "Companies.csv" if fmt == "csv" else "Companies.xlsx"
         return NativeFile(
             content=response.content,
             filename=_filename(response.headers.get("content-disposition", ""), default),
-            content_type=response.headers.get("content-type", "application/octet-stream"),
+            content_type=content_type,
         )
 
     # --- transport ------------------------------------------------------------------------
 
-    async def _api(self, path: str, body: dict[str, Any]) -> _Answer:
+    async def _api(self, path: str, body: dict[str, Any], deadline: float) -> _Answer:
         """An authorised call: one silent retry with a fresh token after a 401."""
-        async with self._slots:
-            for attempt in (1, 2):
-                token = await self._current_token()
-                answer = await self._send("POST", path, json=body, token=token.value)
-                if answer.response.status_code != 401:
-                    break
-                self._forget_token(token)
-                if attempt == 2:
-                    raise BadCredentials("Keepnet refused the bot's access token twice.")
-        _raise_for_status(answer)
+        for attempt in (1, 2):
+            token = await self._current_token(deadline)  # outside the slots: one shared flight
+            async with self._slots:
+                answer = await self._send("POST", path, deadline, json=body, token=token.value)
+            if answer.response.status_code != 401:
+                break
+            self._forget_token(token)
+            if attempt == 2:
+                raise BadCredentials("Keepnet refused the bot's access token twice.")
+        self._raise_for_status(answer)
         return answer
 
-    async def _send(self, method: str, path: str, *, token: str | bool, **kwargs: Any) -> _Answer:
-        """One request, with bounded retries on 429, 5xx, timeouts and connection errors."""
+    async def _send(
+        self, method: str, path: str, deadline: float, *, token: str | bool, **kwargs: Any
+    ) -> _Answer:
+        """One request, with bounded retries on 429, 5xx, timeouts and connection errors;
+        the retries stop at the operation's deadline."""
         headers = {"Authorization": f"Bearer {token}"} if isinstance(token, str) else {}
-        deadline = time.monotonic() + RETRY_BUDGET_S
         for attempt in range(1, MAX_ATTEMPTS + 1):
             _count_call()
+            asked: float | None = None
             try:
                 response = await self._http.request(
                     method, self._base + path, headers=headers, **kwargs
                 )
             except httpx.TimeoutException:
                 failure: str = "did not answer in time"
-                delay = _backoff(attempt)
             except httpx.TransportError as exc:
                 failure = "could not be reached"
-                delay = _backoff(attempt)
                 log.debug("keepnet %s %s: %s", method, path, type(exc).__name__)
             else:
                 log.debug("keepnet %s %s -> %d", method, path, response.status_code)
@@ -259,27 +366,38 @@ class KeepnetClient:
                 if response.status_code not in _TRANSIENT and readable:
                     return _Answer(response, body)
                 failure = f"answered {response.status_code}"
-                delay = _retry_after(response) or _backoff(attempt)
                 if response.status_code == 200:
                     failure = "sent an answer the bot could not read"
-            if attempt == MAX_ATTEMPTS or time.monotonic() + delay > deadline:
+                asked = _retry_after(response, self._now())
+            if attempt == MAX_ATTEMPTS:
+                break
+            delay = _backoff(attempt) if asked is None else asked
+            if self._clock() + delay > deadline:
+                if asked is not None:
+                    raise _asked_to_wait(failure, asked)
                 break
             log.info("keepnet %s %s %s; retry %d in %.1fs", method, path, failure, attempt, delay)
             await self._sleep(delay)
         raise PlatformDown(f"The Keepnet platform {failure}.")
 
+    def _raise_for_status(self, answer: _Answer) -> None:
+        """403 and 400 as their sentences; 401 is handled by the callers, who know which one;
+        any other refusal means the address is not the Keepnet API."""
+        status = answer.response.status_code
+        if status < 400:
+            return
+        if status == 403:
+            raise NotReseller("Keepnet refused the company list to this credential (403).")
+        if status == 400:
+            reason = _reason(answer.body)
+            raise RequestRejected(f"The Keepnet platform rejected the request: {reason}.")
+        raise WrongAddress(f"The Keepnet API at {_shown(self._base)} answered {_status(status)}.")
 
-def _raise_for_status(answer: _Answer) -> None:
-    """403 and 400 as their sentences; 401 is handled by the callers, who know which one."""
-    status = answer.response.status_code
-    if status < 400:
-        return
-    if status == 403:
-        raise NotReseller("Keepnet refused the company list to this credential (403).")
-    if status == 400:
-        reason = _reason(answer.body)
-        raise RequestRejected(f"The Keepnet platform rejected the request: {reason}.")
-    raise UpstreamError(f"The Keepnet platform answered with an error ({status}).")
+
+def _settle(flight: asyncio.Task[_Token]) -> None:
+    """Mark a token request's failure as seen even when every caller went away."""
+    if not flight.cancelled():
+        flight.exception()
 
 
 # --- pure helpers -------------------------------------------------------------------------
@@ -296,14 +414,51 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0, min(MAX_BACKOFF_S, 0.25 * 2**attempt))
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
+def _retry_after(response: httpx.Response, now: datetime) -> float | None:
+    """Seconds the platform asks us to wait (Retry-After: seconds or an HTTP date)."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
         return None
+    if re.fullmatch(r"[0-9]{1,9}(?:\.[0-9]{1,6})?", value):
+        return float(value)
     try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER_S)
-    except ValueError:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def _asked_to_wait(failure: str, seconds: float) -> PlatformDown:
+    wait = math.ceil(seconds)
+    later = f"{wait} seconds" if wait < 120 else f"{math.ceil(wait / 60)} minutes"
+    return PlatformDown(
+        f"The Keepnet platform {failure} and asked the bot to wait {wait} s, "
+        "longer than the bot waits for an answer.",
+        hint=f"Try again in {later}.",
+    )
+
+
+def _status(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _shown(base: str) -> str:
+    """The base URL as a person may see it: no user name, password, query or fragment."""
+    try:
+        url = httpx.URL(base)
+    except httpx.InvalidURL:
+        return "KEEPNET_BASE_URL"
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}{url.path.rstrip('/')}"
+
+
+def _keys(rows: Iterable[Company]) -> list[str]:
+    return [company.key for company in rows]
 
 
 def _parse(response: httpx.Response) -> tuple[Any, bool]:
@@ -339,7 +494,8 @@ def _reason(body: Any) -> str:
     if not isinstance(body, dict):
         return "no reason given"
     found = body.get("validationMessages") or body.get("messages") or body.get("message")
-    return _join(found) if found else "no reason given"
+    reason = _join(found).rstrip(" .") if found else ""
+    return reason or "no reason given"  # the sentence adds its own full stop
 
 
 def _join(messages: object) -> str:
@@ -350,10 +506,18 @@ def _join(messages: object) -> str:
     return text[:300]
 
 
-def _number(value: object, *, default: float) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return default
+def _finite(value: object, *, default: float) -> float:
+    """A finite, non-negative JSON number; anything else (NaN, Infinity, text) is default."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    if isinstance(value, float) and not math.isfinite(value):
+        return default
+    return float(value) if 0 <= value <= MAX_RECORDS else default
+
+
+def _whole(value: object, *, default: int) -> int:
+    """A count from the platform: finite, non-negative, at most MAX_RECORDS; else default."""
+    return math.floor(_finite(value, default=default))
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:
@@ -373,7 +537,7 @@ def _require_reseller(claims: Mapping[str, Any]) -> None:
         access = str(claims.get("reseller_access", "")).lower()
         if access in ("", "true"):
             return  # nothing says otherwise; a 403 will tell if it is wrong
-        role = "not Reseller"
+        raise NotReseller("The Keepnet credential has no role and no reseller access.")
     roles = role if isinstance(role, list) else [role]
     if "Reseller" not in [str(r) for r in roles]:
         shown = ", ".join(str(r) for r in roles)[:60]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +36,27 @@ class Company:
         if not self.limited or self.limit is None:
             return None
         return self.target_users - self.limit
+
+    @property
+    def ref(self) -> str:
+        """The ID to remember a company by from one report to the next: its ID, or for a row
+        without one a digest of what does not change from week to week (name, reseller,
+        created), short enough for the store."""
+        if self.company_id:
+            return self.company_id
+        created = self.created.isoformat() if self.created else ""
+        identity = "\x00".join((self.name, self.reseller, created)).encode("utf-8", "replace")
+        return "~" + hashlib.sha256(identity).hexdigest()[:40]
+
+    @property
+    def key(self) -> str:
+        """What tells one company from another: its ID, or for a row without one, its content."""
+        if self.company_id:
+            return self.company_id
+        created = self.created.isoformat() if self.created else ""
+        content = (self.name, self.reseller, created, self.limit, self.target_users,
+                   self.inactive_users, self.monthly_active_users)  # fmt: skip
+        return "\x00" + repr(content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +105,12 @@ class Report:
         return self.overages[:count]
 
     def find(self, text: str) -> tuple[Overage, ...]:
-        """Over-limit companies whose name contains text, case-insensitively."""
-        needle = text.casefold()
-        return tuple(o for o in self.overages if needle in o.company.name.casefold())
+        """Over-limit companies whose name contains text, case-insensitively, with runs of
+        whitespace in either counted as one space."""
+        needle = " ".join(text.casefold().split())
+        return tuple(
+            o for o in self.overages if needle in " ".join(o.company.name.casefold().split())
+        )
 
     def by_id(self, company_id: str) -> Overage | None:
         return next((o for o in self.overages if o.company.company_id == company_id), None)
@@ -121,7 +147,7 @@ def build_report(
 def _unique(companies: Iterable[Company]) -> list[Company]:
     seen: dict[str, Company] = {}
     for company in companies:
-        seen.setdefault(company.company_id, company)
+        seen.setdefault(company.key, company)
     return list(seen.values())
 
 
@@ -166,22 +192,27 @@ def parse_company(raw: Mapping[str, Any]) -> Company:
     )
 
 
+# "250", " 1,000 ", "250.0": digits, or digits in groups of three, and an optional ".0"
+_WHOLE = re.compile(r"\s*([0-9]{1,12}|[0-9]{1,3}(?:,[0-9]{3}){1,3})(?:\.0+)?\s*")
+_MAX_WHOLE = 10**12 - 1
+
+
 def parse_limit(value: object) -> int | None:
-    """numberOfUsers is a string: "250", " 1,000 ", "250.0"; "Unlimited" or null is None."""
+    """numberOfUsers is a string: "250", " 1,000 ", "250.0"; "Unlimited" or null is None.
+
+    Only plain whole numbers up to twelve digits are read: "1e9", "NaN", "-5", "12.5" are None.
+    """
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return value if value >= 0 else None
+        return value if 0 <= value <= _MAX_WHOLE else None
     if isinstance(value, float):
-        return int(value) if value.is_integer() and value >= 0 else None
-    text = str(value).strip().replace(",", "").replace("_", "")
-    try:
-        number = Decimal(text)
-    except ArithmeticError:
+        integral = value.is_integer() and 0 <= value <= _MAX_WHOLE  # False for NaN, Infinity
+        return int(value) if integral else None
+    if not isinstance(value, str) or len(value) > 64:
         return None
-    if not number.is_finite() or number < 0 or number != number.to_integral_value():
-        return None
-    return int(number)
+    match = _WHOLE.fullmatch(value)
+    return int(match.group(1).replace(",", "")) if match else None
 
 
 def parse_time(value: object) -> datetime | None:

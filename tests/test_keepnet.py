@@ -11,8 +11,15 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.errors import BadCredentials, NotReseller, PlatformDown, RequestRejected
-from bot.keepnet import KeepnetClient, upstream_calls
+from bot.errors import (
+    BadCredentials,
+    BotError,
+    NotReseller,
+    PlatformDown,
+    RequestRejected,
+    WrongAddress,
+)
+from bot.keepnet import EXTRA_PASSES, MAX_ATTEMPTS, RETRY_BUDGET_S, KeepnetClient, upstream_calls
 from bot.sandbox import Sandbox, is_flagged
 
 SECRET = "sandbox-secret"
@@ -21,13 +28,19 @@ MakeClient = Callable[..., Awaitable[tuple[KeepnetClient, Sandbox]]]
 
 
 class FastSleep:
-    """Records the back-off delays instead of waiting them out."""
+    """Records the back-off delays instead of waiting them out, and keeps the client's clock:
+    each wait moves it on by the delay, and a test may move it on too."""
 
     def __init__(self) -> None:
         self.delays: list[float] = []
+        self.now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
+        self.now += delay
         await asyncio.sleep(0)
 
 
@@ -41,18 +54,20 @@ async def make_client() -> AsyncIterator[MakeClient]:
         over_limit: int | None = None,
         role: str = "Reseller",
         secret: str = SECRET,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
+        sleep: FastSleep | None = None,
+        path: str = "",
         **settings: object,
     ) -> tuple[KeepnetClient, Sandbox]:
         sandbox = Sandbox(companies=companies, over_limit=over_limit, seed=5, role=role)
-        url = await sandbox.start()
+        url = await sandbox.start() + path
         base = Settings(
             keepnet_client_id="sandbox-client", keepnet_client_secret=secret, keepnet_base_url=url
         )
         config = replace(base, **settings)  # type: ignore[arg-type]
         http = httpx.AsyncClient(timeout=config.keepnet_timeout_s)
         opened.append((sandbox, http))
-        client = KeepnetClient(config, http, sleep=sleep or FastSleep())
+        sleep = sleep or FastSleep()
+        client = KeepnetClient(config, http, sleep=sleep, clock=sleep.clock)
         return client, sandbox
 
     yield make
@@ -78,20 +93,38 @@ async def test_fetches_every_over_limit_company_once(
     ids = [c.company_id for c in fetch.companies]
     assert len(ids) == len(set(ids)) == over_limit
     assert set(ids) == flagged_ids(sandbox)
-    pages = -(-over_limit // 100)
-    assert sandbox.search_requests == max(pages, 1)
-
-
-async def test_a_row_without_an_id_does_not_make_every_fetch_read_twice(
-    make_client: MakeClient,
-) -> None:
-    client, sandbox = await make_client(companies=400, over_limit=150)
-    nameless = next(c for c in sandbox.companies if is_flagged(c))
-    nameless["companyResourceId"] = None  # counted in the total, but nothing to key it on
-    fetch = await client.fetch_over_limit()
-    assert len(fetch.companies) == 149
     assert fetch.passes == 1
-    assert sandbox.search_requests == 2  # two pages, read once
+    pages = -(-over_limit // 100)
+    # every page once, and page 1 once more when there are several
+    assert sandbox.search_requests == (pages + 1 if pages > 1 else 1)
+
+
+async def test_rows_without_an_id_are_counted_and_read_once(make_client: MakeClient) -> None:
+    client, sandbox = await make_client(companies=400, over_limit=150)
+    flagged = [c for c in sandbox.companies if is_flagged(c)]
+    for row in flagged[:2]:
+        row["companyResourceId"] = None  # listed with the flag, but nothing to key it on
+    fetch = await client.fetch_over_limit()
+    assert len(fetch.companies) == 150
+    assert {c.name for c in fetch.companies if not c.company_id} == {
+        str(row["companyName"]) for row in flagged[:2]
+    }
+    assert fetch.passes == 1
+    assert sandbox.search_requests == 3  # two pages, and page 1 again
+
+
+async def test_a_row_without_an_id_seen_on_two_pages_counts_once(make_client: MakeClient) -> None:
+    client, sandbox = await make_client(companies=600, over_limit=150, keepnet_page_size=50)
+    last_of_page_one = (await client.search_page(1)).rows[-1]
+    rows = [dict(row) for row in sandbox.companies]
+    nameless = next(r for r in rows if r["companyResourceId"] == last_of_page_one.company_id)
+    nameless["companyResourceId"] = None
+    sandbox.companies = rows
+    sandbox.switches.shift_every = 1  # a newcomer on top pushes it onto page 2
+    fetch = await client.fetch_over_limit()
+    without_id = [c for c in fetch.companies if not c.company_id]
+    assert [c.name for c in without_id] == [nameless["companyName"]]
+    assert fetch.passes >= 2
 
 
 async def test_the_request_body_is_the_one_the_real_server_accepts(
@@ -116,13 +149,115 @@ async def test_records_shifting_between_pages_lose_no_company(
     over_whole_run = before & flagged_ids(sandbox)
     assert over_whole_run <= got
     assert len(got) == len(fetch.companies)
-    assert fetch.passes >= 2 or remove
+    assert 2 <= fetch.passes <= 1 + EXTRA_PASSES
+
+
+async def test_a_company_leaving_while_another_joins_loses_no_company(
+    make_client: MakeClient,
+) -> None:
+    client, sandbox = await make_client(companies=600, over_limit=150, keepnet_page_size=50)
+    before = flagged_ids(sandbox)
+    # after page 1: the top company leaves, a new one joins last; the total stays 150
+    sandbox.switches.leave_join_after_page = 1
+    fetch = await client.fetch_over_limit()
+    after = flagged_ids(sandbox)
+    over_whole_run = before & after
+    assert len(over_whole_run) == 149 and len(after) == 150
+    got = {c.company_id for c in fetch.companies}
+    assert over_whole_run <= got
+    assert after <= got
+    assert fetch.passes == 2
+    assert sandbox.search_requests == 1 + 3 + 4  # page 1; pages 2, 3, 1; then all again
+
+
+@pytest.mark.parametrize("reported", ["NaN", "Infinity", "-Infinity", "-5", "1e400", "null"])
+async def test_a_total_that_is_not_a_count_still_reads_every_page(
+    make_client: MakeClient, reported: str
+) -> None:
+    client, sandbox = await make_client(companies=300, over_limit=45, keepnet_page_size=20)
+    sandbox.switches.reported_total = reported
+    fetch = await client.fetch_over_limit()
+    assert {c.company_id for c in fetch.companies} == flagged_ids(sandbox)
+    assert fetch.passes == 1
+    assert fetch.total_records == 45
+    # pages 1, 2, 3 (short: the end), the ones already asked for meanwhile, page 1 again
+    assert sandbox.search_requests <= 3 + 4 + 1
+
+
+async def test_a_huge_total_reads_a_bounded_number_of_pages(make_client: MakeClient) -> None:
+    client, sandbox = await make_client(
+        companies=300, over_limit=45, keepnet_page_size=20, keepnet_concurrency=4
+    )
+    sandbox.switches.reported_total = "1e9"  # 50 million pages, if it were believed
+    fetch = await client.fetch_over_limit()
+    assert {c.company_id for c in fetch.companies} == flagged_ids(sandbox)
+    assert fetch.passes == 1 + EXTRA_PASSES
+    # each pass stops at the first empty page: a few pages beyond it at most
+    assert sandbox.search_requests <= (1 + EXTRA_PASSES) * (4 + 4 + 1)
 
 
 async def test_fifty_concurrent_callers_share_one_token_request(make_client: MakeClient) -> None:
     client, sandbox = await make_client(companies=50)
     sandbox.switches.latency_s = 0.05
     await asyncio.gather(*(client.search_page(1) for _ in range(50)))
+    assert sandbox.token_requests == 1
+
+
+async def test_concurrent_callers_share_one_failed_token_request(make_client: MakeClient) -> None:
+    client, sandbox = await make_client(secret="wrong-secret-value")
+    results = await asyncio.gather(
+        *(client.search_page(1) for _ in range(20)), return_exceptions=True
+    )
+    assert all(isinstance(r, BadCredentials) for r in results)
+    assert sandbox.token_requests == 1
+    assert sandbox.search_requests == 0
+
+
+async def test_concurrent_callers_share_one_retry_cycle_for_the_token(
+    make_client: MakeClient,
+) -> None:
+    sleep = FastSleep()
+    client, sandbox = await make_client(sleep=sleep)
+    sandbox.switches.fail_token_next = [503] * 50
+    results = await asyncio.gather(
+        *(client.search_page(1) for _ in range(20)), return_exceptions=True
+    )
+    assert all(isinstance(r, PlatformDown) for r in results)
+    assert sandbox.token_requests == MAX_ATTEMPTS
+    assert len(sleep.delays) == MAX_ATTEMPTS - 1
+
+
+async def test_a_failed_token_request_is_not_remembered(make_client: MakeClient) -> None:
+    client, sandbox = await make_client()
+    sandbox.switches.fail_token_next = [400]
+    with pytest.raises(BadCredentials):
+        await client.search_page(1)
+    page = await client.search_page(1)
+    assert page.rows
+    assert sandbox.token_requests == 2
+
+
+async def test_a_token_close_to_expiry_is_renewed_before_use(make_client: MakeClient) -> None:
+    sleep = FastSleep()
+    client, sandbox = await make_client(sleep=sleep)
+    sandbox.switches.token_ttl_s = 30  # renewed in its last 3 seconds
+    await client.search_page(1)
+    sleep.now += 20
+    await client.search_page(1)
+    assert sandbox.token_requests == 1
+    sleep.now += 8
+    await client.search_page(1)
+    assert sandbox.token_requests == 2
+    assert len(set(sandbox.issued_tokens)) == 2
+    assert all(status == 200 for _, status in sandbox.requests)  # no 401 on the way
+
+
+async def test_a_401_from_the_token_endpoint_is_bad_credentials(make_client: MakeClient) -> None:
+    client, sandbox = await make_client()
+    sandbox.switches.fail_token_next = [401]
+    with pytest.raises(BadCredentials) as caught:
+        await client.fetch_over_limit()
+    assert "KEEPNET_CLIENT_SECRET" in caught.value.for_user()
     assert sandbox.token_requests == 1
 
 
@@ -157,6 +292,37 @@ async def test_bursts_of_transient_errors_are_retried(make_client: MakeClient, s
     assert len(sleep.delays) == 3
     if status == 429:
         assert sleep.delays == [2.0, 2.0, 2.0]  # Retry-After is honoured
+
+
+async def test_one_retry_deadline_covers_the_whole_fetch(make_client: MakeClient) -> None:
+    sleep = FastSleep()
+    client, sandbox = await make_client(sleep=sleep)
+    sandbox.switches.retry_after_s = 25
+    sandbox.switches.fail_token_next = [429]  # the token waits 25 s of the budget
+    sandbox.switches.fail_next = [429, 429]  # the page another 25 s, then 25 s more is too long
+    with pytest.raises(PlatformDown) as caught:
+        await client.fetch_over_limit()
+    assert sleep.delays == [25.0, 25.0]
+    assert sum(sleep.delays) <= RETRY_BUDGET_S
+    assert "asked the bot to wait 25 s" in str(caught.value)
+    assert sandbox.search_requests == 2
+
+
+async def test_a_retry_after_longer_than_the_budget_fails_at_once(
+    make_client: MakeClient,
+) -> None:
+    sleep = FastSleep()
+    client, sandbox = await make_client(sleep=sleep)
+    sandbox.switches.retry_after_s = 600
+    sandbox.switches.fail_next = [429]
+    with pytest.raises(PlatformDown) as caught:
+        await client.fetch_over_limit()
+    assert sleep.delays == []
+    assert sandbox.search_requests == 1
+    assert caught.value.for_user() == (
+        "The Keepnet platform answered 429 and asked the bot to wait 600 s, longer than the bot "
+        "waits for an answer. Try again in 10 minutes."
+    )
 
 
 async def test_a_platform_that_stays_down_gives_a_plain_sentence(make_client: MakeClient) -> None:
@@ -231,6 +397,41 @@ async def test_a_non_reseller_role_is_caught_from_the_token_before_any_search(
     assert sandbox.search_requests == 0
 
 
+async def test_a_token_without_a_role_or_reseller_access_reads_plainly(
+    make_client: MakeClient,
+) -> None:
+    client, sandbox = await make_client(role="")
+    with pytest.raises(NotReseller) as caught:
+        await client.fetch_over_limit()
+    assert str(caught.value) == "The Keepnet credential has no role and no reseller access."
+    assert "Client Role = Reseller" in caught.value.for_user()
+    assert sandbox.search_requests == 0
+
+
+STATUSES = [(404, "404 Not Found"), (405, "405 Method Not Allowed"), (501, "501 Not Implemented")]
+
+
+@pytest.mark.parametrize(("status", "said"), STATUSES)
+async def test_an_answer_the_api_never_gives_points_at_the_base_url(
+    make_client: MakeClient, status: int, said: str
+) -> None:
+    client, sandbox = await make_client()
+    sandbox.switches.fail_next = [status]
+    with pytest.raises(WrongAddress) as caught:
+        await client.fetch_over_limit()
+    assert str(caught.value) == f"The Keepnet API at {sandbox.url} answered {said}."
+    assert "Check KEEPNET_BASE_URL" in caught.value.for_user()
+    assert sandbox.search_requests == 1  # not retried
+
+
+async def test_a_wrong_base_url_is_named_in_the_sentence(make_client: MakeClient) -> None:
+    client, sandbox = await make_client(path="/not-the-api")
+    with pytest.raises(WrongAddress) as caught:
+        await client.fetch_over_limit()
+    assert f"{sandbox.url}/not-the-api answered 404 Not Found" in str(caught.value)
+    assert "KEEPNET_BASE_URL" in caught.value.for_user()
+
+
 async def test_a_403_is_reported_as_not_reseller(make_client: MakeClient) -> None:
     client, sandbox = await make_client()
     sandbox.switches.fail_next = [403]
@@ -254,7 +455,7 @@ async def test_native_export_is_the_platform_file_unchanged(
     client, sandbox = await make_client()
     native = await client.export(fmt)
     assert native.filename == filename
-    token = (await client._current_token()).value
+    token = sandbox.issued_tokens[-1]
     body = {
         "pageNumber": 1, "pageSize": 100, "orderBy": "CreateTime", "ascending": False,
         "isTargetUserCountExceededLimit": True, "reportAllPages": True,
@@ -273,26 +474,51 @@ async def test_native_export_is_the_platform_file_unchanged(
         assert native.content[:2] == b"PK" and len(native.content) > 1000
 
 
+async def test_an_export_answered_with_an_envelope_is_not_a_file(make_client: MakeClient) -> None:
+    client, sandbox = await make_client()
+    sandbox.switches.export_envelope_next = 1
+    with pytest.raises(RequestRejected) as caught:
+        await client.export("xlsx")
+    assert str(caught.value) == "The Keepnet platform rejected the request: Sandbox export fault."
+    assert (await client.export("xlsx")).content[:2] == b"PK"
+
+
 async def test_upstream_calls_are_counted_per_command(make_client: MakeClient) -> None:
     client, _ = await make_client(companies=2000, over_limit=250)
     counter = [0]
     upstream_calls.set(counter)
     await client.fetch_over_limit()
-    assert counter[0] == 1 + 3  # token + three pages
+    assert counter[0] == 1 + 3 + 1  # token, three pages, page 1 again
 
 
 async def test_secrets_never_reach_logs_or_errors(
     make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    for name in ("bot", "httpx", "httpcore"):
+        caplog.set_level(logging.DEBUG, logger=name)
     client, sandbox = await make_client()
     sandbox.switches.fail_next = [503]
     await client.fetch_over_limit()
-    token = (await client._current_token()).value
+    failures: list[BotError] = []
+    sandbox.switches.fail_next = [503] * MAX_ATTEMPTS
+    with pytest.raises(PlatformDown) as down:
+        await client.fetch_over_limit()
+    failures.append(down.value)
+    sandbox.switches.fail_next = [400]
+    with pytest.raises(RequestRejected) as rejected:
+        await client.fetch_over_limit()
+    failures.append(rejected.value)
     bad, _ = await make_client(secret="another-secret-xyz")
-    with pytest.raises(BadCredentials) as caught:
+    with pytest.raises(BadCredentials) as refused:
         await bad.fetch_over_limit()
-    texts = [caplog.text, str(caught.value), caught.value.for_user(), repr(caught.value)]
+    failures.append(refused.value)
+    tokens = sandbox.issued_tokens
+    assert tokens
+    texts = [caplog.text]
+    texts += [text for e in failures for text in (str(e), e.for_user(), repr(e))]
+    assert "DEBUG" in caplog.text and "keepnet POST" in caplog.text
     for text in texts:
-        assert SECRET not in text and "another-secret-xyz" not in text and token not in text
+        assert SECRET not in text and "another-secret-xyz" not in text
+        assert all(token not in text for token in tokens)
     assert "another-secret-xyz" not in repr(bad._settings)

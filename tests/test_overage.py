@@ -46,10 +46,33 @@ def company(
         (True, None),
         ("NaN", None),
         ("Infinity", None),
+        (250.0, 250),
+        (float("nan"), None),
+        (float("inf"), None),
+        (-3, None),
+        ("1,000,000", 1_000_000),
+        ("1000.00", 1000),
+        ("1,00", None),
+        ("1,0000", None),
+        ("+5", None),
+        ("1_000", None),
+        ("1e3", None),
+        ("1e99999999", None),
+        ("9" * 100_000, None),
+        ("1" + "0" * 12, None),
+        (10**40, None),
+        (1e300, None),
+        ("\u0661\u0662\u0663", None),  # digits, but not ASCII ones
+        (["250"], None),
     ],
 )
 def test_parse_limit(raw: object, expected: int | None) -> None:
     assert parse_limit(raw) == expected
+
+
+def test_a_user_count_that_is_not_a_plain_number_is_zero() -> None:
+    raw = {"companyResourceId": "x", "numberOfUsers": "10", "targetUserCount": "1e99999999"}
+    assert parse_company(raw).target_users == 0
 
 
 @pytest.mark.parametrize(
@@ -140,6 +163,23 @@ def test_report_deduplicates_by_company_id_not_name() -> None:
     )
     assert report.companies_over == 2
     assert report.seats_over == 15
+
+
+def test_rows_without_an_id_are_told_apart_by_their_content() -> None:
+    twin = company("", 10, 20, name="No ID Ltd")
+    report = build_report(
+        [
+            twin,
+            company("", 10, 20, name="No ID Ltd"),  # the same row read twice
+            company("", 10, 25, name="No ID Ltd"),  # another row with that name
+            company("", 10, 12, name="Other Co"),
+        ],
+        fetched_at=NOW,
+    )
+    assert report.companies_over == 3
+    assert report.seats_over == 10 + 15 + 2
+    assert twin.key != company("", 10, 12, name="Other Co").key
+    assert company("a", 10, 20).key == "a"
 
 
 def test_true_up_is_exact_decimal_money() -> None:

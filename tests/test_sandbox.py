@@ -352,6 +352,79 @@ async def test_shift_remove_makes_a_row_skip_page_two(
     assert page_two["totalNumberOfRecords"] == OVER - 1
 
 
+async def test_leave_join_keeps_the_total_and_slides_a_row_past_page_two(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    steady = await _all_pages(client, token, pageSize=10)
+    sandbox.switches.leave_join_after_page = 1
+    page_one = (await _search(client, token, pageSize=10)).json()["data"]
+    page_two = (await _search(client, token, pageSize=10, pageNumber=2)).json()["data"]
+    assert page_one["results"] == steady[:10]
+    assert page_two["results"][0] == steady[11]  # steady[10] slid to page one, unseen
+    assert page_two["totalNumberOfRecords"] == OVER  # one left, one joined
+    now = await _all_pages(client, token, pageSize=10)
+    assert now[:-1] == steady[1:]  # it happened once, and the newcomer is last
+    assert is_flagged(now[-1]) and now[-1]["companyResourceId"] not in {
+        r["companyResourceId"] for r in steady
+    }
+    assert sandbox.switches.leave_join_after_page is None
+
+
+async def test_leave_join_waits_for_its_page(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+    token = await _token(client)
+    before = {c["companyResourceId"] for c in sandbox.companies}
+    sandbox.switches.leave_join_after_page = 3
+    for page in (1, 2):
+        await _search(client, token, pageSize=10, pageNumber=page)
+    assert {c["companyResourceId"] for c in sandbox.companies} == before
+    await _search(client, token, pageSize=10, pageNumber=3)
+    after = {c["companyResourceId"] for c in sandbox.companies}
+    assert len(after - before) == len(before - after) == 1
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "1e9"])
+async def test_reported_total_replaces_the_counts(
+    client: httpx.AsyncClient, sandbox: Sandbox, literal: str
+) -> None:
+    token = await _token(client)
+    sandbox.switches.reported_total = literal
+    answer = await _search(client, token, pageSize=10)
+    data = json.loads(answer.text)  # the json module reads NaN and Infinity too
+    reported = repr(json.loads(literal))
+    assert repr(data["data"]["totalNumberOfRecords"]) == reported
+    assert repr(data["data"]["totalNumberOfPages"]) == reported
+    assert len(data["data"]["results"]) == 10
+    rejected = await client.post("/_sandbox/switches", json={"reported_total": "many"})
+    assert rejected.status_code == 400
+
+
+async def test_export_envelope_next_answers_200_with_a_failed_envelope(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    sandbox.switches.export_envelope_next = 1
+    body = {"exportType": "Csv", "reportAllPages": True}
+    failed = await _search(client, token, "/api/companies/search/export", **body)
+    assert failed.status_code == 200 and failed.headers["Content-Type"].startswith(
+        "application/json"
+    )
+    assert failed.json()["status"] == "Failed"
+    file = await _search(client, token, "/api/companies/search/export", **body)
+    assert file.headers["Content-Type"].startswith("text/csv")
+
+
+async def test_a_credential_without_a_role_gets_a_token_without_one(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    sandbox.switches.role = ""
+    token = await _token(client)
+    claims = _claims(token)
+    assert "role" not in claims and claims["reseller_access"] == "false"
+    assert (await _search(client, token)).status_code == 403
+    assert sandbox.issued_tokens == [token]
+
+
 async def test_is_success_envelope(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
     sandbox.switches.use_is_success_envelope = True
     token = await _token(client)

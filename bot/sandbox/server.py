@@ -93,6 +93,11 @@ class Switches:
     malformed_next: int = 0
     shift_every: int | None = None
     shift_remove: bool = False
+    # once, right after page K is answered: the top company leaves, a new one joins at the end
+    leave_join_after_page: int | None = None
+    # a JSON literal sent as totalNumberOfRecords and totalNumberOfPages (NaN, Infinity, 1e9)
+    reported_total: str = ""
+    export_envelope_next: int = 0  # exports answered 200 with a JSON "Failed" envelope
     role: str = "Reseller"
     use_is_success_envelope: bool = False
 
@@ -120,6 +125,11 @@ def _switch_value(name: str, value: Any) -> Any:
     if kind == "bool" and isinstance(value, bool):
         return value
     if kind == "str" and isinstance(value, str):
+        if name == "reported_total" and value:
+            try:
+                json.loads(value)
+            except ValueError:
+                raise ValueError(f"switch {name} must be a JSON literal, got {value!r}") from None
         return value
     raise ValueError(f"switch {name} must be {kind}, got {value!r}")
 
@@ -243,12 +253,33 @@ class Sandbox:
                 newcomer["numberOfUsers"] = str(max(0, int(top.get(name) or 1) - 1))
         self.companies = [newcomer, *self._companies]
 
+    def _leave_and_join(self, query: _Query) -> None:
+        """The company on top leaves; a new flagged one joins last: the total stays the same."""
+        rows = self._ordered(query)
+        if not rows:
+            return
+        top, last = rows[0], rows[-1]
+        joiner = generate_companies(1, seed=self._rng.randrange(2**31), over_limit=1)[0]
+        # the last row's sort value and a larger ID than any: last under any orderBy
+        name = ORDER_FIELDS[query.order_by]
+        joiner[name] = last.get(name)
+        if name == "targetUserCount":
+            joiner["numberOfUsers"] = str(max(0, int(last.get(name) or 1) - 1))
+        ids = [str(r.get("companyResourceId") or "") for r in self._companies]
+        joiner["companyResourceId"] = max(ids, default="") + "z"
+        self.companies = [*(r for r in self._companies if r is not top), joiner]
+
     def _shift_id(self, taken: set[str]) -> str:
         self._shifts += 1
         candidate = f"0{999_999 - self._shifts:06d}" + new_company_id(self._rng, set())[:9]
         return candidate if candidate not in taken else new_company_id(self._rng, taken)
 
     # --- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every access token handed out so far, oldest first."""
+        return list(self._tokens)
 
     @property
     def url(self) -> str:
@@ -397,6 +428,8 @@ class Sandbox:
             "user_company_name": "Keepnet Sandbox Reseller",
             "scope": ["api1"],
         }
+        if not role:
+            del claims["role"]  # a credential with no role at all
         token = _jwt(claims, self._signing_key)
         self._tokens[token] = _Issued(expires_at=now + ttl_s, role=role)
         return token
@@ -420,11 +453,17 @@ class Sandbox:
             "limitExceededCompanyCount": self._flagged_count(query),
             "results": rows[start : start + query.size],
         }
+        if self.switches.reported_total:
+            reported = json.loads(self.switches.reported_total)
+            data["totalNumberOfPages"] = data["totalNumberOfRecords"] = reported
         response = web.json_response(self._envelope(data=data), dumps=json.dumps)
         self._answered_searches += 1
         every = self.switches.shift_every
         if every and self._answered_searches % every == 0:
             self._shift(query)
+        if self.switches.leave_join_after_page == query.page:
+            self.switches.leave_join_after_page = None
+            self._leave_and_join(query)
         return response
 
     async def _export(self, request: web.Request) -> web.StreamResponse:
@@ -434,6 +473,10 @@ class Sandbox:
         query, problems = await self._read_query(request, export=True)
         if query is None:
             return self._rejected(problems)
+        if self.switches.export_envelope_next > 0:
+            self.switches.export_envelope_next -= 1
+            body = self._envelope(message="Sandbox export fault.", failed=True)
+            return web.json_response(body)
         rows = self._ordered(query)
         if not query.all_pages:
             start = (query.page - 1) * query.size
