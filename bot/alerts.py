@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import render_slack
@@ -49,13 +49,20 @@ async def check_new_overages(services: Services, channel: str, slot: datetime) -
 
 
 async def _check(services: Services, channel: str, run: Run, lease: Lease) -> str | None:
-    if run.attempts > 1:  # taken over: an earlier attempt may have posted, then died
-        found = await _already_posted(services, channel, run)
-        if found is not None:
-            return found
+    key = slot_key(run.slot)
+    # before any episode is opened: the unposted ones are those earlier checks set out to post
+    own, in_flight = await _settle_earlier_posts(services, channel, run)
+    if own is not None:  # this slot's own earlier attempt posted, then died
+        await asyncio.to_thread(
+            functools.partial(
+                services.store.mark_done, run.id, owner=services.instance_id,
+                now=services.now(), message_ts=own,
+            )
+        )  # fmt: skip
+        return own
     report = await services.report(fresh=True)
     unposted = await asyncio.to_thread(_update_episodes, services, channel, report)
-    new = [o for o in report.overages if o.company.company_id in unposted]
+    new = [o for o in report.overages if o.company.ref in unposted - in_flight]
     if not new:
         await asyncio.to_thread(
             functools.partial(
@@ -66,36 +73,94 @@ async def _check(services: Services, channel: str, run: Run, lease: Lease) -> st
     # the first check of a channel sums up who is over already instead of one alert each
     baseline = await asyncio.to_thread(services.store.last_posted_run, run.channel) is None
     message = render_slack.render_alert(new, report=report, now=services.now(), baseline=baseline)
-    metadata = {"event_type": ALERT_EVENT, "event_payload": {"key": slot_key(run.slot)}}
+    metadata = {"event_type": ALERT_EVENT, "event_payload": {"key": key}}
+    ids = [o.company.ref for o in new]
+    # noted before posting: should this process die after the post, a later check finds the
+    # message by this key instead of announcing these episodes again
+    await asyncio.to_thread(functools.partial(services.store.stamp_alerts, channel, ids, key=key))
     if lease.lost:  # another process has the check now: it posts, not us
         return None
     ts = await services.poster.post(channel, message, metadata=metadata)
-    ids = [o.company.company_id for o in new]
     await asyncio.to_thread(functools.partial(_record_posted, services, channel, run, ids, ts=ts))
     log.debug("alert for %d companies posted in %s (baseline: %s)", len(ids), channel, baseline)
     return ts
 
 
-async def _already_posted(services: Services, channel: str, run: Run) -> str | None:
-    """The message of an earlier attempt at this slot, recorded now if there is one."""
-    found = await services.find_earlier_post(
-        channel, run, event_type=ALERT_EVENT, key=slot_key(run.slot)
+async def _settle_earlier_posts(
+    services: Services, channel: str, run: Run
+) -> tuple[str | None, set[str]]:
+    """Record the posts of earlier checks whose process died before recording them, found
+    in the channel by their key, so that no episode is announced twice.
+
+    The keys looked for: those the unposted episodes were stamped with before their post,
+    this slot's own when it is taken over, and, for episodes stamped by none (a check that
+    died between opening and stamping them, or an older version), the checks whose process
+    died. Returns this slot's own earlier post, if found, and the episodes of a check still
+    running elsewhere, which are left to it.
+    """
+    store, own = services.store, slot_key(run.slot)
+    stamps = await asyncio.to_thread(store.unposted_alert_keys, channel)
+    keys = {stamp for stamp in stamps.values() if stamp is not None}
+    if run.attempts > 1:
+        keys.add(own)
+    unstamped = {company for company, stamp in stamps.items() if stamp is None}
+    if unstamped:
+        keys |= await asyncio.to_thread(_abandoned_checks, services, channel, run)
+    own_post: str | None = None
+    in_flight: set[str] = set()
+    for key in sorted(keys, reverse=True):  # the latest check first: it saw every episode
+        slot = _slot_of(key)
+        if slot is None:
+            continue
+        stamped = {company for company, stamp in stamps.items() if stamp == key}
+        if key != own and await asyncio.to_thread(_is_running, services, channel, slot):
+            in_flight |= stamped  # that check posts or fails them itself
+            continue
+        found = await services.find_earlier_post(
+            channel, event_type=ALERT_EVENT, key=key, since=slot
+        )
+        if found is None:
+            continue  # its post never reached Slack: these are announced again
+        log.info("alert %s in %s was posted by a check that did not record it", key, channel)
+        announced, unstamped = stamped | unstamped, set()
+        await asyncio.to_thread(
+            functools.partial(
+                store.mark_alert_posted, channel, announced, ts=found, now=services.now()
+            )
+        )
+        if key == own:
+            own_post = found
+    return own_post, in_flight
+
+
+def _abandoned_checks(services: Services, channel: str, run: Run) -> set[str]:
+    """The keys of the last day's checks whose process died while holding them."""
+    now = services.now()
+    pending = services.store.pending_runs(
+        alert_key(channel), now=now, since=now - timedelta(days=1)
     )
-    if found is None:
+    return {slot_key(r.slot) for r in pending if r.state == "claimed" and r.id != run.id}
+
+
+def _is_running(services: Services, channel: str, slot: datetime) -> bool:
+    earlier = services.store.run(alert_key(channel), slot)
+    return (
+        earlier is not None and earlier.state == "claimed" and earlier.lease_until >= services.now()
+    )
+
+
+def _slot_of(key: str) -> datetime | None:
+    try:
+        slot = datetime.fromisoformat(key)
+    except ValueError:
         return None
-    log.info("alert %s in %s was already posted", slot_key(run.slot), channel)
-    # checked before any new episode is opened, so the unposted ones are the ones it announced
-    unposted = await asyncio.to_thread(services.store.unposted_alerts, channel)
-    await asyncio.to_thread(
-        functools.partial(_record_posted, services, channel, run, unposted, ts=found)
-    )
-    return found
+    return slot if slot.utcoffset() is not None else None
 
 
 def _update_episodes(services: Services, channel: str, report: Report) -> set[str]:
     """Close the episodes of companies back under, open those newly over; the unposted IDs."""
     store, now = services.store, services.now()
-    over = sorted({o.company.company_id for o in report.overages})
+    over = sorted({o.company.ref for o in report.overages})
     closed = store.close_alert_episodes(channel, still_over=set(over), now=now)
     opened = store.open_alert_episodes(channel, over, now=now)
     if closed or opened:

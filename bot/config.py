@@ -211,10 +211,10 @@ class _Reader:
 
     def crontab(self, name: str, default: str) -> str:
         def parse(value: str) -> str:
-            from apscheduler.triggers.cron import CronTrigger
+            from bot.schedule import make_trigger  # the scheduler reads it the same way
 
             try:
-                CronTrigger.from_crontab(value)
+                make_trigger(value, "UTC")
             except ValueError as exc:
                 raise ConfigError(
                     f"{name} must be a crontab of 5 fields like '0 9 * * MON', got {value!r} "

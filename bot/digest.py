@@ -49,6 +49,7 @@ class Change:
 
     @property
     def delta(self) -> int:
+        """Seats over now minus then; meaningful only when both are known (grew, shrank)."""
         return (self.overage.seats_over or 0) - (self.previous_seats_over or 0)
 
 
@@ -60,7 +61,12 @@ class DigestDiff:
     came_back: tuple[SnapshotRow, ...] = ()
     grew: tuple[Change, ...] = ()
     shrank: tuple[Change, ...] = ()
-    late_by: timedelta | None = None  # set when a missed slot is posted late
+    # a limit that became unreadable, or readable again, is neither growth nor shrinkage
+    limit_now_unknown: tuple[Change, ...] = ()
+    limit_known_again: tuple[Change, ...] = ()
+    late_by: timedelta | None = None  # set when a slot is posted late
+    due: datetime | None = None  # the slot a late digest was due at (default: now - late_by)
+    retried: bool = False  # late because an earlier attempt failed, not because the bot was off
     trend: tuple[TrendPoint, ...] = ()  # oldest first, this digest last
 
     @property
@@ -87,7 +93,7 @@ class DigestDiff:
 def snapshot_of(report: Report) -> Snapshot:
     rows = tuple(
         SnapshotRow(
-            company_id=o.company.company_id,
+            company_id=o.company.ref,
             name=o.company.name,
             limit=o.company.limit,
             target_users=o.company.target_users,
@@ -103,15 +109,19 @@ def diff(
     previous: Snapshot | None,
     *,
     late_by: timedelta | None = None,
+    due: datetime | None = None,
+    retried: bool = False,
     history: tuple[TrendPoint, ...] = (),
 ) -> DigestDiff:
     """Compare the report with the previous digest's snapshot, company by company (by ID)."""
     trend = (*history, TrendPoint(report.fetched_at, report.companies_over, report.seats_over))
     if previous is None:
-        return DigestDiff(report=report, previous=None, late_by=late_by, trend=trend)
+        return DigestDiff(
+            report=report, previous=None, late_by=late_by, due=due, retried=retried, trend=trend
+        )
     before = {row.company_id: row for row in previous.rows}
-    now_ids = {o.company.company_id for o in report.overages}
-    went_over = tuple(o for o in report.overages if o.company.company_id not in before)
+    now_ids = {o.company.ref for o in report.overages}
+    went_over = tuple(o for o in report.overages if o.company.ref not in before)
     came_back = tuple(
         sorted(
             (row for row in previous.rows if row.company_id not in now_ids),
@@ -119,13 +129,17 @@ def diff(
         )
     )
     changes = [
-        Change(o, before[o.company.company_id].seats_over)
+        Change(o, before[o.company.ref].seats_over)
         for o in report.overages
-        if o.company.company_id in before
-        and before[o.company.company_id].seats_over != o.seats_over
+        if o.company.ref in before and before[o.company.ref].seats_over != o.seats_over
     ]
-    grew = tuple(sorted((c for c in changes if c.delta > 0), key=lambda c: -c.delta))
-    shrank = tuple(sorted((c for c in changes if c.delta < 0), key=lambda c: c.delta))
+    known = [
+        c for c in changes if c.previous_seats_over is not None and c.overage.seats_over is not None
+    ]
+    grew = tuple(sorted((c for c in known if c.delta > 0), key=lambda c: -c.delta))
+    shrank = tuple(sorted((c for c in known if c.delta < 0), key=lambda c: c.delta))
+    now_unknown = tuple(c for c in changes if c.overage.seats_over is None)
+    known_again = tuple(c for c in changes if c.previous_seats_over is None)
     return DigestDiff(
         report=report,
         previous=previous,
@@ -133,6 +147,10 @@ def diff(
         came_back=came_back,
         grew=grew,
         shrank=shrank,
+        limit_now_unknown=now_unknown,
+        limit_known_again=known_again,
         late_by=late_by,
+        due=due,
+        retried=retried,
         trend=trend[-8:],
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,14 +23,103 @@ TICK_S = 60  # how often due, failed and missed slots are looked at
 RETRIES_PER_TICK = 3  # earlier failed slots tried again per channel and tick
 CATCH_UP_WITHIN = timedelta(days=1)  # a slot missed by more than this is not posted late
 ALERT_CATCH_UP_WITHIN = timedelta(hours=2)  # an alert check missed by more is left to the next
+FIRST_RETRY = timedelta(minutes=1)  # a failed slot is tried again after 1, 2, 4, 8 … minutes
+LONGEST_RETRY = timedelta(minutes=30)  # … at most this far apart, and this for lasting errors
+STOP_WAIT_S = 20.0  # how long stopping waits for a digest or alert check in flight
 
 _TICK = timedelta(microseconds=1)
 _FIRST_LOOK_BACK = timedelta(minutes=2)
+# cron counts the days of the week from Sunday = 0 (7 is Sunday too); APScheduler 3 counts
+# from Monday = 0, so numbers are turned into these names before APScheduler sees them
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 def make_trigger(crontab: str, zone: str) -> CronTrigger:
-    """A 5-field crontab read in `zone`'s wall-clock time (09:00 stays 09:00 across DST)."""
-    return CronTrigger.from_crontab(crontab, timezone=ZoneInfo(zone))
+    """A 5-field crontab read in `zone`'s wall-clock time (09:00 stays 09:00 across DST).
+
+    Day-of-week numbers count as cron counts them (0 and 7 = Sunday, 1-5 = Monday to Friday).
+    Raises ValueError for a crontab that is malformed or never fires (`0 0 30 2 *`).
+    """
+    fields = crontab.split()
+    if len(fields) != 5:
+        raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
+    minute, hour, day, month, weekday = fields
+    trigger = CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=cron_weekdays(weekday),
+        timezone=ZoneInfo(zone),
+    )
+    if _fire_after(trigger, datetime.now(UTC)) is None:
+        raise ValueError("it never fires")
+    return trigger
+
+
+def cron_weekdays(field: str) -> str:
+    """A crontab's day-of-week field as a list of day names APScheduler reads as cron does:
+    `1` → `mon`, `0` and `7` → `sun`, `1-5` → `mon,tue,wed,thu,fri`, `*/2` → `sun,tue,thu,sat`.
+    Names (`MON`, `mon-fri`) keep their meaning; `*` stays `*`."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for item in field.lower().split(","):
+        days |= _cron_days(item)
+    return ",".join(_WEEKDAYS[d] for d in sorted(days, key=lambda d: (d + 6) % 7))  # Monday first
+
+
+def _cron_days(item: str) -> set[int]:
+    base, slash, step_text = item.partition("/")
+    step = int(step_text) if step_text.isdigit() else 0
+    if slash and step < 1:
+        raise ValueError(f"day of week {item!r} has a bad step")
+    if base == "*":
+        first, last = 0, 6
+    elif "-" in base:
+        start, _, end = base.partition("-")
+        first, last = _cron_day(start), _cron_day(end)
+        if last == 0 and first > 0:  # `sat-sun`, `5-0`: Sunday closes the week
+            last = 7
+        if first > last:
+            raise ValueError(f"day of week range {base!r} ends before it starts")
+    else:
+        first = _cron_day(base)
+        last = 6 if slash and first < 7 else first  # `1/2` = from Monday, every second day
+    return {day % 7 for day in range(first, last + 1, step or 1)}
+
+
+def _cron_day(text: str) -> int:
+    if text.isdigit() and int(text) <= 7:
+        return int(text)
+    if text in _WEEKDAYS:
+        return _WEEKDAYS.index(text)
+    raise ValueError(f"day of week {text!r} is not 0-7 or a name like mon")
+
+
+def crontab_cadence(crontab: str) -> str | None:
+    """ "daily" for a crontab that fires once every day, "weekly" for once a week, else None."""
+    fields = crontab.split()
+    if len(fields) != 5:
+        return None
+    minute, hour, day, month, weekday = fields
+    if not (minute.isdigit() and hour.isdigit() and day == "*" and month == "*"):
+        return None
+    if weekday == "*":
+        return "daily"
+    try:
+        days = cron_weekdays(weekday).split(",")
+    except ValueError:
+        return None
+    return "weekly" if len(days) == 1 else None
+
+
+def retry_delay(attempts: int, *, lasting: bool = False) -> timedelta:
+    """How long a slot waits after its `attempts`-th failed attempt before the next one:
+    1, 2, 4, 8, 16, then 30 minutes; 30 at once for an error waiting cannot heal."""
+    if lasting:
+        return LONGEST_RETRY
+    return min(FIRST_RETRY * (1 << max(0, min(attempts - 1, 10))), LONGEST_RETRY)
 
 
 def next_slot(trigger: CronTrigger, now: datetime) -> datetime:
@@ -89,6 +180,15 @@ def _last_fire_in(trigger: CronTrigger, *, start: datetime, end: datetime) -> da
     return latest
 
 
+@dataclass(frozen=True, slots=True)
+class _Digests:
+    """One channel's digest schedule; slots before `since` are never posted."""
+
+    channel: str
+    trigger: CronTrigger
+    since: datetime | None  # when the channel was subscribed, or first seen for DIGEST_CHANNEL
+
+
 class DigestScheduler:
     """APScheduler wiring: each subscription's cron slots, plus a minute tick that retries
     failed slots and catches up the latest one missed while the bot was down."""
@@ -98,6 +198,9 @@ class DigestScheduler:
         self._settings = settings
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._stored: list[Any] = []
+        self._env_since: datetime | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopped = False
         self._env_trigger = (
             make_trigger(settings.digest_schedule, settings.digest_timezone)
             if settings.digest_channel
@@ -114,15 +217,19 @@ class DigestScheduler:
         return bool(self._scheduler.running)
 
     def subscriptions(self) -> list[tuple[str, CronTrigger]]:
-        found: list[tuple[str, CronTrigger]] = []
+        return [(digests.channel, digests.trigger) for digests in self._digests()]
+
+    def _digests(self) -> list[_Digests]:
+        found: list[_Digests] = []
         if self._env_trigger is not None and self._settings.digest_channel:
-            found.append((self._settings.digest_channel, self._env_trigger))
+            found.append(
+                _Digests(self._settings.digest_channel, self._env_trigger, self._env_since)
+            )
         zone = self._settings.digest_timezone
         for sub in self._stored:
             if sub.channel != self._settings.digest_channel:
-                found.append(
-                    (sub.channel, make_trigger(subscription_crontab(sub), sub.zone or zone))
-                )
+                trigger = make_trigger(subscription_crontab(sub), sub.zone or zone)
+                found.append(_Digests(sub.channel, trigger, sub.created_at))
         return found
 
     async def refresh(self) -> None:
@@ -134,14 +241,15 @@ class DigestScheduler:
 
     def next_run(self) -> datetime | None:
         now = self._services.now()
-        times = [next_slot(trigger, now) for _, trigger in self.subscriptions()]
+        times = [fire for _, t in self.subscriptions() if (fire := _fire_after(t, now)) is not None]
         return min(times) if times else None
 
     def start(self) -> None:
         if self._env_trigger is not None:
             self._scheduler.add_job(
-                self.tick,
+                self._run,
                 self._env_trigger,
+                args=(self.tick,),
                 id="digest",
                 coalesce=True,
                 max_instances=1,
@@ -149,8 +257,9 @@ class DigestScheduler:
             )
         if self._alert_trigger is not None:
             self._scheduler.add_job(
-                self._tick_alerts,
+                self._run,
                 self._alert_trigger,
+                args=(self._tick_alerts,),
                 id="alerts",
                 coalesce=True,
                 max_instances=1,
@@ -158,8 +267,9 @@ class DigestScheduler:
             )
         # the tick also serves stored subscriptions, retries and the catch-up on start
         self._scheduler.add_job(
-            self.tick,
+            self._run,
             "interval",
+            args=(self.tick,),
             seconds=TICK_S,
             id="tick",
             coalesce=True,
@@ -168,30 +278,81 @@ class DigestScheduler:
         )
         self._scheduler.start()
 
+    async def _run(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run one job as a task of its own: APScheduler cancels a coroutine job still running
+        when it shuts down, and a digest half posted must rather finish (see stop_gracefully)."""
+        task = asyncio.ensure_future(work())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        await asyncio.shield(task)
+
     def stop(self) -> None:
+        """Stop at once; a digest or alert check in flight is cancelled (its claim runs out
+        and the slot is taken again, here after a restart or by another replica)."""
+        if self._scheduler.running and not self._stopped:
+            self._stopped = True
+            self._scheduler.shutdown(wait=False)  # takes effect on the loop's next turn
+        for task in list(self._running):
+            task.cancel()
+
+    async def stop_gracefully(self, timeout_s: float = STOP_WAIT_S) -> None:
+        """Start no new job, let the one in flight finish (for at most `timeout_s`), then stop."""
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.pause()
+        running = [task for task in self._running if not task.done()]
+        if running:
+            log.info("waiting for the scheduled digest or alert check in flight")
+            _, unfinished = await asyncio.wait(running, timeout=timeout_s)
+            if unfinished:
+                log.warning(
+                    "scheduled work still running after %.0f s is stopped; it is retried later",
+                    timeout_s,
+                )
+        self.stop()
+        await asyncio.sleep(0)  # let the shutdown happen
 
     async def tick(self) -> None:
         """Post every slot that is due and not yet posted, here or by another replica."""
+        started = self._services.now()  # what a slot's lateness is measured against
         try:
             await self.refresh()
         except BotError as exc:
             log.warning("subscriptions not read: %s", exc)
-        now = self._services.now()
-        for channel, trigger in self.subscriptions():
-            latest = previous_slot(trigger, now, within=CATCH_UP_WITHIN)
-            slots = await self._retries(channel, now=now, latest=latest)
-            if latest is not None and not repeated_wall_time(latest, trigger):
+        await self._read_env_since(started)
+        for digests in self._digests():
+            if digests.channel == self._settings.digest_channel and digests.since is None:
+                continue  # the database could not say since when the channel is known
+            latest = previous_slot(digests.trigger, started, within=CATCH_UP_WITHIN)
+            slots = await self._retries(digests.channel, now=started, latest=latest)
+            if (
+                latest is not None
+                and (digests.since is None or latest >= digests.since)
+                and not repeated_wall_time(latest, digests.trigger)
+            ):
                 slots.append(latest)
             for slot in slots:
                 try:
-                    await self._services.run_slot(channel, slot)
+                    await self._services.run_slot(digests.channel, slot, as_of=started)
                 except BotError as exc:
-                    log.warning("digest for %s at %s failed: %s", channel, slot_key(slot), exc)
+                    log.warning(
+                        "digest for %s at %s failed: %s", digests.channel, slot_key(slot), exc
+                    )
                 except Exception:  # the scheduler must survive any one failed slot
-                    log.exception("digest for %s at %s failed", channel, slot_key(slot))
+                    log.exception("digest for %s at %s failed", digests.channel, slot_key(slot))
         await self._tick_alerts()
+
+    async def _read_env_since(self, now: datetime) -> None:
+        """Since when this database knows DIGEST_CHANNEL: a slot from before the bot's first
+        start with it is not caught up (it was never missed)."""
+        channel = self._settings.digest_channel
+        if self._env_since is not None or self._env_trigger is None or not channel:
+            return
+        try:
+            self._env_since = await asyncio.to_thread(
+                functools.partial(self._services.store.first_seen, channel, now=now)
+            )
+        except BotError as exc:
+            log.warning("digest channel %s not read: %s", channel, exc)
 
     async def _retries(
         self, channel: str, *, now: datetime, latest: datetime | None
@@ -213,18 +374,24 @@ class DigestScheduler:
         return slots[-RETRIES_PER_TICK:]
 
     async def _tick_alerts(self) -> None:
-        """Run the latest alert check that is due, unless it is done here or by a replica."""
+        """Run the latest alert check that is due, unless it is done here or by a replica.
+
+        A check not started within ALERT_CATCH_UP_WITHIN is left to the next one; a check
+        that failed or whose process died is retried (with growing gaps) until the next."""
         channel = self._settings.alert_channel
         if self._alert_trigger is None or not channel:
             return
-        from bot.alerts import check_new_overages  # bot.alerts imports this module
+        from bot.alerts import alert_key, check_new_overages  # bot.alerts imports this module
 
-        slot = previous_slot(
-            self._alert_trigger, self._services.now(), within=ALERT_CATCH_UP_WITHIN
-        )
+        now = self._services.now()
+        slot = previous_slot(self._alert_trigger, now, within=CATCH_UP_WITHIN)
         if slot is None or repeated_wall_time(slot, self._alert_trigger):
             return
         try:
+            if now - slot > ALERT_CATCH_UP_WITHIN:
+                run = await asyncio.to_thread(self._services.store.run, alert_key(channel), slot)
+                if run is None or run.state == "posted":
+                    return
             await check_new_overages(self._services, channel, slot)
         except BotError as exc:
             log.warning("alert check for %s at %s failed: %s", channel, slot_key(slot), exc)

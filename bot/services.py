@@ -14,16 +14,37 @@ from typing import Any, Protocol
 from bot import grammar, render_slack, workbook
 from bot.config import Settings
 from bot.digest import DigestDiff, TrendPoint, diff, snapshot_of
-from bot.errors import BotError, NotAllowed, SlackRefused
+from bot.errors import (
+    BadCredentials,
+    BotError,
+    ChannelNotFound,
+    NotAllowed,
+    NotInChannel,
+    NotReseller,
+    RequestRejected,
+    SlackAuthError,
+    SlackRefused,
+)
 from bot.keepnet import KeepnetClient, NativeFile
 from bot.overage import Report, build_report
 from bot.render_slack import Message
-from bot.schedule import slot_key
+from bot.schedule import crontab_cadence, retry_delay, slot_key
 from bot.store import Run, Store
 
 log = logging.getLogger(__name__)
 
 DIGEST_EVENT = "overage_digest"
+# failures that waiting does not heal (a wrong channel or token, a refused request): their
+# slot is still retried, but only as often as the longest retry gap
+LASTING_ERRORS = (
+    ChannelNotFound,
+    NotInChannel,
+    SlackAuthError,
+    SlackRefused,
+    BadCredentials,
+    NotReseller,
+    RequestRejected,
+)
 
 
 class Poster(Protocol):
@@ -52,6 +73,8 @@ class Poster(Protocol):
     async def find_message(
         self, channel: str, *, event_type: str, key: str, oldest: float
     ) -> str | None: ...
+
+    async def ensure_member(self, channel: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -146,7 +169,7 @@ class Services:
         today = report.fetched_at.astimezone(zone).date()
         filename = workbook.export_filename(fmt, today)
         if fmt == "csv":
-            content = await asyncio.to_thread(workbook.build_csv, report, zone=zone)
+            content = await asyncio.to_thread(workbook.build_csv, report)
         else:
             if trend is None:
                 trend = await asyncio.to_thread(self._trend_for_workbook, report)
@@ -175,7 +198,8 @@ class Services:
         if native:
             native_file = await self.native_file(fmt)
             content, filename = native_file.content, native_file.filename
-            title, comment = filename, f"The platform's own export, as <@{user}> asked."
+            title = filename
+            comment = f"The platform's own export file, unchanged, as <@{user}> asked."
         else:
             report = await self.report()
             exported = await self.export_file(fmt, report)
@@ -190,18 +214,29 @@ class Services:
         message = render_slack.render_summary(report, now=self.now())
         # in the channel the buttons would act for everyone: leave them out, say who shared it
         blocks = [b for b in message.blocks if b.get("type") != "actions"]
-        shared = Message(text=message.text, blocks=[*blocks, _shared_by(user)])
+        shared = Message(
+            text=message.text, blocks=[*blocks, _shared_by(user)], attachments=message.attachments
+        )
         return await self.poster.post(channel, shared)
 
     # --- digest ----------------------------------------------------------------------------
 
     async def build_digest(
-        self, channel: str, *, late_by: timedelta | None = None
+        self, channel: str, *, late_by: timedelta | None = None, run: Run | None = None
     ) -> tuple[DigestDiff, Message]:
+        """The digest for `channel`; `run`, when it is a scheduled one, names the slot that a
+        late digest was due at and whether an earlier attempt failed."""
         report = await self.report(fresh=True)
         previous = await asyncio.to_thread(self.store.previous_snapshot, channel)
         history = await asyncio.to_thread(self.store.trend, channel, 7)
-        digest = diff(report, previous, late_by=late_by, history=history)
+        digest = diff(
+            report,
+            previous,
+            late_by=late_by,
+            due=run.slot if run is not None and late_by is not None else None,
+            retried=run is not None and run.attempts > 1,
+            history=history,
+        )
         message = render_slack.render_digest(
             digest,
             now=self.now(),
@@ -210,13 +245,13 @@ class Services:
         )
         return digest, message
 
-    def _cadence_of(self, channel: str) -> str:
-        """ "daily" for a channel subscribed daily from Slack; DIGEST_CHANNEL and the rest are
-        "weekly"."""
+    def _cadence_of(self, channel: str) -> str | None:
+        """The channel's cadence for the digest's title: its subscription's, or what
+        DIGEST_SCHEDULE amounts to ("0 9 * * MON" is weekly); None when neither says."""
         if channel == self.settings.digest_channel:
-            return "weekly"
+            return crontab_cadence(self.settings.digest_schedule)
         found = [s.cadence for s in self.store.subscriptions() if s.channel == channel]
-        return found[0] if found else "weekly"
+        return found[0] if found else None
 
     async def post_digest_now(self, channel: str) -> str | None:
         """`/overage digest` and `python -m bot digest`: a manual digest, recorded like any."""
@@ -231,8 +266,15 @@ class Services:
             return None
         return await self._deliver(run, late_by=None)
 
-    async def run_slot(self, channel: str, slot: datetime) -> str | None:
-        """Post the digest of one scheduled slot, unless another process has or is doing it."""
+    async def run_slot(
+        self, channel: str, slot: datetime, *, as_of: datetime | None = None
+    ) -> str | None:
+        """Post the digest of one scheduled slot, unless another process has or is doing it.
+
+        It is late (and says so) when `as_of`, the time the scheduler's tick began (default:
+        now), is more than LATE_AFTER past the slot: a digest queued behind others of the
+        same tick is not late, one missed while the bot was off is.
+        """
         now = self.now()
         run = await asyncio.to_thread(
             functools.partial(
@@ -242,8 +284,8 @@ class Services:
         )  # fmt: skip
         if run is None:
             return None
-        late = now - slot
-        return await self._deliver(run, late_by=late if late > LATE_AFTER else None)
+        late = (as_of or now) - slot > LATE_AFTER
+        return await self._deliver(run, late_by=now - slot if late else None)
 
     async def _deliver(self, run: Run, *, late_by: timedelta | None) -> str | None:
         async with self.holding(run) as lease:
@@ -286,7 +328,9 @@ class Services:
         try:
             # only a slot taken over can have been posted by a process that died
             already = (
-                await self.find_earlier_post(run.channel, run, event_type=DIGEST_EVENT, key=key)
+                await self.find_earlier_post(
+                    run.channel, event_type=DIGEST_EVENT, key=key, since=run.slot
+                )
                 if run.attempts > 1
                 else None
             )
@@ -295,7 +339,8 @@ class Services:
                 report = await self.report()
                 await asyncio.to_thread(self._record_posted, run, already, report, late_by)
                 return already
-            digest, message = await self.build_digest(run.channel, late_by=late_by)
+            scheduled = run if run.kind == "scheduled" else None
+            digest, message = await self.build_digest(run.channel, late_by=late_by, run=scheduled)
             attachment = await self._digest_attachment(digest)
             metadata = {"event_type": DIGEST_EVENT, "event_payload": {"key": key}}
             if lease.lost:  # another process has the slot: it posts, not us
@@ -310,13 +355,13 @@ class Services:
         return ts
 
     async def find_earlier_post(
-        self, channel: str, run: Run, *, event_type: str, key: str
+        self, channel: str, *, event_type: str, key: str, since: datetime
     ) -> str | None:
-        """The ts of the message an earlier attempt at `run` posted in `channel` before a crash
-        kept it from recording it (found by its metadata), else None."""
+        """The ts of the message an earlier attempt posted in `channel` (not before `since`,
+        its slot) before a crash kept it from recording it, found by its metadata; else None."""
         try:
             return await self.poster.find_message(
-                channel, event_type=event_type, key=key, oldest=run.slot.timestamp() - 60
+                channel, event_type=event_type, key=key, oldest=since.timestamp() - 60
             )
         except SlackRefused as exc:  # e.g. missing_scope on an old install: post unchecked
             log.warning("could not look for an earlier post in %s: %s", channel, exc)
@@ -357,13 +402,19 @@ class Services:
         )
 
     def record_failed(self, run: Run, exc: BaseException) -> None:
-        reason = exc.for_user() if hasattr(exc, "for_user") else type(exc).__name__
-        self.store.mark_failed(run.id, owner=self.instance_id, error=reason, now=self.now())
+        """Record the failed attempt with its error; it is tried again after a gap that grows
+        with each attempt (the longest at once for an error waiting cannot heal)."""
+        reason = exc.for_user() if isinstance(exc, BotError) else type(exc).__name__
+        now = self.now()
+        retry_at = now + retry_delay(run.attempts, lasting=isinstance(exc, LASTING_ERRORS))
+        self.store.mark_failed(
+            run.id, owner=self.instance_id, error=reason, now=now, retry_at=retry_at
+        )
 
     async def digest_times(self) -> tuple[datetime | None, datetime | None]:
-        """When the last digest was posted to DIGEST_CHANNEL, and when the next one is due."""
-        channel = self.settings.digest_channel
-        run = await asyncio.to_thread(self.store.last_posted_run, channel) if channel else None
+        """The last digest posted and the next one due, both of any channel: DIGEST_CHANNEL
+        and the subscriptions set from Slack alike."""
+        run = await asyncio.to_thread(self.store.last_digest)
         return (run.slot if run is not None else None), self.next_digest()
 
     # --- subscriptions set from Slack --------------------------------------------------------
@@ -372,13 +423,24 @@ class Services:
         self, request: grammar.Request, *, channel: str, user: str, reply: Reply
     ) -> None:
         match request:
+            case grammar.Subscribe() | grammar.Unsubscribe() if (
+                channel == self.settings.digest_channel
+            ):
+                raise NotAllowed(
+                    "This channel's digest is set by DIGEST_CHANNEL in the bot's settings, "
+                    "not from Slack.",
+                    hint="Change DIGEST_SCHEDULE there, or subscribe another channel.",
+                )
             case grammar.Subscribe():
                 self._require_admin(user)
                 await reply(await self._subscribe(request, channel=channel, user=user))
             case grammar.Unsubscribe():
                 self._require_admin(user)
                 removed = await asyncio.to_thread(self.store.remove_subscription, channel)
-                log.info("subscription of %s removed by %s: %s", channel, user, removed)
+                log.info(
+                    "subscription of %s removed by %s%s",
+                    channel, user, "" if removed else " (there was none)",
+                )  # fmt: skip
                 text = (
                     "This channel's digest subscription is removed."
                     if removed
@@ -398,6 +460,8 @@ class Services:
 
     async def _subscribe(self, request: grammar.Subscribe, *, channel: str, user: str) -> Message:
         zone = request.zone or self.settings.digest_timezone
+        # a digest the bot could never post is refused now, not found out at its first slot
+        await self.poster.ensure_member(channel)
         await asyncio.to_thread(
             functools.partial(
                 self.store.add_subscription, channel, cadence=request.cadence,
@@ -405,9 +469,10 @@ class Services:
                 now=self.now(),
             )
         )  # fmt: skip
+        day = f" {request.weekday}" if request.cadence == "weekly" and request.weekday else ""
         log.info(
-            "subscription of %s set by %s: %s %s %s %s",
-            channel, user, request.cadence, request.weekday, request.time, zone,
+            "subscription of %s set by %s: %s%s %s %s",
+            channel, user, request.cadence, day, request.time, zone,
         )  # fmt: skip
         when = render_slack.describe_schedule(request.cadence, request.weekday, request.time, zone)
         return render_slack.render_notice(f"Subscribed: this channel gets the digest {when}.")
@@ -420,6 +485,8 @@ class Services:
             schedule = f"`{settings.digest_schedule}` ({settings.digest_timezone})"
             entries.append((settings.digest_channel, schedule, None))
         for sub in stored:
+            if sub.channel == settings.digest_channel:  # DIGEST_CHANNEL's schedule is the one
+                continue
             zone = sub.zone or settings.digest_timezone
             when = render_slack.describe_schedule(sub.cadence, sub.weekday, sub.time, zone)
             entries.append((sub.channel, when, sub.created_by))
@@ -431,9 +498,10 @@ Reply = Callable[[Message], Awaitable[Any]]
 
 
 def _upload_comment(report: Report, user: str) -> str:
+    unknown = f" ({report.limit_unknown:,} with limit unknown)" if report.limit_unknown else ""
     return (
-        f"License overage for <@{user}>: {report.companies_over:,} companies over their limit, "
-        f"{report.seats_over:,} seats over in total."
+        f"License overage, as <@{user}> asked: {report.companies_over:,} companies over their "
+        f"limit{unknown}, {report.seats_over:,} seats over in total."
     )
 
 

@@ -128,6 +128,7 @@ ALERTS = sa.Table(
     sa.Column("closed_at", UTCDateTime()),
     sa.Column("posted_at", UTCDateTime()),
     sa.Column("message_ts", sa.String(64)),
+    sa.Column("check_key", sa.String(40)),  # the check that set out to announce it (its slot)
     sa.UniqueConstraint("channel", "company_id", "episode_start", name="uq_alerts_episode"),
     sa.CheckConstraint("state IN ('open', 'closed')", name="ck_alerts_state"),
     # at most one open episode per company and channel, whichever process sees it first
@@ -139,6 +140,13 @@ ALERTS = sa.Table(
         sqlite_where=sa.text("state = 'open'"),
         postgresql_where=sa.text("state = 'open'"),
     ),
+)
+
+DIGEST_CHANNELS = sa.Table(
+    "digest_channels",
+    metadata,
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("first_seen", UTCDateTime(), nullable=False),
 )
 
 SUBSCRIPTIONS = sa.Table(
@@ -267,13 +275,13 @@ class Store:
         owner: str,
         now: datetime,
         lease_s: int = 300,
-        max_attempts: int = 5,
+        max_attempts: int | None = None,
     ) -> Run | None:
         """Take the slot for `owner`, or None when another process holds it or it is done.
 
         A new slot is inserted; an existing one is taken over only when its lease ran out
-        (claimed by a process that died, or failed) and attempts are left. A posted slot
-        is never claimed again.
+        (claimed by a process that died, or failed and its retry is due) and attempts are
+        left (None: no bound). A posted slot is never claimed again.
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -291,7 +299,9 @@ class Store:
             updated_at=now,
         )
         takeover = _takeover(RUNS.c.channel == channel, RUNS.c.slot == slot, RUNS.c.kind == kind)
-        takeover = takeover.where(RUNS.c.lease_until < now, RUNS.c.attempts < max_attempts)
+        takeover = takeover.where(RUNS.c.lease_until < now)
+        if max_attempts is not None:
+            takeover = takeover.where(RUNS.c.attempts < max_attempts)
         with self._begin() as conn:
             row = conn.execute(claim.on_conflict_do_nothing().returning(*RUNS.c)).first()
             if row is None:  # the slot exists: the conditional UPDATE decides, atomically
@@ -347,12 +357,26 @@ class Store:
                 return
             _save_snapshot(conn, run_id, channel, snapshot)
 
-    def mark_failed(self, run_id: int, *, owner: str, error: str, now: datetime) -> None:
-        """Record a failed attempt; the slot may be claimed again (see claim_slot)."""
+    def mark_failed(
+        self,
+        run_id: int,
+        *,
+        owner: str,
+        error: str,
+        now: datetime,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record a failed attempt and its error; the slot may be claimed again from
+        `retry_at` on (default: at once, see claim_slot)."""
         failed = (
             sa.update(RUNS)
             .where(RUNS.c.id == run_id, RUNS.c.owner == owner, RUNS.c.state == "claimed")
-            .values(state="failed", error=error[:ERROR_CHARS], lease_until=now, updated_at=now)
+            .values(
+                state="failed",
+                error=error[:ERROR_CHARS],
+                lease_until=retry_at or now,
+                updated_at=now,
+            )
         )
         with self._begin() as conn:
             if conn.execute(failed).rowcount != 1:
@@ -393,7 +417,7 @@ class Store:
         now: datetime,
         since: datetime,
         kind: str = "scheduled",
-        max_attempts: int = 5,
+        max_attempts: int | None = None,
     ) -> list[Run]:
         """Runs from `since` on that claim_slot would hand out again: abandoned or failed."""
         query = (
@@ -404,12 +428,37 @@ class Store:
                 RUNS.c.slot >= since,
                 RUNS.c.state.in_(("claimed", "failed")),
                 RUNS.c.lease_until < now,
-                RUNS.c.attempts < max_attempts,
             )
             .order_by(RUNS.c.slot, RUNS.c.id)
         )
+        if max_attempts is not None:
+            query = query.where(RUNS.c.attempts < max_attempts)
         with self._begin() as conn:
             return [_run_of(row) for row in conn.execute(query)]
+
+    def first_seen(self, channel: str, *, now: datetime) -> datetime:
+        """When this database first saw `channel` as a digest channel; `now` the first time."""
+        seen = self._insert(DIGEST_CHANNELS).values(channel=channel, first_seen=now)
+        with self._begin() as conn:
+            conn.execute(seen.on_conflict_do_nothing())
+            first: datetime = conn.execute(
+                sa.select(DIGEST_CHANNELS.c.first_seen).where(DIGEST_CHANNELS.c.channel == channel)
+            ).scalar_one()
+        return first
+
+    def last_digest(self) -> Run | None:
+        """The posted digest with the latest slot, in any channel and of either kind (alert
+        checks keep no snapshot, so they are not digests)."""
+        query = (
+            sa.select(RUNS)
+            .join(SNAPSHOTS, SNAPSHOTS.c.run_id == RUNS.c.id)
+            .where(RUNS.c.state == "posted")
+            .order_by(RUNS.c.slot.desc(), RUNS.c.id.desc())
+            .limit(1)
+        )
+        with self._begin() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _run_of(row)
 
     # --- snapshots -------------------------------------------------------------------------
 
@@ -490,6 +539,22 @@ class Store:
                 closed.extend(conn.scalars(closing))
         return sorted(closed)
 
+    def stamp_alerts(self, channel: str, company_ids: Collection[str], *, key: str) -> None:
+        """Note, before posting, which check (its slot key) sets out to announce these open
+        episodes: should it die after posting, a later check finds that post by its key."""
+        with self._begin() as conn:
+            for chunk in _chunks(sorted(company_ids)):
+                conn.execute(
+                    sa.update(ALERTS)
+                    .where(
+                        ALERTS.c.channel == channel,
+                        ALERTS.c.state == "open",
+                        ALERTS.c.posted_at.is_(None),
+                        ALERTS.c.company_id.in_(chunk),
+                    )
+                    .values(check_key=key)
+                )
+
     def mark_alert_posted(
         self, channel: str, company_ids: Collection[str], *, ts: str, now: datetime
     ) -> None:
@@ -566,6 +631,17 @@ class Store:
         )
         with self._begin() as conn:
             return list(conn.scalars(query))
+
+    def unposted_alert_keys(self, channel: str) -> dict[str, str | None]:
+        """The unannounced open episodes: company ID → the key of the check that set out to
+        announce it (None: none has yet)."""
+        query = sa.select(ALERTS.c.company_id, ALERTS.c.check_key).where(
+            ALERTS.c.channel == channel,
+            ALERTS.c.state == "open",
+            ALERTS.c.posted_at.is_(None),
+        )
+        with self._begin() as conn:
+            return {row.company_id: row.check_key for row in conn.execute(query)}
 
     def mark_done(
         self, run_id: int, *, owner: str, now: datetime, message_ts: str | None = None

@@ -217,13 +217,78 @@ async def test_failed_check_is_retried_in_the_same_slot(bed: Bed) -> None:
     with pytest.raises(BotError):
         await bed.check(runtime, 0)
     slot = bed.clock.slot(0)
-    bed.clock.moment += timedelta(minutes=1)  # the scheduler's next tick
+    failed = runtime.store.run(alert_key(ALERTS), slot)
+    # a refused token does not heal by waiting a minute: the next try is half an hour on
+    assert failed is not None and failed.lease_until == bed.clock() + timedelta(minutes=30)
+    assert failed.error is not None and "bot token" in failed.error
+    bed.clock.moment += timedelta(minutes=1)
+    assert await check_new_overages(runtime.services, ALERTS, slot) is None
+    bed.clock.moment += timedelta(minutes=30)  # the token was fixed meanwhile
     ts = await check_new_overages(runtime.services, ALERTS, slot)
 
     run = runtime.store.run(alert_key(ALERTS), slot)
     assert run is not None and (run.state, run.attempts, run.message_ts) == ("posted", 2, ts)
     [baseline] = bed.alerts()
     assert "are over their license limit now" in _text(baseline)
+
+
+async def _die_after_posting(
+    bed: Bed, runtime: Runtime, slot: datetime, *, stamp: bool = True
+) -> str:
+    """What a check does up to its post, in a process that dies before recording it: claim
+    the slot, open the episodes, note them as this check's (unless `stamp` is False, as an
+    older version did), post."""
+    store, services = runtime.store, runtime.services
+    store.claim_slot(alert_key(ALERTS), slot, owner="gone-host", now=bed.clock(), lease_s=60)
+    report = await services.report(fresh=True)
+    ids = [o.company.company_id for o in report.overages]
+    store.open_alert_episodes(ALERTS, ids, now=bed.clock())
+    if stamp:
+        store.stamp_alerts(ALERTS, ids, key=slot_key(slot))
+    message = render_alert(report.overages, report=report, now=bed.clock(), baseline=True)
+    metadata = {"event_type": ALERT_EVENT, "event_payload": {"key": slot_key(slot)}}
+    return await services.poster.post(ALERTS, message, metadata=metadata)
+
+
+@pytest.mark.parametrize("stamped", [True, False], ids=["stamped", "unstamped"])
+async def test_check_that_died_after_posting_is_not_posted_again_by_the_next_slots_check(
+    bed: Bed, stamped: bool
+) -> None:
+    runtime = await bed.runtime()
+    posted = await _die_after_posting(bed, runtime, bed.clock.slot(0), stamp=stamped)
+    newcomer = bed.under(1)
+
+    quiet = await bed.check(runtime, 1)  # restarted after the next hourly slot
+    bed.set_users(newcomer, over=True)
+    alert = await bed.check(runtime, 2)
+
+    assert quiet is None and alert is not None
+    baseline, went_over = bed.alerts()  # the dead check's baseline once, then the newcomer
+    assert baseline.response["ts"] == posted
+    assert "just went over" in _text(went_over) and bed.name_of(newcomer[0]) in _text(went_over)
+    assert runtime.store.unposted_alerts(ALERTS) == []
+    assert bed.slack.calls_to("conversations.history")  # found by the message's key
+
+
+async def test_episodes_whose_check_died_before_posting_are_announced_by_the_next(
+    bed: Bed,
+) -> None:
+    runtime = await bed.runtime()
+    store = runtime.store
+    slot = bed.clock.slot(0)
+    # a check set out to announce everyone, and died before its post reached Slack
+    store.claim_slot(alert_key(ALERTS), slot, owner="gone-host", now=bed.clock(), lease_s=60)
+    report = await runtime.services.report(fresh=True)
+    ids = [o.company.company_id for o in report.overages]
+    store.open_alert_episodes(ALERTS, ids, now=bed.clock())
+    store.stamp_alerts(ALERTS, ids, key=slot_key(slot))
+
+    ts = await bed.check(runtime, 1)
+
+    [baseline] = bed.alerts()
+    assert ts == baseline.response["ts"]
+    assert "6 customers are over their license limit now" in _text(baseline)
+    assert store.unposted_alerts(ALERTS) == []
 
 
 async def test_check_that_died_after_posting_is_recorded_not_posted_again(bed: Bed) -> None:
@@ -299,6 +364,36 @@ async def test_scheduler_survives_a_failed_alert_check(bed: Bed) -> None:
     assert bed.alerts() == []
     [run] = runtime.store.runs(alert_key(ALERTS))
     assert run.state == "failed"
+
+
+async def test_scheduler_retries_a_failed_check_until_it_is_posted(bed: Bed) -> None:
+    runtime = await bed.runtime(ALERT_CHANNEL=ALERTS, ALERT_SCHEDULE="0 9 * * *")
+    slot = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    bed.clock.moment = slot + timedelta(seconds=30)
+    bed.slack.fail_next("chat.postMessage", "fatal_error", times=3)
+
+    for _ in range(3):  # each failed try waits longer for the next: 1, 2, 4 minutes
+        await runtime.scheduler.tick()
+        [run] = runtime.store.runs(alert_key(ALERTS))
+        assert run.state == "failed"
+        bed.clock.moment = run.lease_until + timedelta(seconds=1)
+    bed.clock.moment = slot + timedelta(hours=3)  # past the two hours a new check may start in
+    await runtime.scheduler.tick()
+
+    [baseline] = bed.alerts()
+    assert "are over their license limit now" in _text(baseline)
+    [run] = runtime.store.runs(alert_key(ALERTS))
+    assert (run.state, run.attempts, run.slot) == ("posted", 4, slot)
+
+
+async def test_scheduler_does_not_start_a_check_missed_by_hours(bed: Bed) -> None:
+    runtime = await bed.runtime(ALERT_CHANNEL=ALERTS, ALERT_SCHEDULE="0 9 * * *")
+    slot = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    bed.clock.moment = slot + timedelta(hours=3)
+
+    await runtime.scheduler.tick()
+
+    assert bed.alerts() == [] and runtime.store.runs(alert_key(ALERTS)) == []
 
 
 async def test_scheduler_without_alert_channel_checks_nothing(bed: Bed) -> None:

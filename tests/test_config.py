@@ -33,6 +33,9 @@ def test_defaults_match_the_product_contract() -> None:
     assert settings.currency == "USD"
     assert settings.log_level == "INFO"
     assert settings.digest_channel is None
+    assert settings.alert_channel is None  # no alerts unless a channel is named
+    assert settings.alert_schedule == "0 * * * *"
+    assert settings.admin_user_ids == frozenset()
     assert not settings.socket_mode
 
 
@@ -57,6 +60,21 @@ def test_values_are_typed() -> None:
     assert settings.slack_api_url == "http://127.0.0.1:9/api/"
 
 
+def test_alert_and_admin_settings_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "ALERT_CHANNEL": "C0ALERTS",
+            "ALERT_SCHEDULE": "*/15 8-18 * * 1-5",
+            "ADMIN_USER_IDS": "U1, U2,",
+            "DIGEST_SCHEDULE": "0 9 * * 7",
+        }
+    )
+    assert settings.alert_channel == "C0ALERTS"
+    assert settings.alert_schedule == "*/15 8-18 * * 1-5"
+    assert settings.admin_user_ids == frozenset({"U1", "U2"})
+    assert settings.digest_schedule == "0 9 * * 7"  # cron's Sunday, which APScheduler lacks
+
+
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
@@ -65,6 +83,11 @@ def test_values_are_typed() -> None:
         ("KEEPNET_CONCURRENCY", "-1", "KEEPNET_CONCURRENCY"),
         ("PORT", "70000", "PORT"),
         ("DIGEST_SCHEDULE", "every monday", "DIGEST_SCHEDULE must be a crontab"),
+        ("DIGEST_SCHEDULE", "0 0 30 2 *", "got '0 0 30 2 *' (it never fires)"),
+        ("DIGEST_SCHEDULE", "0 9 * * 8", "DIGEST_SCHEDULE must be a crontab"),
+        ("ALERT_SCHEDULE", "hourly", "ALERT_SCHEDULE must be a crontab"),
+        ("ALERT_SCHEDULE", "0 0 31 4 *", "(it never fires)"),
+        ("ADMIN_USER_IDS", "U1,@admin", "ADMIN_USER_IDS must be a comma list of Slack IDs"),
         ("DIGEST_TIMEZONE", "Mars/Olympus", "DIGEST_TIMEZONE must be an IANA time zone"),
         ("DIGEST_ATTACH_EXPORT", "maybe", "DIGEST_ATTACH_EXPORT must be true or false"),
         ("DIGEST_LEASE_SECONDS", "5", "DIGEST_LEASE_SECONDS must be a whole number from 15"),
@@ -135,6 +158,8 @@ def test_dotenv_is_read_from_the_start_directory_and_the_environment_wins(
     [
         ({"KEEPNET_PAGE_SIZE": "ten"}, "KEEPNET_PAGE_SIZE"),
         ({"DIGEST_TIMEZONE": "Nowhere/City"}, "DIGEST_TIMEZONE"),
+        ({"DIGEST_SCHEDULE": "0 0 30 2 *"}, "DIGEST_SCHEDULE"),
+        ({"ALERT_SCHEDULE": "61 * * * *"}, "ALERT_SCHEDULE"),
         ({}, "KEEPNET_CLIENT_ID"),
     ],
 )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.digest import diff, snapshot_of
 from bot.overage import Company, build_report
+from bot.render_slack import render_digest, to_text
 
 WEEK1 = datetime(2026, 11, 16, 9, tzinfo=UTC)
 WEEK2 = WEEK1 + timedelta(days=7)
@@ -66,7 +67,27 @@ def test_limit_unknown_rows_are_kept_but_add_no_seats() -> None:
     before = snapshot_of(report([("a", "Alpha", None, 20)], WEEK1))
     assert before.seats_over == 0 and before.companies_over == 1
     result = diff(report([("a", "Alpha", 10, 20)]), before)
-    assert [c.delta for c in result.grew] == [10]
+    assert result.seats_delta == 10
+    assert result.grew == () and result.shrank == ()
+
+
+def test_a_limit_becoming_unknown_or_readable_is_neither_growth_nor_shrinkage() -> None:
+    before = snapshot_of(
+        report([("a", "Alpha", 10, 30), ("b", "Beta", None, 40), ("c", "Gamma", 10, 15)], WEEK1)
+    )
+    now = report([("a", "Alpha", None, 30), ("b", "Beta", 10, 45), ("c", "Gamma", 10, 12)])
+
+    result = diff(now, before)
+
+    assert [c.overage.company.company_id for c in result.limit_now_unknown] == ["a"]
+    assert [c.overage.company.company_id for c in result.limit_known_again] == ["b"]
+    assert [(c.overage.company.company_id, c.delta) for c in result.shrank] == [("c", -3)]
+    assert result.grew == ()
+    body = to_text(render_digest(result, now=WEEK2))
+    assert "*Shrank* (1)\nGamma · over by 5 → 2 (▼ −3)\n" in body
+    assert "*Limit now unknown* (1)\nAlpha · was over by 20 → limit unknown (30 users)" in body
+    assert "*Limit readable again* (1)\nBeta · limit unknown → over by 35" in body
+    assert "Grew" not in body
 
 
 def test_trend_keeps_the_last_eight() -> None:
@@ -77,3 +98,11 @@ def test_trend_keeps_the_last_eight() -> None:
     assert len(result.trend) == 8
     assert result.trend[-1].seats_over == 2
     assert result.trend[-1].taken_at == WEEK2
+
+
+def test_a_company_without_an_id_is_followed_from_week_to_week_by_its_name() -> None:
+    before = snapshot_of(report([("", "Nameless Ltd", 10, 20), ("", "Other Ltd", 10, 12)], WEEK1))
+    result = diff(report([("", "Nameless Ltd", 10, 26), ("", "Other Ltd", 10, 12)]), before)
+    assert result.went_over == () and result.came_back == ()
+    assert [(c.overage.company.name, c.delta) for c in result.grew] == [("Nameless Ltd", 6)]
+    assert all(len(row.company_id) <= 128 for row in before.rows)

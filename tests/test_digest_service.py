@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
-from bot.errors import ChannelNotFound
+from bot.errors import ChannelNotFound, SlackBusy
 from bot.publish import Publisher
 from bot.render_slack import Message
 from bot.sandbox import Sandbox, advance
@@ -26,11 +26,16 @@ SLOT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 class Clock:
+    """The bot's time, set by the test; with a `step`, each reading is that much later."""
+
     def __init__(self, start: datetime) -> None:
         self.now = start
+        self.step = timedelta(0)
 
     def __call__(self) -> datetime:
-        return self.now
+        moment = self.now
+        self.now += self.step
+        return moment
 
 
 Start = Callable[..., Awaitable[tuple[Runtime, Sandbox, FakeSlack, Clock]]]
@@ -73,6 +78,11 @@ def digest_posts(slack: FakeSlack) -> list[dict[str, object]]:
     return [c.params for c in slack.posts if "metadata" in c.params]
 
 
+def known_since(runtime: Runtime, moment: datetime, channel: str = "C0GENERAL") -> None:
+    """The database has known the channel since `moment`, as if the bot first ran then."""
+    assert runtime.store.first_seen(channel, now=moment) == moment
+
+
 async def test_first_then_second_digest_show_what_changed(start: Start) -> None:
     runtime, sandbox, slack, clock = await start()
     first_ts = await runtime.services.run_slot("C0GENERAL", SLOT)
@@ -112,17 +122,22 @@ async def test_a_digest_posted_before_a_crash_is_recorded_not_reposted(start: St
     assert runtime.store.run("C0GENERAL", SLOT).state == "posted"  # type: ignore[union-attr]
 
 
-async def test_a_failed_post_is_recorded_and_retried(start: Start) -> None:
+async def test_a_failed_post_is_recorded_and_retried_with_a_note_saying_so(
+    start: Start,
+) -> None:
     runtime, _, slack, clock = await start(DIGEST_ATTACH_EXPORT="false")
-    slack.fail_next("chat.postMessage", "channel_not_found")
-    with pytest.raises(ChannelNotFound):
+    slack.fail_next("chat.postMessage", "fatal_error")
+    with pytest.raises(SlackBusy):
         await runtime.services.run_slot("C0GENERAL", SLOT)
     run = runtime.store.run("C0GENERAL", SLOT)
     assert run is not None and run.state == "failed" and run.error
+    assert "Slack is busy" in run.error
     assert digest_posts(slack) == []
-    clock.now += timedelta(minutes=1)
+    clock.now += timedelta(minutes=3)
     assert await runtime.services.run_slot("C0GENERAL", SLOT)
-    assert len(digest_posts(slack)) == 1
+    (post,) = digest_posts(slack)
+    assert "Posted late, on a retry after a failed attempt: it was due at 09:00 UTC" in str(post)
+    assert "offline" not in str(post)
     assert runtime.store.run("C0GENERAL", SLOT).state == "posted"  # type: ignore[union-attr]
 
 
@@ -136,6 +151,7 @@ async def test_a_missed_slot_is_posted_late_with_a_note(start: Start) -> None:
 
 async def test_the_scheduler_catches_up_only_the_latest_slot_within_a_day(start: Start) -> None:
     runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 * * * *", DIGEST_ATTACH_EXPORT="0")
+    known_since(runtime, SLOT - timedelta(days=7))
     clock.now = SLOT + timedelta(hours=5, minutes=30)  # five hourly slots were missed
     await runtime.scheduler.tick()
     keys = [p["metadata"]["event_payload"]["key"] for p in digest_posts(slack)]  # type: ignore[index]
@@ -146,6 +162,7 @@ async def test_the_scheduler_catches_up_only_the_latest_slot_within_a_day(start:
 
 async def test_a_failed_slot_is_retried_by_the_tick_after_a_newer_slot_came(start: Start) -> None:
     runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 * * * *", DIGEST_ATTACH_EXPORT="0")
+    known_since(runtime, SLOT - timedelta(days=7))
     slack.fail_next("chat.postMessage", "fatal_error")
     await runtime.scheduler.tick()  # the 09:00 slot fails
     assert digest_posts(slack) == []
@@ -157,19 +174,58 @@ async def test_a_failed_slot_is_retried_by_the_tick_after_a_newer_slot_came(star
     assert len(digest_posts(slack)) == 2
 
 
-async def test_a_slot_that_keeps_failing_is_given_up_after_its_attempts(start: Start) -> None:
-    runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 9 * * MON", DIGEST_ATTACH_EXPORT="0")
-    slack.fail_next("chat.postMessage", "fatal_error", times=50)
-    for _ in range(8):
+async def _attempts(
+    runtime: Runtime, clock: Clock, *, until: datetime
+) -> list[tuple[datetime, float]]:
+    """Tick a minute after each retry of the failed slot is due, until `until`: when each
+    attempt was made, and how many minutes it left until the next one may start."""
+    attempts: list[tuple[datetime, float]] = []
+    while clock.now < until:
         await runtime.scheduler.tick()
-        clock.now += timedelta(minutes=1)
+        run = runtime.store.run("C0GENERAL", SLOT)
+        assert run is not None and run.state == "failed"
+        if len(attempts) < run.attempts:  # this tick tried it again
+            attempts.append((clock.now, (run.lease_until - clock.now).total_seconds() / 60))
+        clock.now = max(run.lease_until, clock.now) + timedelta(minutes=1)
+    return attempts
+
+
+async def test_a_slot_that_keeps_failing_is_retried_ever_less_often_for_a_day(
+    start: Start,
+) -> None:
+    runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 9 * * MON", DIGEST_ATTACH_EXPORT="0")
+    known_since(runtime, SLOT - timedelta(days=7))
+    slack.fail_next("chat.postMessage", "fatal_error", times=500)
+
+    attempts = await _attempts(runtime, clock, until=SLOT + timedelta(days=2))
+
+    gaps = [gap for _, gap in attempts]
+    assert gaps[:6] == [1, 2, 4, 8, 16, 30] and set(gaps[5:]) == {30}
+    assert len(slack.calls_to("chat.postMessage")) == len(attempts) > 40
+    last_try = attempts[-1][0]
+    assert SLOT + timedelta(hours=23) < last_try <= SLOT + timedelta(days=1)  # then it is too old
     run = runtime.store.run("C0GENERAL", SLOT)
-    assert run is not None and run.state == "failed" and run.attempts == 5
-    assert len(slack.calls_to("chat.postMessage")) == 5
+    assert run is not None and run.error is not None and "Slack is busy" in run.error
+
+
+async def test_an_error_waiting_cannot_heal_is_retried_every_half_hour_and_recorded(
+    start: Start,
+) -> None:
+    runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 9 * * MON", DIGEST_ATTACH_EXPORT="0")
+    known_since(runtime, SLOT - timedelta(days=7))
+    slack.fail_next("chat.postMessage", "channel_not_found", times=10)
+
+    attempts = await _attempts(runtime, clock, until=SLOT + timedelta(hours=3))
+
+    assert [gap for _, gap in attempts] == [30] * 6  # 09:00, 09:31, 10:02 … (a tick after each)
+    run = runtime.store.run("C0GENERAL", SLOT)
+    assert run is not None and run.error is not None
+    assert "Slack cannot find the channel" in run.error
 
 
 async def test_a_slot_missed_by_more_than_a_day_is_not_posted(start: Start) -> None:
     runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 9 * * MON")
+    known_since(runtime, SLOT - timedelta(days=7))
     clock.now = SLOT + timedelta(days=2)
     await runtime.scheduler.tick()
     assert digest_posts(slack) == []
@@ -249,3 +305,103 @@ async def test_the_last_digest_is_the_last_one_posted_even_when_a_later_one_fail
         await runtime.services.run_slot("C0GENERAL", SLOT + timedelta(days=7))
     last, _ = await runtime.services.digest_times()
     assert last == SLOT
+
+
+async def test_on_a_fresh_database_no_slot_from_before_the_first_start_is_caught_up(
+    start: Start,
+) -> None:
+    runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 9 * * *", DIGEST_ATTACH_EXPORT="0")
+    clock.now = SLOT + timedelta(hours=3)  # first start ever, three hours after today's slot
+
+    await runtime.scheduler.tick()
+
+    assert digest_posts(slack) == [] and runtime.store.runs("C0GENERAL") == []
+    clock.now = SLOT + timedelta(days=1, seconds=20)  # the next slot, on time
+    await runtime.scheduler.tick()
+    (post,) = digest_posts(slack)
+    assert "Posted late" not in str(post)
+    assert post["text"].startswith("Daily license overage digest")  # type: ignore[union-attr]
+
+
+async def test_after_the_first_start_a_slot_missed_while_down_is_posted_late(
+    start: Start,
+) -> None:
+    runtime, _, slack, clock = await start(DIGEST_SCHEDULE="0 9 * * *", DIGEST_ATTACH_EXPORT="0")
+    clock.now = SLOT - timedelta(hours=12)
+    await runtime.scheduler.tick()  # the first start: nothing due yet
+    clock.now = SLOT + timedelta(hours=3)  # started again after being down over 09:00
+
+    await runtime.scheduler.tick()
+
+    (post,) = digest_posts(slack)
+    assert "Posted late: the bot was offline at the scheduled time (09:00 UTC)" in str(post)
+
+
+async def test_digests_queued_behind_others_in_one_tick_are_not_late(start: Start) -> None:
+    runtime, _, slack, clock = await start(DIGEST_ATTACH_EXPORT="false")
+    channels = [f"C0SUB{n}" for n in range(4)]
+    for channel in channels:
+        slack.add_channel(channel, name=channel.lower())
+        runtime.store.add_subscription(
+            channel, cadence="weekly", weekday="mon", time="09:00", zone="UTC",
+            created_by="U1", now=SLOT - timedelta(days=3),
+        )  # fmt: skip
+    known_since(runtime, SLOT - timedelta(days=3))
+    clock.step = timedelta(seconds=15)  # every reading of the clock is 15 s later: a slow tick
+
+    await runtime.scheduler.tick()
+
+    posts = digest_posts(slack)
+    assert sorted(str(p["channel"]) for p in posts) == sorted(["C0GENERAL", *channels])
+    assert clock.now - SLOT > timedelta(minutes=5)  # the last ones went out minutes after 09:00
+    assert not any("Posted late" in str(p) for p in posts)
+    assert not any(run.late for c in channels for run in runtime.store.runs(c))
+
+
+@pytest.mark.parametrize(
+    ("schedule", "title"),
+    [
+        ("0 9 * * MON", "Weekly license overage digest"),
+        ("0 9 * * 1", "Weekly license overage digest"),
+        ("30 8 * * *", "Daily license overage digest"),
+        ("0 9 * * 1-5", "License overage digest"),
+    ],
+)
+async def test_the_digest_channels_title_follows_its_schedule(
+    start: Start, schedule: str, title: str
+) -> None:
+    runtime, _, slack, _ = await start(DIGEST_SCHEDULE=schedule, DIGEST_ATTACH_EXPORT="false")
+    await runtime.services.run_slot("C0GENERAL", SLOT)
+    (post,) = digest_posts(slack)
+    assert str(post["text"]).startswith(f"{title}:")
+
+
+async def test_home_times_are_those_of_any_channels_digests(start: Start) -> None:
+    runtime, _, slack, _ = await start(DIGEST_CHANNEL="", DIGEST_ATTACH_EXPORT="false")
+    slack.add_channel("C0SUB", name="sub")
+    assert await runtime.services.digest_times() == (None, None)
+    runtime.store.add_subscription(
+        "C0SUB", cadence="daily", weekday=None, time="09:00", zone="UTC", created_by="U1",
+        now=SLOT - timedelta(days=1),
+    )  # fmt: skip
+    await runtime.scheduler.refresh()
+
+    await runtime.services.run_slot("C0SUB", SLOT)
+
+    last, upcoming = await runtime.services.digest_times()
+    assert (last, upcoming) == (SLOT, SLOT + timedelta(days=1))
+
+
+async def test_stopping_lets_the_digest_in_flight_finish(start: Start) -> None:
+    runtime, sandbox, slack, _ = await start(DIGEST_ATTACH_EXPORT="false")
+    known_since(runtime, SLOT - timedelta(days=7))
+    sandbox.switches.latency_s = 1.0  # the platform is slow: the digest is in flight a while
+    runtime.scheduler.start()
+    await eventually(lambda: runtime.store.run("C0GENERAL", SLOT))  # the tick claimed it
+
+    await runtime.scheduler.stop_gracefully(timeout_s=60)
+
+    run = runtime.store.run("C0GENERAL", SLOT)
+    assert run is not None and run.state == "posted", run
+    assert len(digest_posts(slack)) == 1
+    assert not runtime.scheduler.running

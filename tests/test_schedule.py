@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.schedule import make_trigger, next_slot, previous_slot, slot_key
+from bot.schedule import crontab_cadence, make_trigger, next_slot, previous_slot, slot_key
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -150,3 +150,65 @@ def test_previous_slot_rejects_naive_now() -> None:
 )
 def test_slot_key_is_iso_utc(slot: datetime, key: str) -> None:
     assert slot_key(slot) == key
+
+
+# Saturday 21 November 2026, noon UTC: the next day is a Sunday, the one after a Monday
+SATURDAY = datetime(2026, 11, 21, 12, tzinfo=UTC)
+MON, TUE, WED, THU, FRI, SAT, SUN = range(7)  # datetime.weekday()
+
+
+@pytest.mark.parametrize(
+    ("crontab", "first", "weekdays"),
+    [
+        ("0 9 * * 1", datetime(2026, 11, 23, 9, tzinfo=UTC), {MON}),
+        ("0 9 * * 0", datetime(2026, 11, 22, 9, tzinfo=UTC), {SUN}),
+        ("* * * * 7", datetime(2026, 11, 22, 0, 0, tzinfo=UTC), {SUN}),
+        ("0 9 * * 1-5", datetime(2026, 11, 23, 9, tzinfo=UTC), {MON, TUE, WED, THU, FRI}),
+        ("0 9 * * MON", datetime(2026, 11, 23, 9, tzinfo=UTC), {MON}),
+        ("0 9 * * mon-fri", datetime(2026, 11, 23, 9, tzinfo=UTC), {MON, TUE, WED, THU, FRI}),
+        ("0 9 * * 6,0", datetime(2026, 11, 22, 9, tzinfo=UTC), {SAT, SUN}),
+        ("0 9 * * sat-sun", datetime(2026, 11, 22, 9, tzinfo=UTC), {SAT, SUN}),
+        ("0 9 * * 5-7", datetime(2026, 11, 22, 9, tzinfo=UTC), {FRI, SAT, SUN}),
+        ("0 9 * * */2", datetime(2026, 11, 22, 9, tzinfo=UTC), {SUN, TUE, THU, SAT}),
+        ("0 9 * * 1-5/2", datetime(2026, 11, 23, 9, tzinfo=UTC), {MON, WED, FRI}),
+    ],
+)
+def test_days_of_the_week_count_as_cron_counts_them(
+    crontab: str, first: datetime, weekdays: set[int]
+) -> None:
+    fires = _fires(crontab, "UTC", SATURDAY, 60 if crontab.startswith("*") else 14)
+
+    assert fires[0] == first
+    assert {f.weekday() for f in fires} == weekdays
+
+
+@pytest.mark.parametrize(
+    ("crontab", "problem"),
+    [
+        ("0 9 * * 8", "'8'"),
+        ("0 9 * * funday", "'funday'"),
+        ("0 9 * * 5-1", "ends before it starts"),
+        ("0 9 * * */0", "bad step"),
+        ("0 9 * *", "wrong number of fields"),
+        ("0 0 30 2 *", "never fires"),
+        ("0 0 31 4 *", "never fires"),
+    ],
+)
+def test_a_crontab_that_is_malformed_or_never_fires_is_refused(crontab: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        make_trigger(crontab, "UTC")
+
+
+@pytest.mark.parametrize(
+    ("crontab", "cadence"),
+    [
+        ("0 9 * * MON", "weekly"),
+        ("0 9 * * 1", "weekly"),
+        ("30 8 * * *", "daily"),
+        ("0 9 * * 1-5", None),
+        ("0 * * * *", None),
+        ("0 9 1 * *", None),
+    ],
+)
+def test_crontab_cadence_names_daily_and_weekly_only(crontab: str, cadence: str | None) -> None:
+    assert crontab_cadence(crontab) == cadence

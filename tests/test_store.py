@@ -192,6 +192,34 @@ def test_failed_post_is_retried_later(store: Store) -> None:
     assert retry is not None and (retry.state, retry.owner, retry.attempts) == ("claimed", "b", 2)
 
 
+def test_failed_attempt_is_claimed_again_only_from_its_retry_time(store: Store) -> None:
+    retry_at = NOW + timedelta(minutes=4)
+    run = store.claim_slot(CHANNEL, SLOT, owner="a", now=NOW)
+    assert run is not None
+
+    store.mark_failed(run.id, owner="a", error="Slack is busy.", now=NOW, retry_at=retry_at)
+
+    failed = store.run(CHANNEL, SLOT)
+    assert failed is not None and (failed.state, failed.lease_until) == ("failed", retry_at)
+    early = NOW + timedelta(minutes=3)
+    assert store.claim_slot(CHANNEL, SLOT, owner="b", now=early) is None
+    assert store.pending_runs(CHANNEL, now=early, since=SLOT) == []
+    later = retry_at + timedelta(seconds=1)
+    assert [r.id for r in store.pending_runs(CHANNEL, now=later, since=SLOT)] == [run.id]
+    assert store.claim_slot(CHANNEL, SLOT, owner="b", now=later) is not None
+
+
+def test_attempts_are_unbounded_unless_a_bound_is_given(store: Store) -> None:
+    now = NOW
+    for attempt in range(1, 13):
+        run = store.claim_slot(CHANNEL, SLOT, owner="a", now=now)
+        assert run is not None and run.attempts == attempt
+        store.mark_failed(run.id, owner="a", error="boom", now=now)
+        now += timedelta(minutes=1)
+
+    assert len(store.pending_runs(CHANNEL, now=now, since=SLOT)) == 1
+
+
 def test_posted_slot_is_never_claimed_again(store: Store) -> None:
     run = store.claim_slot(CHANNEL, SLOT, owner="a", now=NOW)
     assert run is not None
@@ -271,6 +299,59 @@ def test_times_in_other_zones_name_the_same_slot(store: Store) -> None:
     berlin_slot = SLOT.astimezone(ZoneInfo("Europe/Berlin"))
     assert store.claim_slot(CHANNEL, berlin_slot, owner="a", now=NOW) is not None
     assert store.claim_slot(CHANNEL, SLOT, owner="b", now=NOW) is None
+
+
+def test_a_channel_is_first_seen_once(store: Store) -> None:
+    assert store.first_seen(CHANNEL, now=NOW) == NOW
+    assert store.first_seen(CHANNEL, now=NOW + timedelta(days=3)) == NOW
+    assert store.first_seen("C0OTHER", now=NOW + timedelta(days=3)) == NOW + timedelta(days=3)
+
+
+def test_upgrade_counts_a_channel_with_digests_as_seen_since_its_first(
+    database_url: str,
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.store import MIGRATIONS
+
+    store = Store(database_url)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with store.engine.begin() as conn:  # a database of the first schema, with two digests
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+        store.claim_slot(CHANNEL, SLOT, owner="a", now=NOW)
+        store.claim_slot(CHANNEL, SLOT + timedelta(days=7), owner="a", now=NOW + timedelta(days=7))
+
+        store.upgrade()
+
+        assert store.first_seen(CHANNEL, now=NOW + timedelta(days=30)) == NOW
+    finally:
+        store.close()
+
+
+def test_last_digest_is_the_latest_posted_in_any_channel_and_never_an_alert_check(
+    store: Store,
+) -> None:
+    assert store.last_digest() is None
+    _post(store, SLOT, _snapshot(SLOT))
+    other = store.claim_slot("C0OTHER", SLOT + timedelta(days=1), owner="a", now=NOW)
+    assert other is not None
+    store.mark_posted(
+        other.id, owner="a", message_ts="2.2", snapshot=_snapshot(NOW), now=NOW, late=False
+    )
+    check = store.claim_slot("alerts:C0X", SLOT + timedelta(days=2), owner="a", now=NOW)
+    assert check is not None
+    store.mark_done(check.id, owner="a", now=NOW, message_ts="3.3")
+    failed = store.claim_slot(CHANNEL, SLOT + timedelta(days=3), owner="a", now=NOW)
+    assert failed is not None
+    store.mark_failed(failed.id, owner="a", error="boom", now=NOW)
+
+    last = store.last_digest()
+
+    assert last is not None and (last.channel, last.slot) == ("C0OTHER", SLOT + timedelta(days=1))
 
 
 # --- snapshots -------------------------------------------------------------------------------
@@ -388,6 +469,19 @@ def test_alert_episode_opens_once_closes_and_reopens(store: Store) -> None:
     assert not store.open_alert_episode(CHANNEL, "c2", now=NOW + timedelta(hours=3))
     assert store.open_alert_episode(CHANNEL, "c1", now=NOW + timedelta(hours=3))
     assert not store.open_alert_episode("C0OTHER", "c1", now=NOW + timedelta(hours=3))
+
+
+def test_unposted_episodes_keep_the_key_of_the_check_that_set_out_to_post_them(
+    store: Store,
+) -> None:
+    store.open_alert_episodes(CHANNEL, ["c1", "c2", "c3"], now=NOW)
+    store.mark_alert_posted(CHANNEL, ["c3"], ts="1.1", now=NOW)
+
+    store.stamp_alerts(CHANNEL, ["c1", "c3"], key="2026-11-23T09:00:00Z")
+
+    assert store.unposted_alert_keys(CHANNEL) == {"c1": "2026-11-23T09:00:00Z", "c2": None}
+    store.mark_alert_posted(CHANNEL, ["c1", "c2"], ts="1.2", now=NOW)
+    assert store.unposted_alert_keys(CHANNEL) == {}
 
 
 def test_racing_instances_open_an_episode_once(make_store: MakeStore) -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.app import build_runtime
+from bot.schedule import make_trigger, next_slot, slot_key
 from tests.handlers.conftest import StartBot, all_text, answer_to
 
 SUBSCRIBE = "subscribe weekly mon 09:00 Europe/Istanbul"
-# Monday 2026-11-23 09:00 in Istanbul (UTC+3) is 06:00 UTC
-SLOT = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+
+
+def next_fire(crontab: str, zone: str = "UTC") -> datetime:
+    """The schedule's first slot after now: a subscription made now posts nothing earlier."""
+    return next_slot(make_trigger(crontab, zone), datetime.now(UTC)).astimezone(UTC)
 
 
 async def test_subscribe_confirms_and_the_list_shows_it(start_bot: StartBot) -> None:
@@ -98,6 +103,15 @@ async def test_users_who_are_not_admins_may_not_change_subscriptions(
     assert "every Mon at 09:00 (Europe/Istanbul)" in listing and "<@U1>" in listing
 
 
+async def test_without_any_allow_list_everyone_may_change_subscriptions(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot()
+    answer = await answer_to(bot, SUBSCRIBE, user="U0ANYONE")
+    assert "Subscribed" in answer["text"]
+    assert "removed" in (await answer_to(bot, "unsubscribe", user="U0SOMEONE"))["text"]
+
+
 async def test_without_admins_the_allowed_users_may_change_subscriptions(
     start_bot: StartBot,
 ) -> None:
@@ -112,19 +126,22 @@ async def test_a_stored_subscription_fires_once_at_its_time_in_its_zone(
 ) -> None:
     bot = await start_bot(DIGEST_ATTACH_EXPORT="false")
     await answer_to(bot, SUBSCRIBE)
-    moment = [SLOT - timedelta(seconds=30)]  # 08:59:30 in Istanbul, 05:59:30 UTC
+    slot = next_fire("0 9 * * mon", "Europe/Istanbul")  # Monday 09:00 in Istanbul (UTC+3)
+    assert (slot.hour, slot.minute, slot.weekday()) == (6, 0, 0)
+    moment = [slot - timedelta(seconds=30)]  # 08:59:30 in Istanbul, 05:59:30 UTC
     runtime = await build_runtime(bot.runtime.settings, now=lambda: moment[0])
     try:
         await runtime.scheduler.tick()
         assert bot.slack.posts == []
-        moment[0] = SLOT + timedelta(seconds=30)
+        moment[0] = slot + timedelta(seconds=30)
         await runtime.scheduler.tick()
         posts = bot.slack.posts
         assert len(posts) == 1
         assert posts[0].params["channel"] == "C0GENERAL"
-        assert posts[0].params["metadata"]["event_payload"]["key"] == "2026-11-23T06:00:00Z"
+        assert posts[0].params["metadata"]["event_payload"]["key"] == slot_key(slot)
         assert "digest" in all_text(posts[0].params).lower()
-        moment[0] = SLOT + timedelta(minutes=1, seconds=30)
+        assert "Posted late" not in all_text(posts[0].params)
+        moment[0] = slot + timedelta(minutes=1, seconds=30)
         await runtime.scheduler.tick()
         assert len(bot.slack.posts) == 1
     finally:
@@ -136,14 +153,14 @@ async def test_a_slot_in_utc_is_not_taken_for_the_subscriptions_zone(
 ) -> None:
     bot = await start_bot(DIGEST_ATTACH_EXPORT="false")
     await answer_to(bot, SUBSCRIBE)
-    at_nine_utc = datetime(2026, 11, 30, 9, 0, 30, tzinfo=UTC)  # Monday 12:00:30 in Istanbul
+    slot = next_fire("0 9 * * mon", "Europe/Istanbul")
+    at_nine_utc = slot + timedelta(hours=3, seconds=30)  # Monday 12:00:30 in Istanbul
     runtime = await build_runtime(bot.runtime.settings, now=lambda: at_nine_utc)
     try:
         await runtime.scheduler.tick()
         posts = bot.slack.posts  # only the 06:00 UTC slot, posted late, never one at 09:00 UTC
-        assert [p.params["metadata"]["event_payload"]["key"] for p in posts] == [
-            "2026-11-30T06:00:00Z"
-        ]
+        assert [p.params["metadata"]["event_payload"]["key"] for p in posts] == [slot_key(slot)]
+        assert "Posted late: the bot was offline" in all_text(posts[0].params)
     finally:
         await runtime.close()
 
@@ -164,7 +181,7 @@ async def test_a_damaged_database_file_is_explained_in_one_sentence(start_bot: S
 async def test_a_daily_subscription_posts_a_daily_digest(start_bot: StartBot) -> None:
     bot = await start_bot(DIGEST_ATTACH_EXPORT="false")
     await answer_to(bot, "subscribe daily 08:30")
-    just_after = datetime(2026, 11, 24, 8, 30, 30, tzinfo=UTC)
+    just_after = next_fire("30 8 * * *") + timedelta(seconds=30)
     runtime = await build_runtime(bot.runtime.settings, now=lambda: just_after)
     try:
         await runtime.scheduler.tick()
@@ -172,3 +189,76 @@ async def test_a_daily_subscription_posts_a_daily_digest(start_bot: StartBot) ->
         assert post.params["text"].startswith("Daily license overage digest")
     finally:
         await runtime.close()
+
+
+async def test_a_new_subscription_posts_no_digest_for_a_slot_from_before_it(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(DIGEST_ATTACH_EXPORT="false")
+    made = datetime.now(UTC)
+    two_hours_ago = made - timedelta(hours=2)  # e.g. `daily 08:30` made at 10:30
+    await answer_to(bot, f"subscribe daily {two_hours_ago:%H:%M}")
+    moment = [made + timedelta(minutes=1)]
+    runtime = await build_runtime(bot.runtime.settings, now=lambda: moment[0])
+    try:
+        await runtime.scheduler.tick()
+        assert bot.slack.posts == []
+        assert runtime.store.runs("C0GENERAL") == []
+        first = next_fire(f"{two_hours_ago.minute} {two_hours_ago.hour} * * *")
+        moment[0] = first + timedelta(seconds=30)
+        await runtime.scheduler.tick()
+        (post,) = bot.slack.posts
+        assert "Posted late" not in all_text(post.params)
+    finally:
+        await runtime.close()
+
+
+@pytest.mark.parametrize("text", ["subscribe daily 08:30", "unsubscribe"])
+async def test_the_digest_channel_is_not_changed_from_slack(start_bot: StartBot, text: str) -> None:
+    bot = await start_bot(DIGEST_CHANNEL="C0GENERAL")
+    answer = await answer_to(bot, text, channel="C0GENERAL")
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"] == (
+        "This channel's digest is set by DIGEST_CHANNEL in the bot's settings, not from Slack. "
+        "Change DIGEST_SCHEDULE there, or subscribe another channel."
+    )
+    assert bot.runtime.store.subscriptions() == []
+    listing = all_text(await answer_to(bot, "subscriptions"))
+    assert listing.count("<#C0GENERAL>") == 1 and "from DIGEST_CHANNEL" in listing
+
+
+async def test_each_subscription_change_is_logged_with_who_made_it(
+    start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    caplog.set_level(logging.INFO, logger="bot.services")
+
+    await answer_to(bot, "subscribe daily 08:30", user="U0SETTER")
+    await answer_to(bot, SUBSCRIBE, user="U0CHANGER")
+    await answer_to(bot, "unsubscribe", user="U0REMOVER")
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.services"]
+    assert "subscription of C0GENERAL set by U0SETTER: daily 08:30 UTC" in lines
+    assert "subscription of C0GENERAL set by U0CHANGER: weekly mon 09:00 Europe/Istanbul" in lines
+    assert "subscription of C0GENERAL removed by U0REMOVER" in lines
+    assert not any("None" in line for line in lines)
+
+
+async def test_subscribing_a_public_channel_the_bot_is_not_in_joins_it(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot()
+    bot.slack.add_channel("C0OUTSIDE", name="outside", member=False)
+    confirmation = await answer_to(bot, SUBSCRIBE, channel="C0OUTSIDE")
+    assert "Subscribed" in confirmation["text"]
+    assert [c.params["channel"] for c in bot.slack.calls_to("conversations.join")] == ["C0OUTSIDE"]
+
+
+async def test_subscribing_a_private_channel_the_bot_is_not_in_asks_for_an_invite(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot()
+    bot.slack.add_channel("G0SECRET", name="secret", private=True, member=False)
+    refusal = await answer_to(bot, SUBSCRIBE, channel="G0SECRET")
+    assert "/invite @" in refusal["text"] and "Subscribed" not in refusal["text"]
+    assert "G0SECRET" not in all_text(await answer_to(bot, "subscriptions"))
