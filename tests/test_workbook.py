@@ -1,4 +1,5 @@
-"""The exported workbook and CSV, read back by openpyxl, python-calamine and csv."""
+"""The exported workbook and CSV, read back by openpyxl, python-calamine and csv; and the
+export files as the services name and upload them, against the sandbox and the fake Slack."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import csv
 import io
 import re
 import zipfile
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,12 +20,16 @@ from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 from python_calamine import CalamineWorkbook
 
-from bot.overage import Company, Report, build_report
+from bot.app import Runtime, build_runtime
+from bot.config import Settings
+from bot.overage import Company, Report, build_report, parse_company
+from bot.sandbox import Sandbox
 from bot.workbook import (
     build_csv,
     build_xlsx,
     export_filename,
 )
+from tests.fakes.slack_api import FakeSlack
 
 ZONE = ZoneInfo("Europe/Istanbul")  # UTC+3 all year
 FETCHED = datetime(2025, 1, 6, 8, 30, tzinfo=UTC)
@@ -152,17 +160,17 @@ def test_one_row_per_company_in_report_order_then_totals(
         ("Company ID", "id-Acme", "General"),
         ("Reseller", "Reseller One", "General"),
         ("License type", "Enterprise", "General"),
-        ("License limit", 100, "General"),
-        ("Target users", 125, "General"),
-        ("Over by", 25, "General"),
+        ("License limit", 100, "#,##0"),
+        ("Target users", 125, "#,##0"),
+        ("Over by", 25, "#,##0"),
         ("Over by %", 0.25, "0.0%"),
-        ("Inactive users", 3, "General"),
-        ("Monthly active users", 90, "General"),
-        # 23:00 UTC is already the next day in Istanbul; Excel gets the wall-clock time
-        ("License end date", datetime(2025, 4, 1, 2, 0), "yyyy-mm-dd"),
+        ("Inactive users", 3, "#,##0"),
+        ("Monthly active users", 90, "#,##0"),
+        # 23:00 UTC is already the next day in Istanbul: the platform's date is kept
+        ("License end date", date(2025, 3, 31), "yyyy-mm-dd"),
         ("Licence expired", False, "General"),
         ("Tags", "emea, gold", "General"),
-        ("Created", datetime(2020, 5, 1, 15, 0), "yyyy-mm-dd"),
+        ("Created", date(2020, 5, 1), "yyyy-mm-dd"),
     ],
 )
 def test_each_column_is_typed(column: str, expected: Any, number_format: str) -> None:
@@ -170,11 +178,78 @@ def test_each_column_is_typed(column: str, expected: Any, number_format: str) ->
     cell = load_workbook(io.BytesIO(data))["Over limit"].cell(2, HEADERS.index(column) + 1)
     calamine_value = calamine_rows(data)[1][HEADERS.index(column)]
 
-    assert cell.value == expected
-    assert type(cell.value) is type(expected)
+    # openpyxl reads every date cell as a datetime; a date-only one is at midnight
+    as_openpyxl = datetime.combine(expected, time()) if type(expected) is date else expected
+    assert cell.value == as_openpyxl
+    assert type(cell.value) is type(as_openpyxl)
     assert cell.number_format == number_format
     assert calamine_value == expected
-    assert isinstance(calamine_value, str) == isinstance(expected, str)
+    assert type(calamine_value) is (float if type(expected) is int else type(expected))
+
+
+def test_counts_show_thousands_separators_in_rows_and_totals() -> None:
+    big = company("Big", limit=1_000, target_users=12_500, inactive_users=2_000)
+    data = xlsx(report([big, company("Other", limit=1_000, target_users=1_500)]))
+    ws = load_workbook(io.BytesIO(data))["Over limit"]
+    count_columns = ("License limit", "Target users", "Over by", "Inactive users")
+
+    for column in (*count_columns, "Monthly active users"):
+        assert ws.cell(2, HEADERS.index(column) + 1).number_format == "#,##0"
+    for column in ("Target users", "Over by", "Inactive users", "Monthly active users"):
+        assert ws.cell(4, HEADERS.index(column) + 1).number_format == "#,##0"  # totals
+    assert [ws.cell(2, HEADERS.index(c) + 1).value for c in count_columns] == [
+        1_000,
+        12_500,
+        11_500,
+        2_000,
+    ]
+    assert ws.cell(4, HEADERS.index("Target users") + 1).value == 14_000
+
+
+# the offset a renewal was sent with decides its date, not the digest zone nor UTC
+PLATFORM_DATES = [
+    ("2025-03-31T00:00:00Z", date(2025, 3, 31)),
+    ("2025-03-31T23:30:00Z", date(2025, 3, 31)),
+    ("2025-04-01T01:00:00+03:00", date(2025, 4, 1)),
+    ("2025-03-31T22:00:00-05:00", date(2025, 3, 31)),
+    ("2025-03-31T00:00:00", date(2025, 3, 31)),
+]
+
+
+@pytest.mark.parametrize(("sent", "day"), PLATFORM_DATES)
+@pytest.mark.parametrize("zone", ["America/New_York", "Pacific/Auckland"])
+def test_dates_are_the_platform_calendar_date_in_any_zone(sent: str, day: date, zone: str) -> None:
+    raw = {"companyResourceId": "c1", "companyName": "Acme", "numberOfUsers": "10"}
+    parsed = parse_company(
+        {**raw, "targetUserCount": 20, "licenseEndDate": sent, "createTime": sent}
+    )
+    data = build_xlsx(report([parsed]), generated_at=GENERATED, zone=ZoneInfo(zone))
+    end, created = HEADERS.index("License end date"), HEADERS.index("Created")
+    ws = load_workbook(io.BytesIO(data))["Over limit"]
+
+    for col in (end, created):
+        cell = ws.cell(2, col + 1)
+        assert cell.value == datetime.combine(day, time())  # no time of day
+        assert cell.number_format == "yyyy-mm-dd"
+        assert calamine_rows(data)[1][col] == day
+        assert type(calamine_rows(data)[1][col]) is date
+    # stored as a whole Excel day number, not a moment
+    serial = (day - date(1899, 12, 30)).days
+    assert re.search(rf'<c r="K2"[^>]*><v>{serial}</v>', part(data, "xl/worksheets/sheet1.xml"))
+    row = csv_rows(build_csv(report([parsed])))[1]
+    assert [row[end], row[created]] == [day.isoformat()] * 2
+
+
+def test_summary_moments_stay_date_times_in_a_zone_behind_utc() -> None:
+    renewal = company(license_end=datetime(2025, 3, 31, 0, 0, tzinfo=UTC))
+    data = build_xlsx(report([renewal]), generated_at=GENERATED, zone=ZoneInfo("America/New_York"))
+    facts = summary_facts(data)
+
+    assert facts["Generated at"] == (datetime(2025, 1, 6, 4, 0), "America/New_York")
+    assert facts["Data fetched at"] == (datetime(2025, 1, 6, 3, 30), "America/New_York")
+    summary = {row[0]: row[1:] for row in calamine_rows(data, "Summary") if row[0]}
+    assert summary["Generated at"] == [datetime(2025, 1, 6, 4, 0), "America/New_York"]
+    assert calamine_rows(data)[1][HEADERS.index("License end date")] == date(2025, 3, 31)
 
 
 def test_licence_expired_is_a_boolean_cell() -> None:
@@ -249,6 +324,28 @@ def test_platform_text_is_stored_as_text_never_as_formula(hostile: str) -> None:
     assert "<f>" not in part(data, "xl/worksheets/sheet2.xml")
     summary = load_workbook(io.BytesIO(data))["Summary"]
     assert hostile in [shown(cell.value) for cell in summary["A"]]
+    assert hostile in [row[0] for row in calamine_rows(data, "Summary")]
+
+
+CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+
+
+@pytest.mark.parametrize("hostile", [*HOSTILE, "<b>&amp;</b>", "x;=cmd|' /C calc'!A0;"])
+def test_hostile_names_are_escaped_text_in_the_chart_cache(hostile: str) -> None:
+    data = xlsx(report([company(hostile), company("Plain", target_users=101)]))
+    chart = ElementTree.fromstring(part(data, "xl/charts/chart1.xml"))  # parses: escaped
+    categories = chart.find(f".//{CHART}cat")
+
+    assert categories is not None
+    assert categories.find(f"{CHART}numRef") is None  # names are strings, not numbers
+    cache = categories.find(f"{CHART}strRef/{CHART}strCache")
+    assert cache is not None
+    cached = [unescape(v.text or "") for v in cache.iter(f"{CHART}v")]
+    assert cached == [hostile, "Plain"]
+    # the only formulas in the chart are its references to the summary's cells
+    formulas = [f.text or "" for f in chart.iter(f"{CHART}f")]
+    assert len(formulas) == 3
+    assert all(re.fullmatch(r"'Summary'!\$[AB]\$\d+(:\$[AB]\$\d+)?", f) for f in formulas)
 
 
 @pytest.mark.parametrize(
@@ -271,7 +368,7 @@ def test_control_characters_are_replaced_not_fatal(name: str, stored: str) -> No
 
     for rows in (sheet_rows(data), calamine_rows(data)):
         assert [rows[1][i] for i in text_columns] == [stored] * 5
-    row = csv_rows(build_csv(report([hostile]), zone=ZONE))[1]
+    row = csv_rows(build_csv(report([hostile])))[1]
     assert [row[i] for i in text_columns] == [stored] * 5
 
 
@@ -307,8 +404,20 @@ def summary_facts(data: bytes) -> dict[str, Any]:
     return {row[0]: row[1:] if row[2] else row[1] for row in ws.iter_rows(values_only=True) if row}
 
 
+def calamine_facts(data: bytes) -> dict[str, Any]:
+    rows = calamine_rows(data, "Summary")
+    return {row[0]: tuple(row[1:]) if row[2] else row[1] for row in rows if row[0]}
+
+
 def test_summary_states_totals_times_source_and_filter() -> None:
-    facts = summary_facts(xlsx(report(MIXED, **PRICED)))
+    data = xlsx(report(MIXED, **PRICED))
+    facts = summary_facts(data)
+    read_by_calamine = calamine_facts(data)
+
+    for key in ("Companies over limit", "Seats over in total", "Source", "Filter"):
+        assert read_by_calamine[key] == facts[key]
+    assert read_by_calamine["Generated at"] == (datetime(2025, 1, 6, 12, 0), "Europe/Istanbul")
+    assert read_by_calamine["of which limit unknown"] == 1
 
     assert facts["Companies over limit"] == 4
     assert facts["of which limit unknown"] == 1
@@ -370,9 +479,9 @@ def csv_rows(data: bytes) -> list[list[str]]:
 
 
 def test_csv_has_bom_header_and_crlf() -> None:
-    data = build_csv(report([company()]), zone=ZONE)
+    data = build_csv(report([company()]))
 
-    assert data.startswith(b"\xef\xbb\xbfCompany,Company ID,")
+    assert data.startswith(b'\xef\xbb\xbf"Company","Company ID",')
     assert data.count(b"\r\n") == 2
     assert b"\n" not in data.replace(b"\r\n", b"")
     assert csv_rows(data)[0] == HEADERS
@@ -382,14 +491,50 @@ def test_csv_has_bom_header_and_crlf() -> None:
 def test_csv_neutralises_each_dangerous_first_character(first: str) -> None:
     text = f"{first}HYPERLINK(1)"
     hostile = company(text, company_id=text, reseller=text, license_type=text, tags=(text,))
-    row = csv_rows(build_csv(report([hostile]), zone=ZONE))[1]
+    row = csv_rows(build_csv(report([hostile])))[1]
 
     assert [row[i] for i in (0, 1, 2, 3, 12)] == ["'" + text] * 5
 
 
 @pytest.mark.parametrize("name", ["Acme", "O'Brien & Sons", 'Say "hi", ok', "a=b", "1-2"])
 def test_csv_keeps_harmless_text_unchanged(name: str) -> None:
-    assert csv_rows(build_csv(report([company(name)]), zone=ZONE))[1][0] == name
+    assert csv_rows(build_csv(report([company(name)])))[1][0] == name
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("x;=cmd|' /C calc'!A0;", "\"x;=cmd|' /C calc'!A0;\""),
+        ("Acme;=1+1", '"Acme;=1+1"'),
+        ("Acme,=1+1", '"Acme,=1+1"'),
+        # OWASP's own examples: quoted, prefixed, inner quotes doubled
+        ('=1+2";=1+2', '"\'=1+2"";=1+2"'),
+        ("=1+2'\" ;,=1+2", '"\'=1+2\'"" ;,=1+2"'),
+    ],
+)
+def test_csv_quotes_every_text_cell_so_a_separator_inside_cannot_start_a_cell(
+    name: str, written: str
+) -> None:
+    hostile = company(name, company_id="c1", reseller=name, tags=(name,))
+    data = build_csv(report([hostile]))
+    line = data.decode("utf-8-sig").split("\r\n")[1]
+    read_back = "'" + name if name.startswith("=") else name
+
+    assert line.startswith(f'{written},"c1",{written},"Enterprise",100,125,25,"25.0%",3,90,')
+    assert line.endswith(f',"no",{written},"2020-05-01"')
+    row = csv_rows(data)[1]
+    assert [row[0], row[1], row[2], row[12]] == [read_back, "c1", read_back, read_back]
+
+
+def test_csv_numbers_are_bare_and_text_quoted() -> None:
+    big = company(limit=1_000, target_users=2_500, inactive_users=3)
+    data = build_csv(report([big], **PRICED))
+    line = data.decode("utf-8-sig").split("\r\n")[1]
+
+    assert line == (
+        '"Acme","id-Acme","Reseller One","Enterprise",1000,2500,1500,"150.0%",3,90,'
+        '"2025-03-31","no","emea, gold","2020-05-01",18510.00'
+    )
 
 
 def test_csv_rows_read_back_as_written() -> None:
@@ -397,9 +542,9 @@ def test_csv_rows_read_back_as_written() -> None:
         company("Acme", licence_expired=True),
         company("Unknown", limit=None, target_users=7, tags=(), license_end=None, created=None),
     ]
-    data = build_csv(report(companies, **PRICED), zone=ZONE)
+    data = build_csv(report(companies, **PRICED))
 
-    acme = "Acme|id-Acme|Reseller One|Enterprise|100|125|25|25.0%|3|90|2025-04-01|yes|emea, gold"
+    acme = "Acme|id-Acme|Reseller One|Enterprise|100|125|25|25.0%|3|90|2025-03-31|yes|emea, gold"
     unknown = "Unknown|id-Unknown|Reseller One|Enterprise||7|limit unknown||3|90||no|"
     assert csv_rows(data) == [
         [*HEADERS, "Est. monthly true-up (EUR)"],
@@ -409,7 +554,7 @@ def test_csv_rows_read_back_as_written() -> None:
 
 
 def test_csv_of_empty_report_is_the_header() -> None:
-    assert csv_rows(build_csv(report([]), zone=ZONE)) == [HEADERS]
+    assert csv_rows(build_csv(report([]))) == [HEADERS]
 
 
 # --- names -------------------------------------------------------------------------------------
@@ -424,3 +569,96 @@ def test_csv_of_empty_report_is_the_header() -> None:
 )
 def test_export_filename_carries_the_date(fmt: str, today: date, filename: str) -> None:
     assert export_filename(fmt, today) == filename
+
+
+def test_streaming_leaves_the_given_temporary_directory_empty(tmp_path: Path) -> None:
+    data = xlsx(report(MIXED), tmpdir=str(tmp_path))
+
+    assert sheet_rows(data)[1][0] == "Big"
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- export files as the services name and upload them ----------------------------------------
+
+Start = Callable[..., Awaitable[tuple[Runtime, Sandbox, FakeSlack]]]
+
+
+class Clock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def start(tmp_path: Path) -> AsyncIterator[Start]:
+    opened: list[tuple[Runtime, Sandbox, FakeSlack]] = []
+
+    async def make(**env: str) -> tuple[Runtime, Sandbox, FakeSlack]:
+        sandbox, slack = Sandbox(companies=200, over_limit=30, seed=5), FakeSlack()
+        settings = Settings.from_env(
+            {
+                "KEEPNET_BASE_URL": await sandbox.start(),
+                "KEEPNET_CLIENT_ID": "sandbox-client",
+                "KEEPNET_CLIENT_SECRET": "sandbox-secret",
+                "SLACK_BOT_TOKEN": "xoxb-test-token",
+                "SLACK_SIGNING_SECRET": "s",
+                "SLACK_API_URL": await slack.start(),
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'export.db'}",
+                **env,
+            }
+        )
+        runtime = await build_runtime(settings, now=Clock(GENERATED))
+        opened.append((runtime, sandbox, slack))
+        return runtime, sandbox, slack
+
+    yield make
+    for runtime, sandbox, slack in opened:
+        await runtime.close()
+        await slack.stop()
+        await sandbox.stop()
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+async def test_export_file_is_named_after_the_day_in_the_digest_zone(
+    start: Start, fmt: str
+) -> None:
+    runtime, _, _ = await start(DIGEST_TIMEZONE="Pacific/Auckland")
+    # 12:00 UTC on the 6th is 01:00 on the 7th in Auckland (UTC+13 in January)
+    fetched = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
+    rep = build_report([company()], fetched_at=fetched)
+
+    exported = await runtime.services.export_file(fmt, rep, trend=())
+
+    assert exported.filename == f"license-overage-2025-01-07.{fmt}"
+    assert exported.title == "License overage 2025-01-07"
+
+
+async def test_upload_comment_carries_the_files_counts_and_who_asked(start: Start) -> None:
+    runtime, _, slack = await start()
+
+    await runtime.services.upload_export("C0GENERAL", fmt="xlsx", native=False, user="U42")
+
+    upload = slack.uploads[0]
+    facts = calamine_facts(upload.content)
+    companies, seats = int(facts["Companies over limit"]), int(facts["Seats over in total"])
+    unknown = int(facts["of which limit unknown"])
+    assert companies > 0 and seats > 0
+    assert "<@U42>" in upload.initial_comment
+    assert f" {companies:,} companies over their limit" in upload.initial_comment
+    assert f" {seats:,} seats over in total" in upload.initial_comment
+    assert (f"{unknown:,} with limit unknown" in upload.initial_comment) is (unknown > 0)
+
+
+async def test_native_upload_says_it_is_the_platform_file_and_gives_no_counts(
+    start: Start,
+) -> None:
+    runtime, sandbox, slack = await start()
+
+    await runtime.services.upload_export("C0GENERAL", fmt="csv", native=True, user="U42")
+
+    upload = slack.uploads[0]
+    assert upload.initial_comment == "The platform's own export file, unchanged, as <@U42> asked."
+    assert upload.content == (await runtime.services.native_file("csv")).content
+    assert sandbox.export_requests == 2
