@@ -1,22 +1,47 @@
-"""`python -m bot check`: try both sides for real and print a checklist with fixes."""
+"""`python -m bot check`: try both sides for real, change nothing, print a checklist with fixes."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import aiohttp
 import httpx
+import sqlalchemy as sa
+import yaml
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.config import Settings
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ChannelNotFound, ConfigError, SlackBusy, SlackRefused
 from bot.keepnet import KeepnetClient
-from bot.publish import Publisher, make_client
+from bot.publish import Publisher, make_client, slack_error
 from bot.schedule import make_trigger, next_slot
-from bot.store import Store
+from bot.store import CONNECT_TIMEOUT_S, MIGRATIONS, Store
 
 PASS, FAIL = "✓", "✗"
+MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
+# prefixes that say which kind of Slack token a value is, and nothing of the token itself
+KNOWN_PREFIXES = ("xoxb-", "xapp-", "xoxp-")
+PREFIX_NEEDS = 16  # characters after the prefix before the prefix is shown at all
+APP_TOKEN_FIX = (
+    "create an app-level token with connections:write under Basic Information → "
+    "App-Level Tokens, turn on Socket Mode, and set SLACK_APP_TOKEN to it (xapp-...)"
+)
+SCOPES_FIX = (
+    "add them under OAuth & Permissions → Bot Token Scopes (or create the app again from "
+    "manifest.yml), then reinstall the app to the workspace"
+)
+SQLITE_FIX = "point DATABASE_URL at the bot's SQLite file, or at a new file to be created"
+DATABASE_FIX = "check DATABASE_URL, and that the database server is running and accepts connections"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +56,16 @@ class Item:
 
 
 def mask(secret: str) -> str:
-    """Enough to recognise a secret, never enough to use it."""
+    """Enough to recognise a secret, never enough to use it: a known prefix and the length.
+
+    Any other value, or a token too short to be real, shows only its length.
+    """
     if not secret:
         return "(not set)"
-    return f"{secret[:4]}… ({len(secret)} characters)"
+    prefix = next((p for p in KNOWN_PREFIXES if secret.startswith(p)), "")
+    if len(secret) - len(prefix) < PREFIX_NEEDS:
+        prefix = ""
+    return f"{prefix}… ({len(secret)} characters)"
 
 
 async def run(settings: Settings, *, out: Callable[[str], None] = print) -> int:
@@ -57,6 +88,8 @@ def _settings_item(settings: Settings) -> Item:
         f"SLACK_BOT_TOKEN={mask(settings.slack_bot_token)}, "
         f"SLACK_SIGNING_SECRET={mask(settings.slack_signing_secret)}"
     )
+    if settings.slack_app_token:
+        shown += f", SLACK_APP_TOKEN={mask(settings.slack_app_token)}"
     if not settings.socket_mode and not settings.slack_signing_secret:
         return Item(
             False,
@@ -97,51 +130,218 @@ async def _keepnet_items(settings: Settings) -> list[Item]:
         return [first, await _attempt("Keepnet overage search", search)]
 
 
+# --- Slack ---------------------------------------------------------------------------------
+
+
 async def _slack_items(settings: Settings) -> list[Item]:
+    socket_mode = [await _socket_mode_item(settings)] if settings.slack_app_token else []
     if not settings.slack_bot_token:
         fix = "set SLACK_BOT_TOKEN (xoxb-...) from the app's OAuth & Permissions page"
-        return [Item(False, "Slack bot token", fix)]
-    publisher = Publisher(make_client(settings.slack_bot_token, settings.slack_api_url))
+        return [Item(False, "Slack bot token", fix), *socket_mode]
+    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    granted: list[frozenset[str] | None] = []
 
     async def identity() -> str:
-        me = await publisher.identity()
+        me = await _slack_call(client.auth_test, action="token check")
+        granted.append(_granted_scopes(me.headers))
         return f"bot {me.get('user', '?')} in workspace {me.get('team', '?')}"
 
-    items = [await _attempt("Slack auth.test", identity)]
-    if items[0].ok:
-        items.append(await _channel_item(settings, publisher))
-    return items
+    auth = await _attempt("Slack auth.test", identity)
+    if not auth.ok:
+        return [auth, *socket_mode]
+    publisher = Publisher(client)
+    channels = [
+        await _channel_item(settings, publisher, variable="DIGEST_CHANNEL"),
+        await _channel_item(settings, publisher, variable="ALERT_CHANNEL"),
+    ]
+    return [auth, _scopes_item(granted[0]), *socket_mode, *channels]
 
 
-async def _channel_item(settings: Settings, publisher: Publisher) -> Item:
-    channel = settings.digest_channel
+async def _slack_call(
+    send: Callable[[], Awaitable[AsyncSlackResponse]], *, action: str
+) -> AsyncSlackResponse:
+    """One Web API call whose response headers we need, its errors mapped as publish.py does."""
+    try:
+        return await send()
+    except SlackApiError as exc:
+        status = int(exc.response.status_code or 0)
+        raise slack_error(_error_code(exc), status=status, action=action) from None
+    except (aiohttp.ClientError, TimeoutError):
+        raise SlackBusy(f"Slack could not be reached for the {action}.") from None
+
+
+def _error_code(exc: SlackApiError) -> str | None:
+    """Slack's error code; None when the answer was not Slack's JSON (a proxy's 404 page)."""
+    data = exc.response.data
+    code = data.get("error") if isinstance(data, dict) else None
+    return str(code) if code else None
+
+
+def _granted_scopes(headers: Mapping[str, Any]) -> frozenset[str] | None:
+    """The bot token's scopes from auth.test's x-oauth-scopes header; None if Slack sent none."""
+    for name, value in headers.items():
+        if name.lower() == "x-oauth-scopes":
+            text = value if isinstance(value, str) else ",".join(map(str, value))
+            return frozenset(s.strip() for s in text.split(",") if s.strip())
+    return None
+
+
+def _manifest_scopes() -> frozenset[str] | None:
+    try:
+        manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    scopes = (((manifest or {}).get("oauth_config") or {}).get("scopes") or {}).get("bot") or []
+    return frozenset(str(s) for s in scopes)
+
+
+def _scopes_item(granted: frozenset[str] | None) -> Item:
+    wanted = _manifest_scopes()
+    if wanted is None:
+        return Item(True, "bot token scopes: manifest.yml not found next to the bot, not compared")
+    if granted is None:
+        return Item(True, "bot token scopes: Slack did not list them, not compared")
+    missing = sorted(wanted - granted)
+    if missing:
+        return Item(False, f"bot token scopes: missing {', '.join(missing)}", SCOPES_FIX)
+    return Item(True, f"bot token scopes: all {len(wanted)} that manifest.yml lists")
+
+
+async def _socket_mode_item(settings: Settings) -> Item:
+    async def opened() -> str:
+        client = AsyncWebClient(base_url=settings.slack_api_url)
+        try:
+            await client.apps_connections_open(app_token=settings.slack_app_token)
+        except SlackApiError as exc:
+            code = _error_code(exc) or f"HTTP {exc.response.status_code}"
+            raise SlackRefused(
+                f"Slack did not open a Socket Mode connection with SLACK_APP_TOKEN ({code}).",
+                hint=APP_TOKEN_FIX,
+            ) from None
+        except (aiohttp.ClientError, TimeoutError):
+            raise SlackBusy("Slack could not be reached to open Socket Mode.") from None
+        return "Slack accepted SLACK_APP_TOKEN"
+
+    return await _attempt("Slack Socket Mode (apps.connections.open)", opened)
+
+
+async def _channel_item(settings: Settings, publisher: Publisher, *, variable: str) -> Item:
+    digest = variable == "DIGEST_CHANNEL"
+    channel = settings.digest_channel if digest else settings.alert_channel
     if not channel:
-        return Item(True, "DIGEST_CHANNEL not set: no scheduled digest (commands still work)")
+        if digest:
+            return Item(True, "DIGEST_CHANNEL not set: no scheduled digest (commands still work)")
+        return Item(True, "ALERT_CHANNEL not set: no alerts when a customer goes over")
+    schedule = settings.digest_schedule if digest else settings.alert_schedule
+    upcoming_what = "next digest" if digest else "next alert check"
 
     async def reachable() -> str:
-        info = await publisher.channel_info(channel)
-        trigger = make_trigger(settings.digest_schedule, settings.digest_timezone)
-        upcoming = next_slot(trigger, _now())
-        when = f"next digest {upcoming:%Y-%m-%d %H:%M %Z}"
-        if info.get("is_member") or not info.get("is_private"):
-            return f"#{info.get('name', channel)} reachable, {when}"
-        raise BotError(
-            f"The bot is not a member of the private channel {channel}.",
-            hint="Invite it there with `/invite @Overage Bot`.",
-        )
+        info = await _channel_info(publisher, channel, variable=variable)
+        name = info.get("name", channel)
+        if info.get("is_archived"):
+            raise BotError(
+                f"The channel {channel} (#{name}) is archived.",
+                hint=f"Unarchive it in Slack, or set {variable} to another channel.",
+            )
+        if not info.get("is_member") and info.get("is_private"):
+            raise BotError(
+                f"The bot is not a member of the private channel {channel}.",
+                hint="Invite it there with `/invite @Overage Bot`.",
+            )
+        upcoming = next_slot(make_trigger(schedule, settings.digest_timezone), _now())
+        return f"#{name} reachable, {upcoming_what} {upcoming:%Y-%m-%d %H:%M %Z}"
 
-    return await _attempt(f"digest channel {channel}", reachable)
+    return await _attempt(f"{'digest' if digest else 'alert'} channel {channel}", reachable)
+
+
+async def _channel_info(publisher: Publisher, channel: str, *, variable: str) -> dict[str, Any]:
+    try:
+        return await publisher.channel_info(channel)
+    except ChannelNotFound as exc:
+        raise ChannelNotFound(
+            str(exc),
+            hint=f"Check {variable}: it takes the channel's ID (like C0123456789, at the bottom "
+            "of the channel's About tab), not its name. If the channel is private, invite the "
+            "bot there with `/invite @Overage Bot`.",
+        ) from None
+
+
+# --- database ------------------------------------------------------------------------------
 
 
 def _database_item(settings: Settings) -> Item:
-    store = Store(settings.database_url)
+    """The database's schema revision against the code's, read only: nothing is created."""
     try:
-        store.upgrade()
+        store = Store(settings.database_url)  # builds an engine, connects to nothing
     except BotError as exc:
         return Item(False, f"database: {exc}", exc.hint)
+    where, url = store.where, store.url
+    store.close()
+    if url.get_backend_name() == "sqlite":
+        missing = _missing_sqlite_file(url.database, where)
+        if missing is not None:
+            return missing
+        engine = _read_only_sqlite(Path(str(url.database)))
+    else:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except sa.exc.DBAPIError as exc:
+        reason = _reason(exc, password=url.password)
+        fix = SQLITE_FIX if url.get_backend_name() == "sqlite" else DATABASE_FIX
+        return Item(False, f"database: cannot use {where}: {reason}", fix)
     finally:
-        store.close()
-    return Item(True, "database reachable and up to date")
+        engine.dispose()
+    return _revision_item(where, current)
+
+
+def _missing_sqlite_file(database: str | None, where: str) -> Item | None:
+    """An item for a SQLite file that does not exist yet; None when there is one to read."""
+    if not database or database == ":memory:":
+        return Item(True, "database: SQLite in memory, empty at every start")
+    path = Path(database)
+    if path.exists():
+        return None
+    if not path.absolute().parent.is_dir():
+        return Item(
+            False,
+            f"database: the folder for {where} does not exist",
+            "create the folder, or point DATABASE_URL at a file in an existing one",
+        )
+    return Item(True, f"database: {where} will be created at first start")
+
+
+def _read_only_sqlite(path: Path) -> sa.Engine:
+    """An engine that opens the file read-only: no journal mode set, no file created."""
+    # without a write-ahead log to read, `immutable` also keeps SQLite from creating one
+    wal = path.with_name(path.name + "-wal")
+    uri = f"{path.absolute().as_uri()}?{'mode=ro' if wal.exists() else 'immutable=1'}"
+    return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+
+
+def _revision_item(where: str, current: str | None) -> Item:
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    head = scripts.get_current_head()
+    known = {script.revision for script in scripts.walk_revisions()}
+    if current == head:
+        return Item(True, f"database: {where} is up to date (schema {head})")
+    if current is None:
+        return Item(True, f"database: {where} has no tables yet; they will be created at start")
+    if current in known:
+        return Item(True, f"database: {where} has schema {current}; it will be upgraded at start")
+    return Item(
+        False,
+        f"database: {where} has schema {current}, which this version of the bot does not know",
+        "run the newest version of the bot, or point DATABASE_URL elsewhere",
+    )
+
+
+def _reason(exc: sa.exc.DBAPIError, *, password: str | None) -> str:
+    cause = exc.orig if exc.orig is not None else exc
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    reason = " ".join(lines[0].split()).rstrip(".")
+    return reason.replace(password, "***") if password else reason
 
 
 def _now() -> datetime:

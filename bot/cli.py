@@ -19,6 +19,7 @@ from bot.errors import BotError, ConfigError
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+SELF_CONTAINED = frozenset({"demo", "sandbox"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "serve"
     try:
-        settings = Settings.from_env(load_environment(Path.cwd()))
+        settings = _settings_for(command)
         logs.configure(
             level=settings.log_level, fmt=settings.log_format, secrets=settings.secrets()
         )
@@ -76,6 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+
+
+def _settings_for(command: str) -> Settings:
+    """The settings from the environment and `.env`, except for the commands that bring their
+    own: the demo and the sandbox read nothing, so no unrelated setting can stop them."""
+    if command in SELF_CONTAINED:
+        return Settings()
+    return Settings.from_env(load_environment(Path.cwd()))
 
 
 def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:

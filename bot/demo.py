@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,8 +31,9 @@ credential with Client Role = Reseller) and DIGEST_CHANNEL, run `python -m bot c
 class ConsolePoster:
     """Plays Slack for the demo: prints each message, writes each upload to a folder."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, written: list[Path]) -> None:
         self._folder = folder
+        self._written = written
         self._keys: dict[str, str] = {}
 
     async def post(
@@ -63,12 +63,16 @@ class ConsolePoster:
     ) -> None:
         path = self._folder / filename
         path.write_bytes(content)
+        self._written.append(path)
         print(f"\n[file uploaded to #{channel}: {filename}, {len(content):,} bytes → {path}]")
 
     async def find_message(
         self, channel: str, *, event_type: str, key: str, oldest: float
     ) -> str | None:
         return self._keys.get(key)
+
+    async def ensure_member(self, channel: str) -> None:
+        """The demo's console is every channel."""
 
 
 class _Clock:
@@ -81,13 +85,18 @@ class _Clock:
         return datetime.now(UTC) + self.offset
 
 
-def _fresh_folder(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+# what a demo run writes into its folder; anything else there is left alone
+DEMO_DB = "demo.db"
+DEMO_FILES = (f"{DEMO_DB}*", "license-overage-*.xlsx", "license-overage-*.csv")
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix in (".xlsx", ".csv"))
+def _clear_previous_run(folder: Path) -> None:
+    """Remove what an earlier run wrote (its database and workbooks), and nothing else."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for pattern in DEMO_FILES:
+        for path in folder.glob(pattern):
+            if path.is_file():
+                path.unlink()
 
 
 def _show(title: str, message: Message) -> None:
@@ -96,7 +105,8 @@ def _show(title: str, message: Message) -> None:
 
 async def run(folder: Path) -> int:
     started = time.monotonic()
-    await asyncio.to_thread(_fresh_folder, folder)
+    await asyncio.to_thread(_clear_previous_run, folder)
+    written: list[Path] = []
     sandbox = Sandbox(companies=600, seed=7)
     url = await sandbox.start()
     clock = _Clock()
@@ -105,14 +115,14 @@ async def run(folder: Path) -> int:
             "KEEPNET_BASE_URL": url,
             "KEEPNET_CLIENT_ID": "sandbox-client",
             "KEEPNET_CLIENT_SECRET": "sandbox-secret",
-            "DATABASE_URL": f"sqlite:///{folder / 'demo.db'}",
+            "DATABASE_URL": f"sqlite:///{folder / DEMO_DB}",
             "DIGEST_CHANNEL": DEMO_CHANNEL,
             "ALERT_CHANNEL": ALERT_CHANNEL,
             "SEAT_PRICE": "4.50",
             "CACHE_SECONDS": "0",
         }
     )
-    poster = ConsolePoster(folder)
+    poster = ConsolePoster(folder, written)
     runtime = await build_runtime(settings, poster=poster, now=clock)
     services = runtime.services
     try:
@@ -125,6 +135,7 @@ async def run(folder: Path) -> int:
         workbook_path.write_bytes(exported.content)
         csv_file = await services.export_file("csv", report)
         (folder / csv_file.filename).write_bytes(csv_file.content)
+        written += [workbook_path, folder / csv_file.filename]
         print(f"\nWorkbook written: {workbook_path}")
         print("\nFirst weekly digest (nothing to compare with yet):")
         await services.post_digest_now(DEMO_CHANNEL)
@@ -145,7 +156,7 @@ async def run(folder: Path) -> int:
         await runtime.close()
         await sandbox.stop()
     print(f"\n{RULE}\nFiles in {folder}:")
-    for path in await asyncio.to_thread(_files, folder):
+    for path in sorted(set(written)):
         print(f"  {path}")
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s.\n\n{CONNECT}")
     return 0

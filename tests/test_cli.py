@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 
@@ -171,33 +173,88 @@ def test_digest_needs_no_signing_secret(sandbox: Sandbox, slack: FakeSlack, tmp_
     assert len(slack.posts) == 1
 
 
-def _processes_in(folder: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if Path(os.readlink(entry / "cwd")) == folder:
-                found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours to look at
-            continue
-    return found
+def _session_of(pid: int) -> int | None:
+    """The session id of a running process (field 6 of /proc/PID/stat), None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[3])
+
+
+def _left_in_session(session: int) -> list[int]:
+    """Processes still in the session the demo led, whoever adopted them meanwhile."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return [pid for pid in pids if _session_of(pid) == session]
+
+
+def _refuses_connections(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=5)
+    except httpx.ConnectError:
+        return True
+    return False
+
+
+def run_demo(cwd: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], int]:
+    """`python -m bot demo` as the leader of its own session, so that anything it started can
+    be found by the session id afterwards; returns the finished run and that id."""
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo"],
+        cwd=cwd,
+        env={"PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    stdout, stderr = demo.communicate(timeout=120)
+    return subprocess.CompletedProcess(demo.args, demo.returncode, stdout, stderr), demo.pid
 
 
 def test_demo_finishes_quickly_writes_a_workbook_and_leaves_nothing_running(
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
-    done = run_bot("demo", cwd=tmp_path, env={}, timeout_s=120)
+    done, session = run_demo(tmp_path, env={})
     took_s = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert took_s < 60
     workbooks = sorted((tmp_path / "demo-output").glob("license-overage-*.xlsx"))
     assert workbooks
     assert len(first_sheet_rows(workbooks[0])) > 2
-    assert "Weekly license overage digest" in done.stdout
+    digests = [line for line in done.stdout.splitlines() if line == "Weekly license overage digest"]
+    assert len(digests) == 2  # the first digest and the one a week later
     assert "Traceback" not in done.stderr
-    assert _processes_in(tmp_path.resolve()) == []
+    assert _left_in_session(session) == []
+    found = re.search(r"Sandbox Keepnet API on (http://127\.0\.0\.1:\d+)", done.stdout)
+    assert found is not None
+    assert _refuses_connections(found.group(1))  # the sandbox went with the demo
+
+
+def test_demo_runs_whatever_the_environment_and_dotenv_hold(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DIGEST_TIMEZONE=Mars/Olympus\nSLACK_BOT_TOKEN=not-a-token\n")
+    bad = {"KEEPNET_PAGE_SIZE": "ten", "DATABASE_URL": "mysql://nowhere", "LOG_LEVEL": "LOUD"}
+    done, _ = run_demo(tmp_path, env=bad)
+    assert done.returncode == 0, done.stderr
+    assert "Demo finished" in done.stdout and "Configuration error" not in done.stderr
+
+
+def test_demo_replaces_its_own_files_and_leaves_the_others(tmp_path: Path) -> None:
+    folder = tmp_path / "demo-output"
+    (folder / "notes").mkdir(parents=True)
+    kept = [folder / "my-notes.txt", folder / "notes" / "license-overage-2020-01-01.xlsx"]
+    for path in kept:
+        path.write_text("mine")
+    stale = folder / "license-overage-2020-01-01.csv"
+    stale.write_text("from an earlier run")
+    done, _ = run_demo(tmp_path, env={})
+    assert done.returncode == 0, done.stderr
+    assert all(path.read_text() == "mine" for path in kept)
+    assert not stale.exists()
+    listed = done.stdout.split("Files in", 1)[1].split("Demo finished", 1)[0]
+    assert "my-notes.txt" not in listed and str(stale) not in listed
+    assert "license-overage-" in listed
 
 
 def test_dotenv_in_the_start_directory_is_read(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -238,3 +295,35 @@ def test_a_config_error_exits_2_with_one_line(
     assert variable in lines[0]
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert sandbox.client_secret not in done.stderr
+
+
+# values the built-in token shapes would not catch, so only the known-secret list can hide them
+PROBE_SECRETS = {
+    "KEEPNET_CLIENT_SECRET": "kn_probe_client_secret_51",
+    "SLACK_BOT_TOKEN": "xoxb-12_probe_bot_token_52",
+    "SLACK_SIGNING_SECRET": "probe_signing_secret_53",
+    "SLACK_APP_TOKEN": "xapp-12_probe_app_token_54",
+}
+DB_PASSWORD = "probe@db pass!55"
+
+
+def test_every_configured_secret_is_redacted_from_the_log(sandbox: Sandbox, tmp_path: Path) -> None:
+    # The Slack client logs each request's URL at DEBUG; this URL carries every secret (the
+    # password URL-encoded, as it would be in a URL), so each must be redacted on its way out.
+    secrets = [*PROBE_SECRETS.values(), DB_PASSWORD]
+    carried = "/".join(quote(secret, safe="") for secret in secrets)
+    env = {
+        "KEEPNET_BASE_URL": sandbox.url,
+        "KEEPNET_CLIENT_ID": sandbox.client_id,
+        **PROBE_SECRETS,
+        "DATABASE_URL": f"postgresql+psycopg://bot:{quote(DB_PASSWORD, safe='')}@127.0.0.1:1/bot",
+        "SLACK_API_URL": f"{sandbox.url}/probe/{carried}/",
+        "LOG_LEVEL": "DEBUG",
+    }
+    done = run_bot("check", cwd=tmp_path, env=env)
+    assert done.returncode == 1  # Slack and the database cannot be reached
+    assert "probe/" + "/".join(["[redacted]"] * len(secrets)) + "/auth.test" in done.stderr
+    output = done.stdout + done.stderr
+    for secret in secrets:
+        assert secret not in output and quote(secret, safe="") not in output
+    assert "db pass" not in output and "probe%40db" not in output
