@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
@@ -21,7 +20,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
@@ -36,8 +35,12 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024  # Slack's payloads are far smaller; larger bodies are refused
-SIGNATURE_TTL_S = 5 * 60 + 30  # Slack's five minutes, plus clock skew
-DRAIN_S = 25.0
+SIGNATURE_WINDOW_S = 5 * 60  # the verifier takes a timestamp this far either side of now
+CLOCK_SKEW_S = 30
+LEARN_TIMEOUT_S = 10.0  # how long the start waits for auth.test before going on without it
+# one budget for the whole shutdown, within the 30 s most hosts allow between SIGTERM and SIGKILL
+SHUTDOWN_BUDGET_S = 20.0
+HTTP_SHUTDOWN_S = 3.0  # requests only ack; the work after the ack is drained with the rest
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Runtime:
     services: Services
     bolt: AsyncApp | None  # None for the commands that never hear from Slack
     scheduler: DigestScheduler
+    identity: Identity | None = None  # who the bot is, for Bolt; None without Slack
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     socket_mode: Any = None
 
@@ -84,18 +88,30 @@ async def build_runtime(
     services = Services(
         settings, keepnet, store, poster or Publisher(slack), instance_id=instance_id(), now=now
     )
-    bolt = _build_bolt(settings, slack, services) if settings.slack_bot_token else None
+    identity = Identity(slack) if settings.slack_bot_token else None
+    bolt = _build_bolt(settings, slack, services, identity) if identity else None
     scheduler = DigestScheduler(services, settings)
     services.next_digest = scheduler.next_run
-    return Runtime(settings, http, slack, store, services, bolt, scheduler)
+    return Runtime(settings, http, slack, store, services, bolt, scheduler, identity=identity)
 
 
 class ReplayGuard:
-    """Refuses a signed request seen before: a signature is valid for five minutes, once."""
+    """Refuses a signed request seen before: a signature is valid for five minutes, once.
 
-    def __init__(self, signing_secret: str | None) -> None:
+    A signature is remembered until the verifier would refuse it anyway: five minutes after
+    the later of its arrival and its own timestamp (which may lie up to five minutes ahead).
+    """
+
+    def __init__(
+        self, signing_secret: str | None, *, clock: Callable[[], float] = time.time
+    ) -> None:
         # without a secret (Socket Mode) anyone could sign with the empty key: admit nothing
-        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self._clock = clock
+        self._verifier = (
+            SignatureVerifier(signing_secret, clock=_VerifierClock(clock))
+            if signing_secret
+            else None
+        )
         self._seen: dict[str, float] = {}
 
     def admit(self, body: bytes, headers: Mapping[str, str]) -> bool:
@@ -105,20 +121,31 @@ class ReplayGuard:
         if not self._verifier.is_valid_request(body, dict(headers)):
             return False
         signature = headers.get("X-Slack-Signature", "")
-        now = time.time()
-        if len(self._seen) > 10_000 or (self._seen and next(iter(self._seen.values())) < now):
+        now = self._clock()
+        if len(self._seen) > 10_000 or any(until < now for until in self._seen.values()):
             self._seen = {k: v for k, v in self._seen.items() if v >= now}
         if signature in self._seen:
             log.warning("refused a replayed request")
             return False
-        self._seen[signature] = now + SIGNATURE_TTL_S
+        stamp = float(headers.get("X-Slack-Request-Timestamp", "0") or 0)
+        self._seen[signature] = max(now, stamp) + SIGNATURE_WINDOW_S + CLOCK_SKEW_S
         return True
 
 
-def _build_bolt(settings: Settings, slack: AsyncWebClient, services: Services) -> AsyncApp:
+class _VerifierClock(Clock):
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now()
+
+
+def _build_bolt(
+    settings: Settings, slack: AsyncWebClient, services: Services, identity: Identity
+) -> AsyncApp:
     bolt = AsyncApp(
         client=AsyncWebClient(base_url=slack.base_url, retry_handlers=slack.retry_handlers),
-        authorize=_authorizer(slack),
+        authorize=_bolt_authorize(identity),
         signing_secret=settings.slack_signing_secret or "socket-mode",
         # ReplayGuard checks every HTTP request's signature (and refuses replays) before it
         # reaches Bolt; Socket Mode has none to check. Checking again here is work twice.
@@ -128,24 +155,41 @@ def _build_bolt(settings: Settings, slack: AsyncWebClient, services: Services) -
     return bolt
 
 
-def _authorizer(slack: AsyncWebClient) -> Callable[..., Awaitable[AuthorizeResult]]:
-    """Who the bot is, asked of Slack once: Bolt's default asks auth.test again for every
-    request that arrives before the first answer, 50 calls for a burst of 50 at start-up."""
-    lock = asyncio.Lock()
-    known: list[AuthorizeResult] = []
-
+def _bolt_authorize(identity: Identity) -> Callable[[], Awaitable[AuthorizeResult]]:
+    # Bolt passes the arguments a function names: a plain function, not a bound method
     async def authorize() -> AuthorizeResult:
-        async with lock:
-            if not known:
-                response = await slack.auth_test()
-                known.append(
-                    AuthorizeResult.from_auth_test_response(
-                        auth_test_response=response, bot_token=slack.token
-                    )
-                )
-        return known[0]
+        return await identity.authorize()
 
     return authorize
+
+
+class Identity:
+    """Who the bot is, asked of Slack once (auth.test) and kept. Bolt's default asks again
+    for every request that arrives before the first answer, 50 calls for a burst of 50."""
+
+    def __init__(self, slack: AsyncWebClient) -> None:
+        self._slack = slack
+        self._lock = asyncio.Lock()
+        self._known: AuthorizeResult | None = None
+
+    async def authorize(self) -> AuthorizeResult:
+        async with self._lock:
+            if self._known is None:
+                response = await self._slack.auth_test()
+                self._known = AuthorizeResult.from_auth_test_response(
+                    auth_test_response=response, bot_token=self._slack.token
+                )
+        return self._known
+
+    async def learn(self) -> None:
+        """Ask now, before any request waits on the answer; if Slack cannot be asked yet,
+        the first request asks again."""
+        try:
+            async with asyncio.timeout(LEARN_TIMEOUT_S):
+                await self.authorize()
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("auth.test at start failed (%s): asked again on the first request",
+                        type(exc).__name__)  # fmt: skip
 
 
 def build_web_app(runtime: Runtime) -> web.Application:
@@ -164,7 +208,8 @@ def build_web_app(runtime: Runtime) -> web.Application:
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response(await health(runtime))
+        report = await health(runtime)
+        return web.json_response(report, status=200 if report["status"] == "ok" else 503)
 
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
@@ -172,6 +217,8 @@ def build_web_app(runtime: Runtime) -> web.Application:
 
 
 async def health(runtime: Runtime) -> dict[str, Any]:
+    """What /healthz reports: "ok" (HTTP 200) or "degraded" (HTTP 503) when the Socket Mode
+    connection is down or the scheduler is not running."""
     upcoming = runtime.scheduler.next_run()
     socket_state = "off"
     if runtime.socket_mode is not None:
@@ -194,12 +241,16 @@ async def health(runtime: Runtime) -> dict[str, Any]:
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then drain in-flight work and close every client."""
     runtime = await build_runtime(settings)
-    runner = web.AppRunner(build_web_app(runtime), access_log=None, shutdown_timeout=DRAIN_S)
+    runner = web.AppRunner(
+        build_web_app(runtime), access_log=None, shutdown_timeout=HTTP_SHUTDOWN_S
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if runtime.identity is not None:  # before any request: the first ack need not wait
+            await runtime.identity.learn()
         await runner.setup()
         await web.TCPSite(runner, "0.0.0.0", settings.port).start()
         if settings.socket_mode:
@@ -209,12 +260,15 @@ async def serve(settings: Settings) -> None:
         await stop.wait()
         log.info("shutting down: finishing in-flight work")
     finally:
-        runtime.scheduler.stop()
+        deadline = loop.time() + SHUTDOWN_BUDGET_S
+        # no new tick; the one in flight finishes while the requests drain beside it
+        scheduler = asyncio.create_task(runtime.scheduler.stop_gracefully(SHUTDOWN_BUDGET_S))
         if runtime.socket_mode is not None:  # take no new events; its tasks would hold the drain
             await runtime.socket_mode.close_async()
             runtime.socket_mode = None
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
-        await _drain()
+        await _drain(max(0.0, deadline - loop.time()))
+        await scheduler
         await runtime.close()
         log.info("stopped")
 
@@ -226,7 +280,8 @@ async def _connect_socket_mode(runtime: Runtime) -> Any:
     try:  # slack_sdk retries a refused token forever; ask once, so a bad one stops the start
         opened = await runtime.slack.apps_connections_open(app_token=token)
     except SlackApiError as exc:
-        code = exc.response.get("error")
+        data = exc.response.data
+        code = data.get("error") if isinstance(data, dict) else f"HTTP {exc.response.status_code}"
         if code in {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}:
             raise SlackAuthError(
                 f"Slack refused SLACK_APP_TOKEN ({code}).",
@@ -244,13 +299,13 @@ async def _connect_socket_mode(runtime: Runtime) -> Any:
     return handler
 
 
-async def _drain() -> None:
-    """Wait for listener work that continues after its ack (Bolt runs it as tasks)."""
+async def _drain(budget_s: float) -> None:
+    """Wait, for at most budget_s, for listener work that continues after its ack (Bolt runs
+    it as tasks) and for the scheduler's stop."""
     current = asyncio.current_task()
     pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
     if pending:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), DRAIN_S)
+        await asyncio.wait(pending, timeout=budget_s)
 
 
 def _mode(settings: Settings) -> str:

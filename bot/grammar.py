@@ -135,7 +135,7 @@ def _top(rest: str) -> Request:
 def _find(rest: str) -> Request:
     if not rest:
         return Help(problem="`find` needs part of a company name, e.g. `find acme`.")
-    return Find(rest)
+    return Find(" ".join(rest.split()))  # `Acme   Corp` finds "Acme Corp"
 
 
 def _export(rest: str) -> Request:
@@ -236,3 +236,4 @@ _PARSERS: dict[str, Callable[[str], Request]] = {
     "unsubscribe": _unsubscribe,
     "subscriptions": _subscriptions,
 }
+WORDS = tuple(_PARSERS)  # the first words the command understands (the manifest's usage hint)

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import (
     BackoffRetryIntervalCalculator,
     FixedValueRetryIntervalCalculator,
 )
 from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -33,6 +34,7 @@ from bot.render_slack import Block, Message
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 2
+MAX_RETRY_AFTER_S = 30  # a longer Retry-After fails now with "try again in N s"
 HISTORY_PAGE_SIZE = 200
 HISTORY_MAX_PAGES = 5
 
@@ -44,10 +46,76 @@ _BUSY_ERRORS = frozenset(
 Send = Callable[[], Awaitable[AsyncSlackResponse]]
 
 
+class SlackRetry(AsyncRetryHandler):
+    """Retries a Web API call a bounded number of times: after a 429 when Retry-After is at
+    most MAX_RETRY_AFTER_S (waiting that long), and, with `server_errors`, after any 5xx or
+    a dropped connection. Without it only a connection that never opened is retried: a 500
+    can come after Slack accepted a message, and sending it again would post it twice."""
+
+    def __init__(
+        self,
+        max_retry_count: int = MAX_RETRIES,
+        interval_calculator: RetryIntervalCalculator | None = None,
+        *,
+        server_errors: bool = True,
+    ) -> None:
+        super().__init__(max_retry_count, interval_calculator or BackoffRetryIntervalCalculator())
+        self.server_errors = server_errors
+
+    def without_server_errors(self) -> SlackRetry:
+        return SlackRetry(self.max_retry_count, self.interval_calculator, server_errors=False)
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None:
+            if response.status_code == 429:
+                wait = retry_after_s(response.headers)
+                return wait is None or wait <= MAX_RETRY_AFTER_S
+            return self.server_errors and response.status_code >= 500
+        if isinstance(error, aiohttp.ClientConnectorError):  # nothing reached Slack
+            return True
+        return self.server_errors and isinstance(
+            error, aiohttp.ClientConnectionError | aiohttp.ClientOSError
+        )
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is not None and response.status_code == 429:
+            wait = retry_after_s(response.headers)
+            duration = 1.0 if wait is None else float(wait)
+        else:
+            duration = self.interval_calculator.calculate_sleep_duration(state.current_attempt)
+        state.next_attempt_requested = True
+        await asyncio.sleep(duration)
+        state.increment_current_attempt()
+
+
+def retry_after_s(headers: Mapping[str, Any] | None) -> int | None:
+    """Slack's Retry-After in whole seconds, from headers whose values may be lists."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            first = value[0] if isinstance(value, list | tuple) and value else value
+            text = str(first).strip()
+            return int(text) if text.isdigit() else None
+    return None
+
+
 def make_client(
     token: str, base_url: str, *, max_retries: int = MAX_RETRIES, retry_wait_s: float | None = None
 ) -> AsyncWebClient:
-    """A client that retries connection errors, 429 (after Retry-After) and 500/503.
+    """A client that retries connection errors, any 5xx and 429 (after Retry-After).
 
     `retry_wait_s` fixes the wait before a server-error retry; None backs off with jitter.
     """
@@ -56,19 +124,30 @@ def make_client(
         if retry_wait_s is None
         else FixedValueRetryIntervalCalculator(retry_wait_s)
     )
-    client = AsyncWebClient(token=token or None, base_url=base_url)
-    # the default list holds the connection-error handler; keep it and add ours after it
-    client.retry_handlers.extend(
-        [
-            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
-            AsyncServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
-        ]
+    handler = SlackRetry(max_retries, interval)
+    return AsyncWebClient(token=token or None, base_url=base_url, retry_handlers=[handler])
+
+
+def _without_server_retries(client: AsyncWebClient) -> AsyncWebClient:
+    """The same client, but a 5xx or a dropped connection is final (429 is still retried)."""
+    handlers: list[AsyncRetryHandler] = [
+        h.without_server_errors() for h in client.retry_handlers if isinstance(h, SlackRetry)
+    ]
+    return AsyncWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        retry_handlers=handlers or [SlackRetry(server_errors=False)],
     )
-    return client
 
 
 def slack_error(
-    code: str | None, *, status: int, action: str, channel: str | None = None
+    code: str | None,
+    *,
+    status: int,
+    action: str,
+    channel: str | None = None,
+    retry_after: int | None = None,
 ) -> SlackDeliveryError:
     """The one place that turns a Slack error code (or HTTP status) into our error."""
     where = f" in {channel}" if channel else ""
@@ -80,16 +159,28 @@ def slack_error(
         )
     if code == "not_in_channel":
         return NotInChannel(f"The bot is not a member of the channel {channel}.")
-    if code in _BUSY_ERRORS or status == 429 or status >= 500:
+    if status == 429 or code == "ratelimited":
+        when = f"in {retry_after} s" if retry_after else "in a minute"
+        return SlackBusy(
+            f"Slack is rate-limiting us and did not complete the {action}{where}.",
+            hint=f"Try again {when}.",
+        )
+    if code in _BUSY_ERRORS or status >= 500:
         return SlackBusy(f"Slack is busy and did not complete the {action}{where}.")
     return SlackRefused(f"Slack refused the {action}{where} ({code or f'HTTP {status}'}).")
 
 
 class Publisher:
-    """Posts, updates, uploads and App Home views through one AsyncWebClient."""
+    """Posts, uploads and App Home views through one AsyncWebClient.
+
+    A post that carries metadata (a digest, an alert) goes through a copy of the client that
+    never re-sends it after a 5xx: its caller finds an earlier copy by that metadata and
+    retries itself, and a 500 can come after Slack accepted the message.
+    """
 
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
+        self._once = _without_server_retries(client)
 
     async def post(
         self,
@@ -100,33 +191,15 @@ class Publisher:
         metadata: dict[str, Any] | None = None,
     ) -> str:
         """Post to a channel (joining it first if it is public); returns the message ts."""
+        client = self._client if metadata is None else self._once
 
         def send() -> Awaitable[AsyncSlackResponse]:
-            return self._client.chat_postMessage(
+            return client.chat_postMessage(
                 channel=channel, thread_ts=thread_ts, metadata=metadata, **_content(message)
             )
 
         response = await self._joining(send, action="message", channel=channel)
         return str(response["ts"])
-
-    async def update(self, channel: str, ts: str, message: Message) -> None:
-        def send() -> Awaitable[AsyncSlackResponse]:
-            # blocks always sent: an empty list clears the old ones
-            return self._client.chat_update(
-                channel=channel,
-                ts=ts,
-                text=message.text,
-                blocks=message.blocks,
-                attachments=message.attachments or None,
-            )
-
-        await self._call(send, action="message update", channel=channel)
-
-    async def post_ephemeral(self, channel: str, user: str, message: Message) -> None:
-        def send() -> Awaitable[AsyncSlackResponse]:
-            return self._client.chat_postEphemeral(channel=channel, user=user, **_content(message))
-
-        await self._call(send, action="private reply", channel=channel)
 
     async def upload(
         self,
@@ -211,6 +284,12 @@ class Publisher:
 
         return await self._joining(send, action="history lookup", channel=channel)
 
+    async def ensure_member(self, channel: str) -> None:
+        """Make sure the bot can post in the channel: join it when public, else NotInChannel."""
+        if (await self.channel_info(channel)).get("is_member"):
+            return
+        await self._join(channel)
+
     async def _joining(self, send: Send, *, action: str, channel: str) -> AsyncSlackResponse:
         """Send; if the bot is not in the channel and it is public, join and send once more."""
         try:
@@ -238,7 +317,10 @@ class Publisher:
         except SlackApiError as exc:
             code, status = _code_and_status(exc)
             log.warning("Slack %s failed: %s (HTTP %s)", action, code, status)
-            raise slack_error(code, status=status, action=action, channel=channel) from exc
+            wait = retry_after_s(getattr(exc.response, "headers", None))
+            raise slack_error(
+                code, status=status, action=action, channel=channel, retry_after=wait
+            ) from exc
         except SlackRequestError as exc:  # the upload URL refused the file's bytes
             log.warning("Slack %s failed before completing", action)
             raise SlackDeliveryError(f"Slack did not accept the {action}.") from exc

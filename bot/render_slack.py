@@ -36,6 +36,7 @@ MAX_OPTION = 75
 MAX_OPTION_VALUE = 150
 MAX_OPTIONS = 100
 MAX_TABLE_ROWS = 100  # our column titles take one of them
+MAX_TABLE_CELL_CHARS = 10_000  # summed over every cell of the table, titles included
 
 NAME_IN_LIST = 80
 FIND_DETAILED = 15
@@ -75,7 +76,8 @@ _FIELD_LABEL = re.compile(r"\A\*([^*\n]+)\*\n")
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A Slack message: notification text plus Block Kit blocks (and attachments, rarely)."""
+    """A Slack message: notification text plus Block Kit blocks; a table block travels in
+    `attachments` (Slack refuses it among the top-level blocks)."""
 
     text: str
     blocks: list[Block] = field(default_factory=list)
@@ -183,19 +185,23 @@ def _header(text: str) -> Block:
     return {"type": "header", "text": {"type": "plain_text", "text": _cut(text, MAX_HEADER)}}
 
 
+def _mrkdwn(text: str, limit: int) -> Block:
+    """A mrkdwn text object. `verbatim` keeps Slack from turning a bare URL, #channel or
+    @here in a platform name into a link or a mention; our own <@U…> and <#C…> still work."""
+    return {"type": "mrkdwn", "text": _cut_mrkdwn(text, limit), "verbatim": True}
+
+
 def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut_mrkdwn(text, MAX_SECTION)}}
+    return {"type": "section", "text": _mrkdwn(text, MAX_SECTION)}
 
 
 def _fields(pairs: Sequence[tuple[str, str]]) -> Block:
-    texts = [_cut_mrkdwn(f"*{label}*\n{value}", MAX_FIELD) for label, value in pairs]
-    fields = [{"type": "mrkdwn", "text": t} for t in texts[:MAX_FIELDS]]
-    return {"type": "section", "fields": fields}
+    fields = [_mrkdwn(f"*{label}*\n{value}", MAX_FIELD) for label, value in pairs]
+    return {"type": "section", "fields": fields[:MAX_FIELDS]}
 
 
 def _context(text: str) -> Block:
-    element = {"type": "mrkdwn", "text": _cut_mrkdwn(text, MAX_SECTION)}
-    return {"type": "context", "elements": [element]}
+    return {"type": "context", "elements": [_mrkdwn(text, MAX_SECTION)]}
 
 
 def _actions(elements: Sequence[Block]) -> list[Block]:
@@ -266,8 +272,13 @@ def _fit(blocks: list[Block], limit: int) -> list[Block]:
 
 
 def _message(text: str, blocks: list[Block]) -> Message:
+    """The message; a table among the blocks moves into the attachments, where Slack takes it
+    (one table a message)."""
     fallback = _cut_mrkdwn(text, MAX_TEXT) or "License overage"
-    return Message(text=fallback, blocks=_fit(blocks, MAX_BLOCKS))
+    tables = [b for b in blocks if b["type"] == "table"]
+    rest = [b for b in blocks if b["type"] != "table"]
+    attachments = [{"blocks": tables[:1]}] if tables else []
+    return Message(text=fallback, blocks=_fit(rest, MAX_BLOCKS), attachments=attachments)
 
 
 # --- overage rows: table, lines, details -----------------------------------------------------
@@ -287,7 +298,8 @@ def _cell(text: str) -> Block:
 
 
 def _overage_table(overages: Sequence[Overage]) -> Block | None:
-    """The ranking as a table block; None when it does not fit one (the caller lists it)."""
+    """The ranking as a table block; None when it does not fit one, in rows or in characters
+    summed over the cells (the caller lists it instead)."""
     if not overages or len(overages) + 1 > MAX_TABLE_ROWS:
         return None
     titles = [_cell(title) for title, _ in _TABLE_COLUMNS]
@@ -302,6 +314,8 @@ def _overage_table(overages: Sequence[Overage]) -> Block | None:
         ]
         for rank, o in enumerate(overages, 1)
     ]
+    if sum(len(cell["text"]) for row in [titles, *rows] for cell in row) > MAX_TABLE_CELL_CHARS:
+        return None
     settings = [
         {"align": align, "is_wrapped": title == "Company"} for title, align in _TABLE_COLUMNS
     ]
@@ -479,7 +493,7 @@ def render_find(report: Report, text: str, *, now: datetime) -> Message:
     blocks = [_header(f"Over-limit companies matching “{_plain(text, 100)}”")]
     for rank, overage in enumerate(shown, 1):
         section = _fields(_details(overage, now=now))
-        section["text"] = {"type": "mrkdwn", "text": f"*{rank}.* {_name(overage.company.name)}"}
+        section["text"] = _mrkdwn(f"*{rank}.* {_name(overage.company.name)}", MAX_SECTION)
         blocks.append(section)
     if len(matches) > len(shown):
         blocks.append(_context(_more(len(matches) - len(shown))))
@@ -513,12 +527,14 @@ def _all_clear(report: Report, *, now: datetime) -> Message:
 
 
 def render_digest(
-    diff: DigestDiff, *, now: datetime, zone_name: str = "UTC", cadence: str = "weekly"
+    diff: DigestDiff, *, now: datetime, zone_name: str = "UTC", cadence: str | None = "weekly"
 ) -> Message:
-    """The digest (weekly, or daily for a daily subscription): totals with their change, who
-    went over or came back, the trend."""
+    """The digest (weekly, daily, or for a schedule that is neither, cadence None): totals
+    with their change, who went over or came back, the trend."""
     zone = _zone(zone_name)
-    title = f"{cadence.capitalize()} license overage digest"
+    title = (
+        f"{cadence.capitalize()} license overage digest" if cadence else "License overage digest"
+    )
     blocks = [_header(title), *_late_note(diff, now, zone, zone_name)]
     if diff.all_clear:
         blocks += _digest_all_clear(diff)
@@ -545,7 +561,14 @@ def _digest_text(diff: DigestDiff, title: str) -> str:
 def _late_note(diff: DigestDiff, now: datetime, zone: tzinfo, zone_name: str) -> list[Block]:
     if diff.late_by is None:
         return []
-    slot = _clock(now - diff.late_by, now=now, zone=zone, zone_name=zone_name)
+    due = diff.due or now - diff.late_by
+    slot = _clock(due, now=now, zone=zone, zone_name=zone_name)
+    if diff.retried:
+        return [
+            _context(
+                f":hourglass: Posted late, on a retry after a failed attempt: it was due at {slot}."
+            )
+        ]
     return [
         _context(f":hourglass: Posted late: the bot was offline at the scheduled time ({slot}).")
     ]
@@ -579,6 +602,10 @@ def _digest_body(diff: DigestDiff) -> list[Block]:
     blocks += _digest_list("Back under their limit", [_came_back_line(r) for r in diff.came_back])
     blocks += _digest_list("Grew", [_change_line(c) for c in diff.grew])
     blocks += _digest_list("Shrank", [_change_line(c) for c in diff.shrank])
+    blocks += _digest_list("Limit now unknown", [_unknown_line(c) for c in diff.limit_now_unknown])
+    blocks += _digest_list(
+        "Limit readable again", [_change_line(c) for c in diff.limit_known_again]
+    )
     blocks.append(_section("*Biggest overages*"))
     return blocks + _ranking(
         report.top(DIGEST_LIST), total=report.companies_over, max_blocks=DIGEST_LIST
@@ -602,10 +629,19 @@ def _came_back_line(row: SnapshotRow) -> str:
 
 
 def _change_line(change: Change) -> str:
-    before = "?" if change.previous_seats_over is None else f"{change.previous_seats_over:,}"
-    after = _over_by(change.overage)
     name = _name(change.overage.company.name)
-    return f"{name} · over by {before} → {after} ({_delta(change.delta)})"
+    after = _over_by(change.overage)
+    if change.previous_seats_over is None:  # the limit is readable again: no delta to show
+        return f"{name} · {_UNKNOWN} → over by {after}"
+    return f"{name} · over by {change.previous_seats_over:,} → {after} ({_delta(change.delta)})"
+
+
+def _unknown_line(change: Change) -> str:
+    was = "?" if change.previous_seats_over is None else f"{change.previous_seats_over:,}"
+    users = change.overage.company.target_users
+    return (
+        f"{_name(change.overage.company.name)} · was over by {was} → {_UNKNOWN} ({users:,} users)"
+    )
 
 
 def _trend(diff: DigestDiff) -> list[Block]:

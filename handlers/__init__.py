@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -43,7 +44,11 @@ def _channel_of(context: AsyncBoltContext, body: dict[str, Any]) -> str | None:
 
 
 def allow_listed(settings: Settings) -> Middleware:
-    """Listener middleware: refuse politely, before anything is fetched."""
+    """Listener middleware: refuse politely, before anything is fetched.
+
+    Bolt answers Slack's HTTP request only once listener middleware returns, so a refusal
+    acks first and sends its words (a reply, or the Home tab's refusal view) afterwards.
+    """
 
     async def check(
         ack: Any, respond: Any, context: AsyncBoltContext, body: dict[str, Any], next: Any
@@ -54,21 +59,42 @@ def allow_listed(settings: Settings) -> Middleware:
             return None
         log.info("refused user=%s channel=%s", user, channel)
         refusal = render_refusal()
+        # returning a response (not calling next) ends the request here
         if body.get("type") == "event_callback":  # the Home tab: the refusal is its view
             if user and (body.get("event") or {}).get("tab", "home") == "home":
-                await Publisher(context.client).publish_home(user, render_home_refused())
+                in_background(Publisher(context.client).publish_home(user, render_home_refused()))
             return BoltResponse(status=200, body="")
-        # returning the ack's response (not calling next) ends the request here
         if body.get("command"):
             refused: BoltResponse = await ack(
                 response_type="ephemeral", text=refusal.text, blocks=refusal.blocks
             )
             return refused
         acked: BoltResponse = await ack()
-        await respond(response_type="ephemeral", replace_original=False, text=refusal.text)
+        if body.get("response_url"):
+            in_background(
+                respond(response_type="ephemeral", replace_original=False, text=refusal.text)
+            )
+        elif user and channel is None:  # a Home tab button: Slack gives no response_url
+            in_background(Publisher(context.client).publish_home(user, render_home_refused()))
         return acked
 
     return check
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def in_background(work: Coroutine[Any, Any, Any]) -> None:
+    """Run `work` after the ack has gone out; kept referenced until done, failures logged."""
+    task = asyncio.ensure_future(work)
+    _background.add(task)
+    task.add_done_callback(_finished)
+
+
+def _finished(task: asyncio.Task[Any]) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a refusal was not delivered: %s", task.exception())
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import render_slack
+from bot import logs, render_slack
 from bot.errors import BotError
 from bot.publish import Publisher
 from bot.render_slack import (
@@ -17,8 +17,9 @@ from bot.render_slack import (
     POST_TO_CHANNEL_BUTTON,
 )
 from bot.services import Services
-from handlers.commands import ephemeral_reply
-from handlers.errors import answering_errors
+from handlers.commands import Meter, ephemeral_reply
+from handlers.errors import answering_errors, in_their_channel, telling_errors
+from handlers.home import telling_on_home
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,6 @@ def _channel(body: dict[str, Any]) -> str:
     return channel
 
 
-async def _export_target(body: dict[str, Any], client: Any, user: str) -> str:
-    """The channel clicked in, or (from the App Home tab) the person's direct message with us."""
-    channel = _clicked_in(body)
-    if channel is not None:
-        return channel
-    return await Publisher(client).open_dm(user)
-
-
 def register(app: AsyncApp, services: Services, guard: Any) -> None:
     @app.action(EXPORT_BUTTON, middleware=[guard])
     @app.action(EXPORT_CSV_BUTTON, middleware=[guard])
@@ -57,24 +50,54 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
         await ack()
         fmt = "csv" if action.get("action_id") == EXPORT_CSV_BUTTON else "xlsx"
         user = body.get("user", {}).get("id", "")
-        async with answering_errors(ephemeral_reply(respond)):
-            channel = await _export_target(body, client, user)
-            await services.upload_export(channel, fmt=fmt, native=False, user=user)
-        log.info("action export fmt=%s user=%s", fmt, user)
+        clicked_in = _clicked_in(body)
+        meter = Meter()
+        if clicked_in is None:  # the Home tab: into the person's DM, failures shown on the tab
+            async with telling_errors(telling_on_home(services, client, user)) as outcome:
+                dm = await Publisher(client).open_dm(user)
+                await services.upload_export(dm, fmt=fmt, native=False, user=user)
+        else:
+            async with answering_errors(ephemeral_reply(respond)) as outcome:
+                with in_their_channel(clicked_in):
+                    await services.upload_export(clicked_in, fmt=fmt, native=False, user=user)
+        logs.event(
+            log,
+            "action export",
+            action="export",
+            fmt=fmt,
+            user=user,
+            channel=clicked_in or "home",
+            **meter.fields(),
+            outcome=outcome["outcome"],
+        )
 
     @app.action(POST_TO_CHANNEL_BUTTON, middleware=[guard])
     async def on_post_to_channel_clicked(ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
         user = body.get("user", {}).get("id", "")
-        async with answering_errors(ephemeral_reply(respond)):
-            await services.post_summary(_channel(body), user=user)
-        log.info("action post_to_channel user=%s", user)
+        meter = Meter()
+        async with answering_errors(ephemeral_reply(respond)) as outcome:
+            channel = _channel(body)
+            with in_their_channel(channel):
+                await services.post_summary(channel, user=user)
+        logs.event(
+            log,
+            "action post_to_channel",
+            action="post_to_channel",
+            user=user,
+            channel=_clicked_in(body) or "home",
+            **meter.fields(),
+            outcome=outcome["outcome"],
+        )
 
     @app.action(DETAILS_SELECT, middleware=[guard])
-    async def on_details_selected(ack: Any, action: dict[str, Any], respond: Any) -> None:
+    async def on_details_selected(
+        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
         await ack()
         company_id = (action.get("selected_option") or {}).get("value", "")
-        async with answering_errors(ephemeral_reply(respond)):
+        meter = Meter()
+        async with answering_errors(ephemeral_reply(respond)) as outcome:
             report = await services.report()
             overage = report.by_id(company_id)
             if overage is None:
@@ -83,3 +106,12 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
                     hint="Run `/overage` for the current list.",
                 )
             await ephemeral_reply(respond)(render_slack.render_company(overage, now=services.now()))
+        logs.event(
+            log,
+            "action details",
+            action="details",
+            user=body.get("user", {}).get("id", ""),
+            channel=_clicked_in(body) or "home",
+            **meter.fields(),
+            outcome=outcome["outcome"],
+        )

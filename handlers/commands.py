@@ -9,11 +9,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import grammar, render_slack
+from bot import grammar, logs, render_slack
 from bot.keepnet import upstream_calls
 from bot.render_slack import Message
 from bot.services import Services
-from handlers.errors import answering_errors
+from handlers.errors import answering_errors, in_their_channel
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +22,31 @@ Reply = Callable[[Message], Awaitable[Any]]
 
 def ephemeral_reply(respond: Any) -> Reply:
     async def reply(message: Message) -> None:
-        await respond(
+        answered = await respond(
             response_type="ephemeral",
             replace_original=False,
             text=message.text,
             blocks=message.blocks,
+            attachments=message.attachments or None,
         )
+        status = getattr(answered, "status_code", 200)
+        if status != 200:  # Slack refused the answer; the person sees nothing
+            log.warning("Slack refused an answer at the response_url: HTTP %s", status)
 
     return reply
+
+
+class Meter:
+    """Times one request and counts its calls to the platform, for the request's log line."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._calls = [0]
+        upstream_calls.set(self._calls)  # each listener runs in a context of its own
+
+    def fields(self) -> dict[str, int]:
+        elapsed_ms = int((time.monotonic() - self._started) * 1000)
+        return {"duration_ms": elapsed_ms, "upstream_calls": self._calls[0]}
 
 
 def register(app: AsyncApp, services: Services, guard: Any) -> None:
@@ -37,19 +54,18 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
     async def on_overage_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
         request = grammar.parse_overage_text(command.get("text") or "")
         await ack(**_ack_for(request))  # stops Slack's 3 s clock; the work below may take longer
-        started = time.monotonic()
-        calls = [0]
-        upstream_calls.set(calls)
+        meter = Meter()
         async with answering_errors(ephemeral_reply(respond)) as outcome:
-            await answer(request, services, command=command, reply=ephemeral_reply(respond))
-        log.info(
-            "command /overage %s user=%s channel=%s duration_ms=%d upstream_calls=%d outcome=%s",
-            type(request).__name__.lower(),
-            command.get("user_id"),
-            command.get("channel_id"),
-            (time.monotonic() - started) * 1000,
-            calls[0],
-            outcome["outcome"],
+            with in_their_channel(command.get("channel_id", "")):
+                await answer(request, services, command=command, reply=ephemeral_reply(respond))
+        logs.event(
+            log,
+            "command /overage",
+            subcommand=type(request).__name__.lower(),
+            user=command.get("user_id"),
+            channel=command.get("channel_id"),
+            **meter.fields(),
+            outcome=outcome["outcome"],
         )
 
 

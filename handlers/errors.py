@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.errors import BotError
+from bot.errors import BotError, ChannelNotFound, NotInChannel
 from bot.render_slack import Message, render_error
 
 log = logging.getLogger(__name__)
 
 Reply = Callable[[Message], Awaitable[Any]]
+Tell = Callable[[str], Awaitable[Any]]
 
 
 def sentence_for(exc: BaseException) -> str:
@@ -28,8 +29,8 @@ def sentence_for(exc: BaseException) -> str:
 
 
 @asynccontextmanager
-async def answering_errors(reply: Reply) -> AsyncIterator[dict[str, str]]:
-    """Run a listener's work; any failure is answered as one sentence, never a traceback.
+async def telling_errors(tell: Tell) -> AsyncIterator[dict[str, str]]:
+    """Run a listener's work; any failure is told as one sentence, never a traceback.
 
     Yields a dict whose "outcome" the caller's log line reads.
     """
@@ -40,7 +41,31 @@ async def answering_errors(reply: Reply) -> AsyncIterator[dict[str, str]]:
         outcome["outcome"] = type(exc).__name__
         if isinstance(exc, BotError):
             log.warning("answered with error: %s", exc)
-        await _safe_reply(reply, render_error(sentence_for(exc)))
+        await _safe_tell(tell, sentence_for(exc))
+
+
+@asynccontextmanager
+async def answering_errors(reply: Reply) -> AsyncIterator[dict[str, str]]:
+    """telling_errors, the sentence sent as a reply message."""
+    async with telling_errors(lambda sentence: reply(render_error(sentence))) as outcome:
+        yield outcome
+
+
+@contextmanager
+def in_their_channel(channel: str) -> Iterator[None]:
+    """Work in the channel of the person's own command or click. The channel exists (they
+    are in it), so Slack's channel_not_found means it is private and the bot is not in it."""
+    try:
+        yield
+    except ChannelNotFound as exc:
+        raise NotInChannel(f"The bot is not a member of the private channel {channel}.") from exc
+
+
+async def _safe_tell(tell: Tell, sentence: str) -> None:
+    try:
+        await tell(sentence)
+    except Exception:  # the error reply itself failed: nothing left to tell the user
+        log.exception("could not deliver the error reply")
 
 
 async def _safe_reply(reply: Reply, message: Message) -> None:

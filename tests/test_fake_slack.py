@@ -20,6 +20,7 @@ TOKEN = "xoxb-test-token"
 async def fake() -> AsyncIterator[FakeSlack]:
     slack = FakeSlack(bot_token=TOKEN)
     slack.add_channel("C0SECRET", name="billing", private=True, member=False)
+    slack.add_channel("G0INSIDE", name="finance", private=True, member=True)
     slack.add_channel("C0OUTSIDE", name="sales", member=False)
     await slack.start()
     yield slack
@@ -46,8 +47,8 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _table(rows: int, cells: int) -> dict[str, Any]:
-    row = [{"type": "raw_text", "text": "x"}] * cells
+def _table(rows: int, cells: int, text: str = "x") -> dict[str, Any]:
+    row = [{"type": "raw_text", "text": text}] * cells
     return {"type": "table", "rows": [row] * rows}
 
 
@@ -82,7 +83,11 @@ async def test_a_message_needs_text_or_blocks(api: Any) -> None:
 
 @pytest.mark.parametrize(
     ("channel", "error"),
-    [("C0NOPE", "channel_not_found"), ("C0OUTSIDE", "not_in_channel")],
+    [
+        ("C0NOPE", "channel_not_found"),
+        ("C0OUTSIDE", "not_in_channel"),
+        ("C0SECRET", "channel_not_found"),  # private and the bot not in it: hidden from it
+    ],
 )
 async def test_post_needs_a_known_channel_the_bot_is_in(api: Any, channel: str, error: str) -> None:
     assert (await api("chat.postMessage", channel=channel, text="hi"))["error"] == error
@@ -104,9 +109,7 @@ async def test_post_needs_a_known_channel_the_bot_is_in(api: Any, channel: str, 
         pytest.param(
             [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}], id="context"
         ),
-        pytest.param([_table(101, 2)], id="table-rows"),
-        pytest.param([_table(2, 21)], id="table-cells"),
-        pytest.param([_table(2, 2), _table(2, 2)], id="two-tables"),
+        pytest.param([_table(2, 2)], id="table-in-blocks"),
     ],
 )
 async def test_block_kit_limits_are_invalid_blocks(api: Any, blocks: list[dict[str, Any]]) -> None:
@@ -119,12 +122,71 @@ async def test_blocks_at_the_limits_are_accepted(api: Any, fake: FakeSlack) -> N
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "h" * 150}},
         _section("s" * 3000),
-        _table(100, 20),
         {"type": "actions", "elements": [_button("b" * 75)] * 25},
     ]
-    answer = await api("chat.postMessage", channel="C0GENERAL", text="t", blocks=blocks)
+    attachments = [{"blocks": [_table(100, 20, text="xxxxx")]}]  # 10,000 characters in all
+    answer = await api(
+        "chat.postMessage", channel="C0GENERAL", text="t", blocks=blocks, attachments=attachments
+    )
     assert answer["ok"], answer
     assert fake.posts[0].params["blocks"] == blocks
+    assert fake.posts[0].params["attachments"] == attachments
+
+
+@pytest.mark.parametrize(
+    ("attachments", "detail"),
+    [
+        pytest.param([{"blocks": [_table(101, 2)]}], "100 rows", id="rows"),
+        pytest.param([{"blocks": [_table(2, 21)]}], "20 cells", id="cells"),
+        pytest.param([{"blocks": [_table(2, 2), _table(2, 2)]}], "only_one_table", id="two"),
+        pytest.param(
+            [{"blocks": [_table(2, 2)]}, {"blocks": [_table(2, 2)]}],
+            "only_one_table",
+            id="two-in-two",
+        ),
+        pytest.param([{"blocks": [_table(100, 20, text="x" * 5 + "y")]}], "10000", id="chars"),
+        pytest.param([{"blocks": [_section("s" * 3001)]}], "3000", id="other-block"),
+    ],
+)
+async def test_table_limits_in_attachments_are_invalid_attachments(
+    api: Any, fake: FakeSlack, attachments: list[dict[str, Any]], detail: str
+) -> None:
+    answer = await api("chat.postMessage", channel="C0GENERAL", text="t", attachments=attachments)
+    assert answer["error"] == "invalid_attachments"
+    assert detail in answer["response_metadata"]["messages"][0]
+    assert fake.posts == []
+
+
+async def test_a_home_view_holds_no_table(api: Any, fake: FakeSlack) -> None:
+    view = {"type": "home", "blocks": [_section("x"), _table(2, 2)]}
+    assert (await api("views.publish", user_id="U1", view=view))["error"] == "invalid_blocks"
+    assert fake.home_views == []
+
+
+async def test_a_response_url_answer_is_checked_like_a_post(fake: FakeSlack) -> None:
+    good = {"text": "t", "blocks": [_section("ok")], "attachments": [{"blocks": [_table(2, 2)]}]}
+    bad = [
+        {"text": "t", "blocks": [_section("row")] * 51},
+        {"text": "t", "blocks": [_table(2, 2)]},
+        {"text": "x" * 40_001},
+        {"text": "t", "attachments": [{"blocks": [_table(101, 2)]}]},
+        {"response_type": "ephemeral"},
+    ]
+    async with aiohttp.ClientSession() as session:
+        statuses = []
+        for n, body in enumerate([good, *bad]):
+            async with session.post(fake.response_url(f"r{n}"), json=body) as response:
+                statuses.append(response.status)
+    assert statuses == [200, 400, 400, 400, 400, 400]
+    assert [r.error for r in fake.responses] == [
+        None,
+        "invalid_blocks",
+        "invalid_blocks",
+        "msg_too_long",
+        "invalid_attachments",
+        "no_text",
+    ]
+    assert [r.ok for r in fake.responses] == [True, False, False, False, False, False]
 
 
 async def test_history_is_newest_first_with_metadata_only_when_asked(api: Any) -> None:
@@ -145,12 +207,23 @@ async def test_history_is_newest_first_with_metadata_only_when_asked(api: Any) -
 
 
 async def test_join_works_for_public_channels_only(api: Any, fake: FakeSlack) -> None:
-    private = await api("conversations.join", channel="C0SECRET")
+    private = await api("conversations.join", channel="G0INSIDE")
     assert private["error"] == "method_not_supported_for_channel_type"
     assert (await api("conversations.join", channel="C0OUTSIDE"))["channel"]["is_member"]
     assert (await api("chat.postMessage", channel="C0OUTSIDE", text="now in"))["ok"]
-    info = await api("conversations.info", channel="C0SECRET")
-    assert info["channel"]["is_private"] and not info["channel"]["is_member"]
+    info = await api("conversations.info", channel="G0INSIDE")
+    assert info["channel"]["is_private"] and info["channel"]["is_member"]
+
+
+async def test_a_private_channel_the_bot_is_not_in_is_channel_not_found(api: Any) -> None:
+    """As real Slack answers a bot that is not a member of a private channel."""
+    for method in ("conversations.info", "conversations.join", "conversations.history"):
+        assert (await api(method, channel="C0SECRET"))["error"] == "channel_not_found"
+    url = await api("files.getUploadURLExternal", filename="x.csv", length=1)
+    complete = await api(
+        "files.completeUploadExternal", files=[{"id": url["file_id"]}], channel_id="C0SECRET"
+    )
+    assert complete["error"] == "channel_not_found"
 
 
 async def test_ratelimited_fault_answers_429_with_retry_after(api: Any, fake: FakeSlack) -> None:

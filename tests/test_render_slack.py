@@ -50,6 +50,10 @@ HOSTILE = (
     "*bold* _it_ `code` ~strike~",
     "\u202eevil\u0000tab\there",
     "",
+    "https://evil.example/login",
+    "@here",
+    "<@U123>",
+    "#general",
 )
 
 
@@ -107,11 +111,24 @@ def strings(value: Any) -> Iterator[str]:
 
 
 def assert_fits(blocks: list[Block], *, max_blocks: int = 50) -> None:
-    """Slack's Block Kit limits for every block we use."""
+    """Slack's Block Kit limits for every block we use; a table never among the blocks."""
     assert 0 < len(blocks) <= max_blocks
-    assert sum(1 for b in blocks if b["type"] == "table") <= 1
+    assert all(b["type"] != "table" for b in blocks)
     for block in blocks:
         CHECKS[block["type"]](block)
+    assert_verbatim(blocks)
+
+
+def assert_verbatim(value: Any) -> None:
+    """Every mrkdwn text object is verbatim: no bare URL, #channel or @here is linked."""
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn":
+            assert value.get("verbatim") is True, value
+        for item in value.values():
+            assert_verbatim(item)
+    elif isinstance(value, list):
+        for item in value:
+            assert_verbatim(item)
 
 
 def _check_section(block: Block) -> None:
@@ -134,6 +151,7 @@ def _check_table(block: Block) -> None:
     for row in block["rows"]:
         assert 0 < len(row) <= 20
         assert all(cell["type"] == "raw_text" and cell["text"] for cell in row)
+    assert sum(len(cell["text"]) for row in block["rows"] for cell in row) <= 10_000
 
 
 def _check_context(block: Block) -> None:
@@ -161,19 +179,28 @@ def _check_actions(block: Block) -> None:
 CHECKS: dict[str, Callable[[Block], None]] = {
     "section": _check_section,
     "header": _check_header,
-    "table": _check_table,
     "context": _check_context,
     "actions": _check_actions,
 }
 
 
 def assert_message_fits(message: Message) -> None:
+    """Slack's limits; a table goes alone in the attachments, one a message."""
     assert 0 < len(message.text) <= 40_000
     assert_fits(message.blocks)
+    attached = [b for a in message.attachments for b in a["blocks"]]
+    assert [b["type"] for b in attached] in ([], ["table"])
+    for table in attached:
+        _check_table(table)
+
+
+def table_of(message: Message) -> Block | None:
+    attached = [b for a in message.attachments for b in a["blocks"] if b["type"] == "table"]
+    return attached[0] if attached else None
 
 
 def texts(message: Message) -> str:
-    return "\n".join(strings(message.blocks))
+    return "\n".join(strings([message.blocks, message.attachments]))
 
 
 def digest_with_everything(companies: list[Company], before: list[Company]) -> DigestDiff:
@@ -212,13 +239,34 @@ def test_hostile_names_never_reach_slack_unescaped() -> None:
     home = render_home(report, now=NOW, last_digest=None, next_digest=None, error="<!here>")
     for message in messages:
         assert_message_fits(message)
-        for text in [message.text, *strings(message.blocks)]:
+        for text in [message.text, *strings([message.blocks, message.attachments])]:
             assert "<!" not in text and "<http" not in text and "<@" not in text
             assert "\n" not in text or "Line one\nLine two" not in text
             assert LONG not in text
             assert "\u202e" not in text and "\u0000" not in text
     assert_fits(home, max_blocks=100)
     assert all("<!" not in text and "<http" not in text for text in strings(home))
+
+
+def test_bare_urls_channels_and_mentions_stay_plain_text() -> None:
+    names = ["https://evil.example/login", "@here", "<@U123>", "#general"]
+    report = report_of([company(n, name=name, reseller=name) for n, name in enumerate(names)])
+    messages = [
+        render_summary(report, now=NOW),
+        render_top(report_of([company(n, name=names[n % 4]) for n in range(120)]), 100, now=NOW),
+        render_find(report, "@", now=NOW),
+        *(render_company(o, now=NOW) for o in report.overages if "U123" in o.company.name),
+        render_digest(diff(report, None), now=NOW),
+    ]
+    for message in messages:
+        assert_message_fits(message)  # every mrkdwn object is verbatim
+        body = texts(message)
+        assert "&lt;@U123&gt;" in body or "‹@U123›" in body
+        assert "<@U123>" not in body
+    listed = texts(messages[1])
+    assert "https://evil.example/login" in listed and "#general" in listed and "@here" in listed
+    home = render_home(report, now=NOW, last_digest=None, next_digest=None)
+    assert_fits(home, max_blocks=100)
 
 
 @pytest.mark.parametrize(
@@ -247,7 +295,8 @@ def test_long_names_are_cut_with_an_ellipsis() -> None:
 def test_names_in_plain_text_keep_no_markup_and_mrkdwn_shows_them_escaped() -> None:
     report = report_of([company(1, name="A&B <Ltd>")])
     summary = render_summary(report, now=NOW)
-    table = next(b for b in summary.blocks if b["type"] == "table")
+    table = table_of(summary)
+    assert table is not None
     assert table["rows"][1][1]["text"] == "A&B ‹Ltd›"
     top = render_top(
         report_of([company(n) for n in range(100)] + [company(200, name="A&B")]), 100, now=NOW
@@ -281,13 +330,49 @@ def test_top_n_fits_and_shows_every_row(big_report: Report, count: int) -> None:
     message = render_top(big_report, count, now=NOW)
     assert_message_fits(message)
     shown = min(count, 100)
-    table = [b for b in message.blocks if b["type"] == "table"]
-    if shown <= 99:
-        assert len(table[0]["rows"]) == shown + 1
-    else:  # a table holds 100 rows and one is the column titles: the list takes over
-        assert table == []
+    table = table_of(message)
+    if count <= 50:
+        assert table is not None
+    if table is not None:
+        assert len(table["rows"]) == shown + 1
+    else:  # past 100 rows (one is the titles) or 10,000 characters the list takes over
+        assert count >= 99
         assert f"*{shown}.*" in texts(message)
     assert f"…and {5050 - shown:,} more: `/overage export` for all" in texts(message)
+
+
+def test_the_table_travels_in_the_attachments_with_the_text_and_blocks_kept() -> None:
+    message = render_summary(report_of([company(n) for n in range(12)]), now=NOW)
+    assert [a["blocks"][0]["type"] for a in message.attachments] == ["table"]
+    assert all(b["type"] != "table" for b in message.blocks)
+    assert message.text.startswith("License overage:")
+    assert [b["type"] for b in message.blocks][:2] == ["header", "section"]
+    assert "…and 2 more: `/overage export` for all" in "\n".join(strings(message.blocks))
+
+
+def test_one_hundred_rows_of_very_long_hostile_names_fall_back_to_the_list() -> None:
+    hostile = ["<!channel>", "https://evil.example/login", "@here", "<@U123>", "#general"]
+    names = [f"{hostile[n % 5]} {'&<>' * 60} {n}" for n in range(150)]
+    report = report_of(
+        [company(n, name=name, limit=None, users=1_234_567 + n) for n, name in enumerate(names)]
+    )
+    for count in (99, 100):
+        message = render_top(report, count, now=NOW)
+        assert_message_fits(message)
+        assert table_of(message) is None  # over 10,000 characters in the cells
+        assert f"*{count}.*" in texts(message)
+        assert f"…and {150 - count} more: `/overage export` for all" in texts(message)
+    short = render_top(report, 20, now=NOW)
+    assert_message_fits(short)
+    table = table_of(short)
+    assert table is not None and len(table["rows"]) == 21
+
+
+def test_the_home_tab_never_holds_a_table() -> None:
+    report = report_of([company(n) for n in range(30)])
+    blocks = render_home(report, now=NOW, last_digest=None, next_digest=None)
+    assert_fits(blocks, max_blocks=100)
+    assert "table" not in {b["type"] for b in blocks}
 
 
 def test_top_100_of_hostile_long_names_still_fits() -> None:
@@ -300,7 +385,8 @@ def test_top_100_of_hostile_long_names_still_fits() -> None:
 
 def test_table_has_the_summary_columns() -> None:
     message = render_summary(report_of([company(1)]), now=NOW)
-    table = next(b for b in message.blocks if b["type"] == "table")
+    table = table_of(message)
+    assert table is not None
     titles = [cell["text"] for cell in table["rows"][0]]
     assert titles == ["#", "Company", "Limit", "Users", "Over by", "Over %"]
     assert [cell["text"] for cell in table["rows"][1]] == [
@@ -391,7 +477,8 @@ def test_an_empty_report_is_an_all_clear() -> None:
 
 def test_limit_unknown_rows_are_shown_as_such() -> None:
     report = report_of([company(1), company(2, limit=None, users=77)])
-    table = next(b for b in render_top(report, 10, now=NOW).blocks if b["type"] == "table")
+    table = table_of(render_top(report, 10, now=NOW))
+    assert table is not None
     assert [c["text"] for c in table["rows"][2]][1:] == [
         "Company 00002",
         "limit unknown",

@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
 from aiohttp import web
 
 Params = dict[str, Any]
@@ -24,6 +26,9 @@ _JSON_PARAMS = ("blocks", "attachments", "metadata", "view", "files")
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT_CHARS = 40_000
+MAX_TABLE_ROWS = 100
+MAX_TABLE_CELLS = 20  # in one row
+MAX_TABLE_CHARS = 10_000  # summed over every cell of the table
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +49,16 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class ResponsePost:
-    """One JSON body POSTed to a `response_url`."""
+    """One JSON body POSTed to a `response_url`, and the error Slack refused it with."""
 
     name: str
     body: Params
     at: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +80,7 @@ class Channel:
     name: str
     private: bool = False
     member: bool = True
+    archived: bool = False
 
 
 @dataclass(slots=True)
@@ -100,8 +111,8 @@ class FakeSlack:
     """The Slack Web API methods the bot uses, with Slack's checks, faults and a call record.
 
     Faults and channels are set from Python (safe from any thread) or, for a bot running in
-    another process, by POSTing JSON to /_fake/fail_next, /_fake/fail_upload_next or
-    /_fake/channels with the same fields as the methods.
+    another process, by POSTing JSON to /_fake/fail_next, /_fake/fail_upload_next,
+    /_fake/delay_next or /_fake/channels with the same fields as the methods.
     """
 
     def __init__(
@@ -111,11 +122,14 @@ class FakeSlack:
         app_token: str = "xapp-test-token",
         team_id: str = "T0001",
         bot_user_id: str = "U0BOT",
+        scopes: tuple[str, ...] | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
+        # the bot token's scopes, sent in auth.test's x-oauth-scopes header (default: the manifest)
+        self.scopes = _manifest_scopes() if scopes is None else scopes
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._responses: list[ResponsePost] = []
@@ -124,6 +138,7 @@ class FakeSlack:
         self._channels: dict[str, Channel] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._upload_faults: list[int] = []
+        self._delays: dict[str, list[float]] = {}
         self._pending: dict[str, _PendingFile] = {}
         self._ids = itertools.count(1)
         self._dms: dict[str, str] = {}
@@ -139,10 +154,16 @@ class FakeSlack:
     # --- set-up ----------------------------------------------------------------------------
 
     def add_channel(
-        self, id: str, *, name: str, private: bool = False, member: bool = True
+        self,
+        id: str,
+        *,
+        name: str,
+        private: bool = False,
+        member: bool = True,
+        archived: bool = False,
     ) -> None:
         with self._lock:
-            self._channels[id] = Channel(id, name, private, member)
+            self._channels[id] = Channel(id, name, private, member, archived)
             self._messages.setdefault(id, [])
 
     def fail_next(
@@ -164,6 +185,12 @@ class FakeSlack:
         an answer that is well-formed JSON but lacks what the method normally returns."""
         with self._lock:
             self._canned.setdefault(method, []).append(dict(body))
+
+    def delay_next(self, method: str, seconds: float) -> None:
+        """Carry out the next call of `method` at once (a post is stored) but hold its reply
+        for `seconds`: the window in which the caller does not yet know it succeeded."""
+        with self._lock:
+            self._delays.setdefault(method, []).append(float(seconds))
 
     def fail_upload_next(self, *, status: int = 500, times: int = 1) -> None:
         """Answer the next `times` POSTs to an upload URL with `status`."""
@@ -239,6 +266,7 @@ class FakeSlack:
         app.router.add_post("/_response/{name}", self._on_response)
         app.router.add_post("/_fake/fail_next", self._on_admin_fail_next)
         app.router.add_post("/_fake/fail_upload_next", self._on_admin_fail_upload)
+        app.router.add_post("/_fake/delay_next", self._on_admin_delay_next)
         app.router.add_post("/_fake/channels", self._on_admin_channel)
         app.router.add_get("/_socket", self._on_socket)
         self._loop = asyncio.get_running_loop()
@@ -353,6 +381,10 @@ class FakeSlack:
         with self._lock:
             status, headers, body, error = self._answer(method, params, token)
             self._calls.append(Call(method, params, token, time.time(), error, body))
+            delays = self._delays.get(method)
+            hold = delays.pop(0) if delays else 0.0
+        if hold:
+            await asyncio.sleep(hold)
         return web.json_response(body, status=status, headers=headers)
 
     def _answer(
@@ -382,7 +414,8 @@ class FakeSlack:
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method"}, "unknown_method"
         try:
-            return 200, {}, {"ok": True, **handler(params)}, None
+            scopes = {"x-oauth-scopes": ",".join(self.scopes)} if method == "auth.test" else {}
+            return 200, scopes, {"ok": True, **handler(params)}, None
         except _Refusal as refusal:
             body: Params = {"ok": False, "error": refusal.code}
             if refusal.detail:
@@ -412,9 +445,18 @@ class FakeSlack:
         return web.Response(text=f"OK - {len(content)}", content_type="text/plain")
 
     async def _on_response(self, request: web.Request) -> web.Response:
+        """Slack checks an answer like a chat.postMessage and refuses a bad one with HTTP 400."""
         body = await request.json()
+        error: str | None = None
+        try:
+            _check_message(body if isinstance(body, dict) else {})
+        except _Refusal as refusal:
+            error = refusal.code
         with self._lock:
-            self._responses.append(ResponsePost(request.match_info["name"], body, time.time()))
+            name = request.match_info["name"]
+            self._responses.append(ResponsePost(name, body, time.time(), error))
+        if error is not None:
+            return web.Response(status=400, text=error, content_type="text/plain")
         return web.json_response({"ok": True})
 
     async def _on_admin_fail_next(self, request: web.Request) -> web.Response:
@@ -433,6 +475,11 @@ class FakeSlack:
         self.fail_upload_next(status=int(spec.get("status", 500)), times=int(spec.get("times", 1)))
         return web.json_response({"ok": True})
 
+    async def _on_admin_delay_next(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        self.delay_next(spec["method"], float(spec["seconds"]))
+        return web.json_response({"ok": True})
+
     async def _on_admin_channel(self, request: web.Request) -> web.Response:
         spec = await request.json()
         self.add_channel(
@@ -440,6 +487,7 @@ class FakeSlack:
             name=spec["name"],
             private=bool(spec.get("private", False)),
             member=bool(spec.get("member", True)),
+            archived=bool(spec.get("archived", False)),
         )
         return web.json_response({"ok": True})
 
@@ -472,8 +520,9 @@ class FakeSlack:
         }
 
     def _channel(self, params: Params, key: str = "channel") -> Channel:
+        """The channel named by `key`; a private one the bot is not in is hidden from it."""
         channel = self._channels.get(str(params.get(key) or ""))
-        if channel is None:
+        if channel is None or (channel.private and not channel.member):
             raise _Refusal("channel_not_found")
         return channel
 
@@ -625,7 +674,7 @@ class FakeSlack:
             raise _Refusal("invalid_arguments")
         if not isinstance(view, dict) or view.get("type") != "home":
             raise _Refusal("invalid_arguments")
-        _check_blocks(view.get("blocks", []), limit=MAX_VIEW_BLOCKS)
+        _check_blocks(view.get("blocks", []), limit=MAX_VIEW_BLOCKS)  # a view holds no table
         return {"view": {"id": f"V{next(self._ids):08d}", **view}}
 
 
@@ -677,7 +726,13 @@ def _channel_json(channel: Channel) -> Params:
         "is_group": channel.private,
         "is_private": channel.private,
         "is_member": channel.member,
+        "is_archived": channel.archived,
     }
+
+
+def _manifest_scopes() -> tuple[str, ...]:
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
+    return tuple(manifest["oauth_config"]["scopes"]["bot"])
 
 
 def _without_metadata(message: Params) -> Params:
@@ -696,6 +751,25 @@ def _check_message(params: Params) -> None:
         raise _Refusal("msg_too_long")
     if blocks is not None:
         _check_blocks(blocks, limit=MAX_MESSAGE_BLOCKS)
+    if params.get("attachments") is not None:
+        _check_attachments(params["attachments"])
+
+
+def _check_attachments(attachments: Any) -> None:
+    """Attachments may carry blocks; a table block is published only here, one a message."""
+    if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
+        raise _Refusal("invalid_attachments")
+    blocks = [block for a in attachments for block in (a.get("blocks") or [])]
+    tables = [b for b in blocks if isinstance(b, dict) and b.get("type") == "table"]
+    if len(tables) > 1:
+        raise _Refusal("invalid_attachments", "only_one_table_allowed")
+    for index, block in enumerate(blocks):
+        is_table = isinstance(block, dict) and block.get("type") == "table"
+        problem = _table_problem(block) if is_table else _block_problem(block)
+        if problem is not None:
+            raise _Refusal(
+                "invalid_attachments", f"{problem} [json-pointer:/attachments/blocks/{index}]"
+            )
 
 
 def _check_metadata(metadata: Any) -> None:
@@ -712,9 +786,12 @@ def _check_blocks(blocks: Any, *, limit: int) -> None:
         raise _Refusal(
             "invalid_blocks", f"no more than {limit} items allowed [json-pointer:/blocks]"
         )
-    if sum(1 for b in blocks if isinstance(b, dict) and b.get("type") == "table") > 1:
-        raise _Refusal("invalid_blocks", "only one table allowed in a message")
     for index, block in enumerate(blocks):
+        if isinstance(block, dict) and block.get("type") == "table":
+            raise _Refusal(
+                "invalid_blocks",
+                f"a table block goes in attachments, not blocks [json-pointer:/blocks/{index}]",
+            )
         problem = _block_problem(block)
         if problem is not None:
             raise _Refusal("invalid_blocks", f"{problem} [json-pointer:/blocks/{index}]")
@@ -782,11 +859,23 @@ def _table_problem(block: Params) -> str | None:
     rows = block.get("rows")
     if not isinstance(rows, list) or not rows:
         return "table needs rows"
-    if len(rows) > 100:
-        return "table must have at most 100 rows"
-    if any(not isinstance(row, list) or len(row) > 20 for row in rows):
-        return "table rows must have at most 20 cells"
+    if len(rows) > MAX_TABLE_ROWS:
+        return f"table must have at most {MAX_TABLE_ROWS} rows"
+    if any(not isinstance(row, list) or len(row) > MAX_TABLE_CELLS for row in rows):
+        return f"table rows must have at most {MAX_TABLE_CELLS} cells"
+    chars = sum(len(_cell_text(cell)) for row in rows for cell in row)
+    if chars > MAX_TABLE_CHARS:
+        return f"table cells must hold at most {MAX_TABLE_CHARS} characters in all, not {chars}"
     return None
+
+
+def _cell_text(cell: Any) -> str:
+    """The text of a raw_text cell, or of every element of a rich_text one."""
+    if not isinstance(cell, dict):
+        return ""
+    nested = cell.get("elements")
+    own = str(cell.get("text", "")) if isinstance(cell.get("text"), str) else ""
+    return own + "".join(_cell_text(e) for e in nested) if isinstance(nested, list) else own
 
 
 _BLOCK_CHECKS: dict[str, Callable[[Params], str | None]] = {
@@ -794,5 +883,4 @@ _BLOCK_CHECKS: dict[str, Callable[[Params], str | None]] = {
     "header": _header_problem,
     "context": _context_problem,
     "actions": _actions_problem,
-    "table": _table_problem,
 }

@@ -39,8 +39,14 @@ class Bot:
     runtime: Runtime
     sent: list[str] = field(default_factory=list)
 
-    async def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return await self.http.post(self.url + "/slack/events", content=body, headers=headers)
+    async def post(
+        self, body: bytes, headers: dict[str, str], *, timeout_s: float | None = None
+    ) -> httpx.Response:
+        """POST to /slack/events; `timeout_s` fails the test if the answer takes longer."""
+        timeout = httpx.Timeout(timeout_s) if timeout_s is not None else self.http.timeout
+        return await self.http.post(
+            self.url + "/slack/events", content=body, headers=headers, timeout=timeout
+        )
 
     def command_body(self, text: str, *, user: str = "U1", channel: str = "C0GENERAL") -> bytes:
         name = f"cmd-{uuid.uuid4().hex[:8]}"
@@ -68,30 +74,37 @@ class Bot:
         payload: dict[str, Any] = {
             "type": "block_actions", "user": {"id": user}, "team": {"id": "T0001"},
             "api_app_id": "A0001", "trigger_id": "1.2.3", "actions": [element],
-            "response_url": self.slack.response_url(name),
         }  # fmt: skip
         if channel:
             payload["channel"] = {"id": channel}
             payload["container"] = {"type": "message", "channel_id": channel}
-        else:
+            payload["response_url"] = self.slack.response_url(name)
+        else:  # a button in the Home tab's view: Slack sends no response_url for it
             payload["container"] = {"type": "view", "view_id": "V1"}
             payload["view"] = {"id": "V1", "type": "home"}
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post(body, signed_headers(body))
 
-    async def event(self, event: dict[str, Any]) -> httpx.Response:
+    async def event(
+        self, event: dict[str, Any], *, timeout_s: float | None = None
+    ) -> httpx.Response:
         envelope = {
             "token": "legacy", "team_id": "T0001", "api_app_id": "A0001",
             "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:8]}",
             "event_time": int(time.time()), "event": event,
         }  # fmt: skip
         body = json.dumps(envelope).encode()
-        return await self.post(body, signed_headers(body, content_type="application/json"))
+        headers = signed_headers(body, content_type="application/json")
+        return await self.post(body, headers, timeout_s=timeout_s)
 
     def answers(self, name: str | None = None) -> list[dict[str, Any]]:
-        """What the app sent back to the response_url of one request (default: the last)."""
+        """What the app sent back to the response_url of one request (default: the last),
+        each answer one that Slack accepted."""
         wanted = name or self.sent[-1]
-        return [r.body for r in self.slack.responses if r.name == wanted]
+        posted = [r for r in self.slack.responses if r.name == wanted]
+        refused = [r.error for r in posted if not r.ok]
+        assert not refused, f"Slack refused the answer: {refused}"
+        return [r.body for r in posted]
 
 
 async def eventually(check: Callable[[], Any], *, timeout_s: float = 15.0) -> Any:

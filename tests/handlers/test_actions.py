@@ -131,15 +131,42 @@ async def test_a_second_home_export_uses_the_same_direct_message(start_bot: Star
     assert uploads[1].filename.endswith(".csv")
 
 
-async def test_home_export_when_slack_refuses_the_direct_message_says_so(
+async def test_home_export_when_slack_refuses_the_direct_message_says_so_on_the_tab(
     start_bot: StartBot,
 ) -> None:
     bot = await start_bot()
     bot.slack.fail_next("conversations.open", "user_disabled")
-    answer = await click_and_answer(bot, EXPORT_BUTTON, value="xlsx", channel=None)
-    assert "direct message" in answer["text"]
-    assert "reference" not in answer["text"]
+    response = await bot.action(EXPORT_BUTTON, value="xlsx", user="U5", channel=None)
+    assert response.status_code == 200
+    views = await eventually(lambda: bot.slack.home_views)
+    assert views[-1].params["user_id"] == "U5"
+    top = views[-1].params["view"]["blocks"][1]["text"]["text"]
+    assert "direct message" in top and "user_disabled" in top
+    assert "reference" not in top
+    assert bot.slack.uploads == [] and bot.slack.responses == []
+
+
+async def test_home_export_that_fails_to_upload_says_so_on_the_tab(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    bot.slack.fail_next("files.getUploadURLExternal", "invalid_auth")
+    await bot.action(EXPORT_BUTTON, value="xlsx", user="U5", channel=None)
+    views = await eventually(lambda: bot.slack.home_views)
+    assert "SLACK_BOT_TOKEN" in views[-1].params["view"]["blocks"][1]["text"]["text"]
     assert bot.slack.uploads == []
+
+
+@pytest.mark.parametrize(
+    ("action_id", "value"), [(EXPORT_BUTTON, "xlsx"), (POST_TO_CHANNEL_BUTTON, "summary")]
+)
+async def test_a_click_in_a_private_channel_the_bot_is_not_in_asks_for_an_invite(
+    start_bot: StartBot, action_id: str, value: str
+) -> None:
+    bot = await start_bot()
+    bot.slack.add_channel("G0PRIVATE", name="secret", private=True, member=False)
+    answer = await click_and_answer(bot, action_id, value=value, channel="G0PRIVATE")
+    assert "/invite @Overage Bot" in answer["text"] and "G0PRIVATE" in answer["text"]
+    assert "DIGEST_CHANNEL" not in answer["text"]
+    assert bot.slack.uploads == [] and bot.slack.posts == []
 
 
 async def test_an_unexpected_failure_gives_a_reference_that_the_log_explains(

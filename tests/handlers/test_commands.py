@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from typing import Any
 
 import pytest
 
@@ -43,8 +44,15 @@ async def test_the_ack_comes_before_the_work(start_bot: StartBot) -> None:
 @pytest.mark.parametrize(("text", "rows"), [("top 5", 5), ("TOP   100", 100), ("top", 10)])
 async def test_top_n_fits_slack(start_bot: StartBot, text: str, rows: int) -> None:
     bot = await start_bot(companies=1000, over_limit=150)
-    answer = await answer_to(bot, text)
+    answer = await answer_to(bot, text)  # and Slack accepted it at the response_url
     assert len(answer["blocks"]) <= 50
+    assert all(b["type"] != "table" for b in answer["blocks"])
+    tables = [b for a in answer.get("attachments") or [] for b in a["blocks"]]
+    if tables:  # the ranking as a table travels in the attachments, one table at most
+        assert [b["type"] for b in tables] == ["table"]
+        assert len(tables[0]["rows"]) == rows + 1
+    else:
+        assert rows == 100 and "*100.*" in all_text(answer["blocks"])
     biggest = max(flagged(bot), key=lambda c: c["targetUserCount"] - int(c["numberOfUsers"] or 0)
                   if str(c["numberOfUsers"]).isdigit() else -1)  # fmt: skip
     assert f"{biggest['targetUserCount']:,}" in all_text(answer)
@@ -73,6 +81,26 @@ async def test_hostile_company_names_are_escaped(start_bot: StartBot) -> None:
     assert "<!channel>" not in text
     assert "<https://evil" not in text
     assert "&lt;!channel&gt;" in text or "‹!channel›" in text
+    mrkdwn = [m for m in _objects(answer) if m.get("type") == "mrkdwn"]
+    assert mrkdwn and all(m.get("verbatim") is True for m in mrkdwn)
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        return [value, *(o for item in value.values() for o in _objects(item))]
+    if isinstance(value, list):
+        return [o for item in value for o in _objects(item)]
+    return []
+
+
+async def test_find_collapses_runs_of_spaces(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    target = next(c["companyName"] for c in flagged(bot) if len(c["companyName"].split()) > 1)
+    first, second = target.split()[:2]
+    answer = await answer_to(bot, f"find {first}   {second}")
+    assert "No over-limit company has" not in all_text(answer)
+    escaped = f"{first} {second}".replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert escaped in all_text(answer)
 
 
 @pytest.mark.parametrize(("text", "suffix"), [("export", ".xlsx"), ("export csv", ".csv")])
@@ -108,13 +136,20 @@ async def test_export_into_a_public_channel_the_bot_is_not_in_joins_it(
     assert bot.slack.calls_to("conversations.join")
 
 
-async def test_export_into_a_private_channel_asks_for_an_invite(start_bot: StartBot) -> None:
-    bot = await start_bot()
+@pytest.mark.parametrize("text", ["export", "digest"])
+async def test_a_private_channel_the_bot_is_not_in_asks_for_an_invite(
+    start_bot: StartBot, text: str
+) -> None:
+    """Slack answers channel_not_found there; the channel exists (the command came from it),
+    so the answer is the /invite sentence, not the DIGEST_CHANNEL hint."""
+    bot = await start_bot(DIGEST_ATTACH_EXPORT="false")
     bot.slack.add_channel("G0PRIVATE", name="secret", private=True, member=False)
-    await bot.command("export", channel="G0PRIVATE")
+    await bot.command(text, channel="G0PRIVATE")
     answers = await eventually(lambda: [a for a in bot.answers() if "invite" in all_text(a)])
-    assert "/invite" in answers[0]["text"]
-    assert bot.slack.uploads == []
+    assert "/invite @Overage Bot" in answers[0]["text"] and "G0PRIVATE" in answers[0]["text"]
+    assert "DIGEST_CHANNEL" not in answers[0]["text"]
+    assert any(c.error == "channel_not_found" for c in bot.slack.calls)
+    assert bot.slack.uploads == [] and bot.slack.posts == []
 
 
 async def test_digest_posts_into_the_channel(start_bot: StartBot) -> None:
@@ -224,7 +259,7 @@ async def test_fifty_concurrent_commands_share_one_fetch(start_bot: StartBot) ->
     assert all(r.status_code == 200 for r in responses)
     await eventually(lambda: len(bot.slack.responses) >= 50, timeout_s=30)
     assert bot.sandbox.token_requests == 1
-    assert bot.sandbox.search_requests == 3  # one fetch: three pages
+    assert bot.sandbox.search_requests == 4  # one fetch: three pages, then page 1 again
     assert len(bot.slack.calls_to("auth.test")) == 1  # who the bot is, asked once
 
 
@@ -256,7 +291,7 @@ async def test_each_command_is_logged_once_with_who_what_and_outcome(
     (line,) = [r.getMessage() for r in caplog.records if r.name == "handlers.commands"]
     for part in ("top", "user=U77", "channel=C0GENERAL", "duration_ms=", "outcome=ok"):
         assert part in line
-    assert "upstream_calls=3" in line  # token + two pages
+    assert "upstream_calls=4" in line  # token, two pages, then page 1 again
 
 
 async def test_a_failed_command_logs_its_outcome_without_secrets(

@@ -104,12 +104,29 @@ async def test_someone_not_allowed_sees_the_refusal_and_nothing_is_fetched(
     assert bot.sandbox.token_requests == 0 and bot.sandbox.search_requests == 0
 
 
-async def test_refresh_by_someone_not_allowed_fetches_nothing(start_bot: StartBot) -> None:
+async def test_refresh_by_someone_not_allowed_shows_the_refusal_and_fetches_nothing(
+    start_bot: StartBot,
+) -> None:
     bot = await start_bot(ALLOWED_USER_IDS="U9")
-    await bot.action(REFRESH_HOME_BUTTON, value="refresh", user="U1", channel=None)
+    response = await bot.action(REFRESH_HOME_BUTTON, value="refresh", user="U1", channel=None)
+    assert response.status_code == 200
+    views = await eventually(lambda: bot.slack.home_views)
+    assert views[-1].params["user_id"] == "U1"
+    assert "isn't available" in all_text(views[-1].params["view"]["blocks"])
     await asyncio.sleep(0.3)
     assert bot.sandbox.token_requests == 0 and bot.sandbox.search_requests == 0
-    assert bot.slack.home_views == []
+    assert bot.slack.responses == []
+
+
+async def test_a_refused_home_open_is_acked_before_its_view_is_published(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(ALLOWED_USER_IDS="U9")
+    bot.slack.delay_next("views.publish", 3.0)  # Slack takes its time over the refusal view
+    response = await bot.event({**HOME_OPENED, "user": "U1"}, timeout_s=1.5)
+    assert response.status_code == 200  # the ack did not wait for views.publish
+    views = await eventually(lambda: bot.slack.home_views)
+    assert "isn't available" in all_text(views[-1].params["view"]["blocks"])
 
 
 async def test_a_channel_allow_list_keeps_the_home_tab_closed_to_everyone(
@@ -153,14 +170,18 @@ async def test_refresh_after_a_failure_keeps_the_last_good_data(start_bot: Start
     assert "Seats over in total" in text  # the earlier fetch is still shown under the warning
 
 
-async def test_a_refused_home_tab_reaches_the_last_net_as_one_sentence(
+async def test_a_refused_home_tab_is_published_again_with_the_sentence_on_top(
     start_bot: StartBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = await start_bot()
     bot.slack.fail_next("views.publish", "invalid_blocks")  # Slack refuses the tab itself
     await bot.action(REFRESH_HOME_BUTTON, value="refresh", channel=None)
-    answers = await eventually(bot.answers)
-    assert answers[-1]["text"].startswith("Slack refused the App Home update (invalid_blocks).")
-    assert answers[-1]["response_type"] == "ephemeral"
-    assert "Traceback" not in answers[-1]["text"]
+    views = await eventually(lambda: bot.slack.home_views)
+    blocks = views[-1].params["view"]["blocks"]
+    assert blocks[0]["type"] == "header"
+    top = blocks[1]["text"]["text"]
+    assert "Slack refused the App Home update (invalid_blocks)." in top
+    assert "Traceback" not in all_text(blocks)
+    assert [c.error for c in bot.slack.calls_to("views.publish")] == ["invalid_blocks", None]
+    assert bot.slack.responses == []  # a Home tab click has no response_url
     assert "invalid_blocks" in caplog.text
