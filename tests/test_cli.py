@@ -122,6 +122,21 @@ def test_export_without_output_writes_into_the_start_directory(
     assert (tmp_path / f"license-overage-{today()}.xlsx").is_file()
 
 
+def test_the_installed_command_runs_from_any_directory(sandbox: Sandbox, tmp_path: Path) -> None:
+    """No PYTHONPATH and a directory far from the checkout: `make` installs the project."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "export", "--format", "csv"],
+        cwd=tmp_path,
+        env={"PYTHONIOENCODING": "utf-8", **keepnet_env(sandbox)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / f"license-overage-{today()}.csv").is_file()
+
+
 def test_digest_dry_run_prints_the_digest_and_calls_no_slack(
     sandbox: Sandbox, slack: FakeSlack, tmp_path: Path
 ) -> None:
