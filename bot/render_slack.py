@@ -271,13 +271,24 @@ def _fit(blocks: list[Block], limit: int) -> list[Block]:
     return [*head, _context("…more than fits in one message: `/overage export` for all"), *tail]
 
 
+_TABLE_TITLE = "overage_table_title"
+_TABLE_MORE = "overage_table_more"
+
+
 def _message(text: str, blocks: list[Block]) -> Message:
     """The message; a table among the blocks moves into the attachments, where Slack takes it
     (one table a message)."""
     fallback = _cut_mrkdwn(text, MAX_TEXT) or "License overage"
-    tables = [b for b in blocks if b["type"] == "table"]
-    rest = [b for b in blocks if b["type"] != "table"]
-    attachments = [{"blocks": tables[:1]}] if tables else []
+    # the table's title and "…and N more" go with it: Slack shows the attachment below the
+    # message
+    tabled = any(b["type"] == "table" for b in blocks)
+    attached = [
+        b
+        for b in blocks
+        if b["type"] == "table" or (tabled and b.get("block_id") in (_TABLE_TITLE, _TABLE_MORE))
+    ]
+    rest = [b for b in blocks if b not in attached]
+    attachments = [{"blocks": attached}] if attached else []
     return Message(text=fallback, blocks=_fit(rest, MAX_BLOCKS), attachments=attachments)
 
 
@@ -373,7 +384,7 @@ def _ranking(overages: Sequence[Overage], *, total: int, max_blocks: int) -> lis
         lines = [_line(rank, o) for rank, o in enumerate(overages, 1)]
         return _list_blocks(lines, total=total, max_blocks=max_blocks)
     more = total - len(overages)
-    return [table, *([_context(_more(more))] if more > 0 else [])]
+    return [table, *([{**_context(_more(more)), "block_id": _TABLE_MORE}] if more > 0 else [])]
 
 
 def _license_end(overage: Overage, *, now: datetime) -> str:
@@ -606,7 +617,7 @@ def _digest_body(diff: DigestDiff) -> list[Block]:
     blocks += _digest_list(
         "Limit readable again", [_change_line(c) for c in diff.limit_known_again]
     )
-    blocks.append(_section("*Biggest overages*"))
+    blocks.append({**_section("*Biggest overages*"), "block_id": _TABLE_TITLE})
     return blocks + _ranking(
         report.top(DIGEST_LIST), total=report.companies_over, max_blocks=DIGEST_LIST
     )

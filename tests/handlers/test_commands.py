@@ -49,8 +49,9 @@ async def test_top_n_fits_slack(start_bot: StartBot, text: str, rows: int) -> No
     assert all(b["type"] != "table" for b in answer["blocks"])
     tables = [b for a in answer.get("attachments") or [] for b in a["blocks"]]
     if tables:  # the ranking as a table travels in the attachments, one table at most
-        assert [b["type"] for b in tables] == ["table"]
+        assert [b["type"] for b in tables] == ["table", "context"]  # and "…and N more"
         assert len(tables[0]["rows"]) == rows + 1
+        assert f"and {150 - rows} more" in all_text(tables[1])
     else:
         assert rows == 100 and "*100.*" in all_text(answer["blocks"])
     biggest = max(flagged(bot), key=lambda c: c["targetUserCount"] - int(c["numberOfUsers"] or 0)

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from bot import grammar
 from bot.sandbox import Sandbox
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.conftest import BOT_TOKEN
@@ -34,7 +35,7 @@ from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 REPO = Path(__file__).resolve().parents[2]
 KEEPNET_SECRET = "sandbox-secret"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, KEEPNET_SECRET)
-START_TIMEOUT_S = 40.0
+START_TIMEOUT_S = 60.0  # several processes may start at once on a busy machine
 STOP_TIMEOUT_S = 35.0  # the app drains for up to 25 s
 
 
@@ -51,6 +52,8 @@ class Tally:
     slots_checked: int = 0
     posts_lost: int = 0
     posts_duplicated: int = 0
+    commands_sent: int = 0
+    commands_answered: int = 0
     notes: list[str] = field(default_factory=list)
     used: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,6 +63,12 @@ class Tally:
             self.used = True
             self.faults_injected += 1
             self.faults_survived += int(survived)
+
+    def commands(self, *, sent: int, answered: int) -> None:
+        with self.lock:
+            self.used = True
+            self.commands_sent += sent
+            self.commands_answered += answered
 
     def note(self, text: str) -> None:
         with self.lock:
@@ -91,6 +100,10 @@ def summary_lines() -> list[str]:
         )
     else:
         lines.append("commands under load: 0")
+    lines.append(
+        f"commands answered at the response_url: sent {t.commands_sent}, answered "
+        f"{t.commands_answered}, lost {t.commands_sent - t.commands_answered}"
+    )
     lines.append(
         f"digest slots checked: {t.slots_checked}, posts lost: {t.posts_lost}, "
         f"duplicated: {t.posts_duplicated}"
@@ -313,16 +326,42 @@ class Sent:
     body: str
 
 
+ANSWER_GRACE_S = 10.0  # how long close() waits for answers still on their way
+
+
+def answers_in_place(text: str) -> bool:
+    """Whether `/overage TEXT` answers the person at its response_url in every case: all but
+    export and digest, whose result lands in the channel (they answer only when they fail)."""
+    return not isinstance(grammar.parse_overage_text(text), grammar.Export | grammar.Digest)
+
+
 class SlackSide:
-    """Sends signed slash commands to one serve process; answers arrive at the fake Slack."""
+    """Sends signed slash commands to one serve process; answers arrive at the fake Slack.
+
+    Every command Slack would have delivered (acked 200) that answers at its response_url is
+    remembered; close() counts how many got an answer into TALLY (the rest are lost)."""
 
     def __init__(self, serve: Serve, slack: FakeSlack) -> None:
         self.serve = serve
         self.slack = slack
         self.http = httpx.Client(timeout=30)
+        self.expecting: list[str] = []
+
+    def expect_answer(self, name: str) -> None:
+        """Count the command `name` (acked 200) among those that must be answered."""
+        self.expecting.append(name)
+
+    def unanswered(self) -> list[str]:
+        answered = {r.name for r in self.slack.responses}
+        return [name for name in self.expecting if name not in answered]
 
     def close(self) -> None:
         self.http.close()
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: not self.unanswered(), timeout_s=ANSWER_GRACE_S, what="answers")
+        lost = len(self.unanswered())
+        TALLY.commands(sent=len(self.expecting), answered=len(self.expecting) - lost)
+        self.expecting = []
 
     def command_body(
         self, text: str, *, channel: str = "C0GENERAL", user: str = "U1"
@@ -338,6 +377,8 @@ class SlackSide:
         name, body = self.command_body(text, channel=channel, user=user)
         started = time.monotonic()
         response = self.post(body, signed_headers(body))
+        if response.status_code == 200 and answers_in_place(text):
+            self.expect_answer(name)
         return Sent(name, response.status_code, time.monotonic() - started, response.text)
 
     def answers(self, name: str) -> list[dict[str, Any]]:

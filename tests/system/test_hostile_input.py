@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,13 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from bot.sandbox.data import HOSTILE_NAMES
+from bot.sandbox.data import HOSTILE_NAMES, is_flagged
+from tests.fakes.slack_api import FakeSlack
+from tests.handlers.conftest import all_text
 from tests.slack_requests import signed_headers
 from tests.system.conftest import (
     TALLY,
     Processes,
     SlackSide,
-    everything_sent,
     plain_sentence,
     running_sandbox,
     running_slack,
@@ -44,8 +47,31 @@ NAMED_SAMPLES = [
     "subscriptions",
     "summary\n\n\n",
     "&lt;!channel&gt;",
+    "find <!here> <!everyone> <@U0EVIL> <#C0SECRET>",
+    "find https://evil.example <mailto:a@evil.example|mail>",
+    "find & < > &amp;",
     "help " + "x" * 2990,
 ]
+USER = "U1"  # the one person sending commands: the bot may mention them
+# what the bot itself writes in mrkdwn: a mention of the person who asked, a channel link
+OUR_MARKUP = re.compile(rf"<@{USER}>|<#C[A-Z0-9]+>")
+RAW_MARKUP = ("<!channel>", "<!here>", "<!everyone>", "<http", "<mailto", "<@U", "<#C", "<!")
+ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
+UNEXPECTED = re.compile(r"Something went wrong|\(reference [0-9a-f]{8}\)")
+# a search that shows each hostile name among the detailed results (in mrkdwn)
+FIND_HOSTILE = (
+    "find acme",
+    "find evil",
+    "find totally safe",
+    "find &amp;amp; &amp;lt;",  # as Slack sends "&amp; &lt;" typed by a person
+    "find bold",
+    "find line",
+    "find sum(",
+    "find 555",
+    "find 2+3",
+    "find ünïcödé",
+    "find holding",
+)
 commands = st.one_of(
     st.sampled_from(NAMED_SAMPLES),
     st.text(max_size=60),
@@ -67,6 +93,8 @@ def test_hostile_input_is_answered_and_never_unescaped(
             DIGEST_CHANNEL="C0GENERAL",
             DIGEST_SCHEDULE="0 9 1 1 *",
         )
+        flagged_names = {c["companyName"] for c in sandbox.companies if is_flagged(c)}
+        assert set(HOSTILE_NAMES) <= flagged_names  # every one of them is in the answers
         serve = processes.make("hostile", env).start()
         side = SlackSide(serve, slack)
         tried = [0]
@@ -87,27 +115,31 @@ def test_hostile_input_is_answered_and_never_unescaped(
                 assert sent.status == 200, (text, sent.body)
                 assert sent.ack_s < 3, text
                 answer = side.answer(sent.name, timeout_s=30)
-                assert plain_sentence(answer.get("text", "")) or answer.get("blocks"), answer
+                text = str(answer.get("text", ""))
+                assert not UNEXPECTED.search(all_text(answer)), (text, answer)
+                assert plain_sentence(text) or answer.get("blocks"), answer
 
             answered()
             TALLY.hostile_inputs += tried[0]
             TALLY.used = True
 
             # every surface that shows company names, and every file the bot uploads
-            for text in ("", "top 100", "find acme", "find evil", "find channel", "digest"):
+            for text in ("", "top 100", "find channel", *FIND_HOSTILE, "digest"):
                 sent = side.command(text)
                 assert sent.status == 200
             for text in ("export xlsx", "export csv", "export native xlsx"):
                 assert side.command(text).status == 200
             # the digest's attached workbook and the three exports
             wait_for(lambda: len(slack.uploads) >= 4, timeout_s=30, what="4 uploads")
+            wait_for(lambda: not side.unanswered(), timeout_s=30, what="every answer")
             time.sleep(1)
-            TALLY.hostile_inputs += 9
+            TALLY.hostile_inputs += 6 + len(FIND_HOSTILE)
 
-            sent_json = everything_sent(slack)
-            assert "<!channel>" not in sent_json
-            assert "<https://evil" not in sent_json
-            assert "&lt;!channel&gt;" in sent_json or "‹!channel›" in sent_json
+            checked = check_escaped(slack, HOSTILE_NAMES)
+            TALLY.note(
+                f"hostile input: {len(HOSTILE_NAMES)} hostile names escaped in all of "
+                f"{checked} mrkdwn texts Slack received"
+            )
 
             checked_xlsx = checked_csv = 0
             for upload in slack.uploads:
@@ -124,6 +156,69 @@ def test_hostile_input_is_answered_and_never_unescaped(
             side.close()
         assert serve.terminate() == 0
         assert "Traceback" not in serve.log()
+
+
+def slack_strings(slack: FakeSlack) -> tuple[list[str], list[str], list[str]]:
+    """Every string the fake Slack received (Web API calls and response_url bodies), by how
+    Slack reads it: mrkdwn (message text, mrkdwn objects, file comments), plain text (plain_text
+    and raw_text objects, titles) and the rest (IDs, values, metadata)."""
+    mrkdwn: list[str] = []
+    plain: list[str] = []
+    other: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        if not isinstance(node, dict):
+            return
+        kind = node.get("type")
+        for key, value in node.items():
+            if not isinstance(value, str):
+                walk(value)
+            elif key == "text" and kind in ("plain_text", "raw_text"):
+                plain.append(value)
+            elif key in ("text", "initial_comment"):
+                mrkdwn.append(value)
+            elif key in ("title", "fallback", "alt_text"):
+                plain.append(value)
+            else:
+                other.append(value)
+
+    for call in slack.calls:
+        walk(call.params)
+    for response in slack.responses:
+        walk(response.body)
+    return mrkdwn, plain, other
+
+
+def mrkdwn_escaped(name: str) -> str:
+    """How a platform name must reach mrkdwn: on one line, with &, < and > as entities."""
+    flat = " ".join(name.split())
+    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def check_escaped(slack: FakeSlack, names: tuple[str, ...]) -> int:
+    """No mention, link or bare entity left raw in anything Slack received, and each hostile
+    name shown escaped (never raw) in mrkdwn; returns how many mrkdwn texts were checked."""
+    mrkdwn, plain, other = slack_strings(slack)
+    for text in mrkdwn:
+        theirs = OUR_MARKUP.sub("", text)
+        assert "<" not in theirs and ">" not in theirs, f"raw markup in mrkdwn: {text!r}"
+        assert not ENTITY.search(theirs), f"an & that is not an entity in mrkdwn: {text!r}"
+    for text in plain:
+        assert "<" not in text and ">" not in text, f"markup in plain text: {text!r}"
+    for text in other:
+        assert not any(raw in text for raw in RAW_MARKUP), f"raw markup in a value: {text!r}"
+    for name in names:
+        escaped = mrkdwn_escaped(name)
+        probe = escaped[:60]  # long names are cut in lists
+        assert any(probe in text for text in mrkdwn), f"{name!r} never shown as {probe!r}"
+        if escaped != name:
+            assert not any(name in text for text in mrkdwn), f"{name!r} raw in mrkdwn"
+        if " ".join(name.split()) != name:
+            assert not any(name in text for text in mrkdwn + plain), f"{name!r} not on one line"
+    return len(mrkdwn)
 
 
 def check_xlsx(content: bytes) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -77,20 +78,48 @@ def test_slack_faults_get_the_right_sentence_or_a_retry(
             text = side.answer(sent.name)["text"]
             assert survived("SLACK_BOT_TOKEN" in text and plain_sentence(text)), text
 
-            # the upload URL fails: either retried into a finished upload, or one sentence
+            # the token refused on a post: the same sentence, nothing in the channel
+            slack.fail_next("chat.postMessage", "invalid_auth")
+            before = len(posted("C0GENERAL"))
+            sent = side.command("digest")
+            text = side.answer(sent.name)["text"]
+            assert survived("SLACK_BOT_TOKEN" in text and plain_sentence(text)), text
+            assert len(posted("C0GENERAL")) == before
+
+            # rate-limited beyond the client's retries (3 tries): a sentence, nothing posted
+            slack.fail_next(
+                "chat.postMessage", "ratelimited", http_status=429, retry_after=1, times=3
+            )
+            refused_before = len(slack.calls_to("chat.postMessage"))
+            sent = side.command("digest")
+            text = side.answer(sent.name, timeout_s=60)["text"]
+            tries = len(slack.calls_to("chat.postMessage")) - refused_before
+            said_retry = "Slack" in text and "try again" in text.lower()
+            assert survived(said_retry and plain_sentence(text)), text
+            assert tries == 3, (text, tries)
+            assert len(posted("C0GENERAL")) == before
+            sent = side.command("digest")  # Slack is back: posted once
+            wait_for(lambda: len(posted("C0GENERAL")) > before, timeout_s=30, what="the digest")
+            assert len(posted("C0GENERAL")) == before + 1 and side.answers(sent.name) == []
+
+            # the upload URL fails once: the client's retry finishes the upload, no error
             slack.fail_upload_next(status=500)
             uploads_before = len(slack.uploads)
             sent = side.command("export csv")
+            wait_for(lambda: len(slack.uploads) > uploads_before, timeout_s=30, what="upload")
+            time.sleep(2)
+            assert survived(len(slack.uploads) == uploads_before + 1), slack.uploads
+            assert side.answers(sent.name) == [], side.answers(sent.name)
+            TALLY.note("upload URL failing once: retried, uploaded once, no error shown")
 
-            def outcome() -> str | None:
-                if len(slack.uploads) > uploads_before:
-                    return "uploaded"
-                answers = side.answers(sent.name)
-                return str(answers[0]["text"]) if answers else None
-
-            result = wait_for(outcome, timeout_s=30, what="the upload's outcome")
-            assert survived(result == "uploaded" or plain_sentence(result)), result
-            TALLY.note(f"upload URL failing once: {result}")
+            # the upload URL fails beyond the retries: one sentence, no file half-shared
+            slack.fail_upload_next(status=500, times=3)
+            completes = len(slack.calls_to("files.completeUploadExternal"))
+            sent = side.command("export csv")
+            text = side.answer(sent.name)["text"]
+            assert survived("upload" in text and plain_sentence(text)), text
+            assert len(slack.calls_to("files.completeUploadExternal")) == completes
+            assert len(slack.uploads) == uploads_before + 1
 
             # and after all of it the bot still answers
             sent = side.command("")
