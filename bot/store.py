@@ -542,23 +542,23 @@ class Store:
     def stamp_alerts(self, channel: str, company_ids: Collection[str], *, key: str) -> None:
         """Note, before posting, which check (its slot key) sets out to announce these open
         episodes: should it die after posting, a later check finds that post by its key."""
-        with self._begin() as conn:
-            for chunk in _chunks(sorted(company_ids)):
-                conn.execute(
-                    sa.update(ALERTS)
-                    .where(
-                        ALERTS.c.channel == channel,
-                        ALERTS.c.state == "open",
-                        ALERTS.c.posted_at.is_(None),
-                        ALERTS.c.company_id.in_(chunk),
-                    )
-                    .values(check_key=key)
-                )
+        self._update_open_alerts(
+            channel, company_ids, {"check_key": key}, ALERTS.c.posted_at.is_(None)
+        )
 
     def mark_alert_posted(
         self, channel: str, company_ids: Collection[str], *, ts: str, now: datetime
     ) -> None:
         """Note the message that announced these companies' open episodes."""
+        self._update_open_alerts(channel, company_ids, {"posted_at": now, "message_ts": ts})
+
+    def _update_open_alerts(
+        self,
+        channel: str,
+        company_ids: Collection[str],
+        values: dict[str, Any],
+        *conditions: sa.ColumnElement[bool],
+    ) -> None:
         with self._begin() as conn:
             for chunk in _chunks(sorted(company_ids)):
                 conn.execute(
@@ -567,8 +567,9 @@ class Store:
                         ALERTS.c.channel == channel,
                         ALERTS.c.state == "open",
                         ALERTS.c.company_id.in_(chunk),
+                        *conditions,
                     )
-                    .values(posted_at=now, message_ts=ts)
+                    .values(**values)
                 )
 
     # --- subscriptions ---------------------------------------------------------------------

@@ -29,6 +29,7 @@ from bot.render_slack import (
 from bot.sandbox import Sandbox, is_flagged
 from bot.schedule import slot_key
 from tests.fakes.slack_api import Call, FakeSlack
+from tests.runtime_settings import sandbox_settings
 
 BOT_TOKEN = "xoxb-test-token"
 ALERTS = "C0ALERTS"
@@ -63,18 +64,12 @@ class Bed:
     runtimes: list[Runtime] = field(default_factory=list)
 
     def settings(self, **env: str) -> Settings:
-        return Settings.from_env(
-            {
-                "KEEPNET_BASE_URL": self.sandbox.url,
-                "KEEPNET_CLIENT_ID": "sandbox-client",
-                "KEEPNET_CLIENT_SECRET": "sandbox-secret",
-                "SLACK_BOT_TOKEN": BOT_TOKEN,
-                "SLACK_SIGNING_SECRET": "test-signing-secret",
-                "SLACK_API_URL": self.slack.base_url,
-                "DATABASE_URL": self.database_url,
-                "CACHE_SECONDS": "0",
-                **env,
-            }
+        return sandbox_settings(
+            keepnet_url=self.sandbox.url,
+            slack_url=self.slack.base_url,
+            database_url=self.database_url,
+            bot_token=BOT_TOKEN,
+            **{"CACHE_SECONDS": "0", **env},
         )
 
     async def runtime(self, **env: str) -> Runtime:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from bot.app import Runtime, build_runtime
-from bot.config import Settings
 from bot.errors import ChannelNotFound, SlackBusy
 from bot.publish import Publisher
 from bot.render_slack import Message
@@ -21,6 +20,7 @@ from bot.schedule import slot_key
 from bot.services import DIGEST_EVENT
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.conftest import eventually
+from tests.runtime_settings import sandbox_settings
 
 SLOT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -49,18 +49,11 @@ async def start(tmp_path: Path) -> AsyncIterator[Start]:
         *, over_limit: int | None = 40, **env: str
     ) -> tuple[Runtime, Sandbox, FakeSlack, Clock]:
         sandbox, slack = Sandbox(companies=300, over_limit=over_limit, seed=9), FakeSlack()
-        settings = Settings.from_env(
-            {
-                "KEEPNET_BASE_URL": await sandbox.start(),
-                "KEEPNET_CLIENT_ID": "sandbox-client",
-                "KEEPNET_CLIENT_SECRET": "sandbox-secret",
-                "SLACK_BOT_TOKEN": "xoxb-test-token",
-                "SLACK_SIGNING_SECRET": "s",
-                "SLACK_API_URL": await slack.start(),
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}",
-                "DIGEST_CHANNEL": "C0GENERAL",
-                **env,
-            }
+        settings = sandbox_settings(
+            keepnet_url=await sandbox.start(),
+            slack_url=await slack.start(),
+            database_url=f"sqlite:///{tmp_path / 'digest.db'}",
+            **{"DIGEST_CHANNEL": "C0GENERAL", **env},
         )
         clock = Clock(SLOT + timedelta(seconds=5))
         runtime = await build_runtime(settings, now=clock)

@@ -21,7 +21,6 @@ from openpyxl.utils.escape import unescape
 from python_calamine import CalamineWorkbook
 
 from bot.app import Runtime, build_runtime
-from bot.config import Settings
 from bot.overage import Company, Report, build_report, parse_company
 from bot.sandbox import Sandbox
 from bot.workbook import (
@@ -30,6 +29,7 @@ from bot.workbook import (
     export_filename,
 )
 from tests.fakes.slack_api import FakeSlack
+from tests.runtime_settings import sandbox_settings
 
 ZONE = ZoneInfo("Europe/Istanbul")  # UTC+3 all year
 FETCHED = datetime(2025, 1, 6, 8, 30, tzinfo=UTC)
@@ -597,17 +597,11 @@ async def start(tmp_path: Path) -> AsyncIterator[Start]:
 
     async def make(**env: str) -> tuple[Runtime, Sandbox, FakeSlack]:
         sandbox, slack = Sandbox(companies=200, over_limit=30, seed=5), FakeSlack()
-        settings = Settings.from_env(
-            {
-                "KEEPNET_BASE_URL": await sandbox.start(),
-                "KEEPNET_CLIENT_ID": "sandbox-client",
-                "KEEPNET_CLIENT_SECRET": "sandbox-secret",
-                "SLACK_BOT_TOKEN": "xoxb-test-token",
-                "SLACK_SIGNING_SECRET": "s",
-                "SLACK_API_URL": await slack.start(),
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'export.db'}",
-                **env,
-            }
+        settings = sandbox_settings(
+            keepnet_url=await sandbox.start(),
+            slack_url=await slack.start(),
+            database_url=f"sqlite:///{tmp_path / 'export.db'}",
+            **env,
         )
         runtime = await build_runtime(settings, now=Clock(GENERATED))
         opened.append((runtime, sandbox, slack))

@@ -20,9 +20,9 @@ from aiohttp import web
 from openpyxl import load_workbook
 
 from bot.app import Runtime, build_runtime, build_web_app
-from bot.config import Settings
 from bot.sandbox import Sandbox, is_flagged
 from tests.fakes.slack_api import FakeSlack, Upload
+from tests.runtime_settings import sandbox_settings
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 
 BOT_TOKEN = "xoxb-test-token"
@@ -132,15 +132,14 @@ async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
         sandbox = Sandbox(companies=companies, over_limit=over_limit, seed=3, role=role)
         slack = FakeSlack(bot_token=BOT_TOKEN)
         keepnet_url, slack_url = await sandbox.start(), await slack.start()
-        settings = Settings.from_env(
-            {
-                "KEEPNET_BASE_URL": keepnet_url, "KEEPNET_CLIENT_ID": "sandbox-client",
-                "KEEPNET_CLIENT_SECRET": "sandbox-secret", "SLACK_BOT_TOKEN": BOT_TOKEN,
-                "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack_url,
-                "DATABASE_URL": f"sqlite:///{tmp_path / f'bot-{uuid.uuid4().hex[:6]}.db'}",
-                **env,
-            }
-        )  # fmt: skip
+        settings = sandbox_settings(
+            keepnet_url=keepnet_url,
+            slack_url=slack_url,
+            database_url=f"sqlite:///{tmp_path / f'bot-{uuid.uuid4().hex[:6]}.db'}",
+            bot_token=BOT_TOKEN,
+            signing_secret=SIGNING_SECRET,
+            **env,
+        )
         runtime = await build_runtime(settings)
         runner = web.AppRunner(build_web_app(runtime), access_log=None)
         await runner.setup()

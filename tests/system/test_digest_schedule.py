@@ -190,19 +190,24 @@ def restart_after_sigkill(procs: Processes, database_url: str) -> dict[str, Any]
         return {"keys": digest_keys(slack), "before_kill": before, "exit_code": code}
 
 
+def _kill_env(slack: Any, sandbox: Any, database_url: str, slot: datetime) -> dict[str, str]:
+    """One daily slot, no workbook, and a dead process's claim that runs out soon."""
+    return serve_env(
+        slack=slack,
+        keepnet_url=sandbox.url,
+        database_url=database_url,
+        DIGEST_CHANNEL=CHANNEL,
+        DIGEST_SCHEDULE=daily_at(slot),
+        DIGEST_ATTACH_EXPORT="false",
+        DIGEST_LEASE_SECONDS=str(MIDKILL_LEASE_S),
+    )
+
+
 def sigkill_mid_digest(procs: Processes, database_url: str) -> dict[str, Any]:
     """A daily slot; the platform is slow, the process is killed mid-fetch and restarted."""
     slot = single_slot(lead_s=40)
     with running_sandbox(companies=300) as sandbox, running_slack() as slack:
-        env = serve_env(
-            slack=slack,
-            keepnet_url=sandbox.url,
-            database_url=database_url,
-            DIGEST_CHANNEL=CHANNEL,
-            DIGEST_SCHEDULE=daily_at(slot),
-            DIGEST_ATTACH_EXPORT="false",
-            DIGEST_LEASE_SECONDS=str(MIDKILL_LEASE_S),
-        )
+        env = _kill_env(slack, sandbox, database_url, slot)
         a = procs.make("midkill", env).start()  # a fresh database: no slot is caught up
         sandbox.switches.update({"latency_s": 40.0})
         seen = sandbox.token_requests + sandbox.search_requests
@@ -451,15 +456,7 @@ def sigkill_before_the_post_is_answered(procs: Processes, database_url: str) -> 
     must find that message once the dead claim runs out, and record it instead of posting."""
     slot = single_slot(lead_s=40)
     with running_sandbox(companies=300) as sandbox, running_slack() as slack:
-        env = serve_env(
-            slack=slack,
-            keepnet_url=sandbox.url,
-            database_url=database_url,
-            DIGEST_CHANNEL=CHANNEL,
-            DIGEST_SCHEDULE=daily_at(slot),
-            DIGEST_ATTACH_EXPORT="false",
-            DIGEST_LEASE_SECONDS=str(MIDKILL_LEASE_S),
-        )
+        env = _kill_env(slack, sandbox, database_url, slot)
         a = procs.make("heldpost", env).start()  # a fresh database: no slot is caught up
         slack.delay_next("chat.postMessage", HOLD_S)  # the next post is the slot's
         wait_for(
