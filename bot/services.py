@@ -334,12 +334,14 @@ class Services:
                 if run.attempts > 1
                 else None
             )
+            scheduled = run if run.kind == "scheduled" else None
             if already is not None:  # posted before a crash kept us from recording it
                 log.info("digest %s in %s was already posted", key, run.channel)
-                report = await self.report()
-                await asyncio.to_thread(self._record_posted, run, already, report, late_by)
+                digest, _ = await self.build_digest(run.channel, late_by=late_by, run=scheduled)
+                await asyncio.to_thread(self._record_posted, run, already, digest.report, late_by)
+                # the attempt that died attached nothing: it attaches only after recording
+                await self._attach(run.channel, already, await self._digest_attachment(digest))
                 return already
-            scheduled = run if run.kind == "scheduled" else None
             digest, message = await self.build_digest(run.channel, late_by=late_by, run=scheduled)
             attachment = await self._digest_attachment(digest)
             metadata = {"event_type": DIGEST_EVENT, "event_payload": {"key": key}}

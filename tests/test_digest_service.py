@@ -115,6 +115,19 @@ async def test_a_digest_posted_before_a_crash_is_recorded_not_reposted(start: St
     assert runtime.store.run("C0GENERAL", SLOT).state == "posted"  # type: ignore[union-attr]
 
 
+async def test_a_digest_found_after_a_crash_gets_its_workbook_once(start: Start) -> None:
+    runtime, _, slack, clock = await start()
+    # posted, then the process died before recording it, so before attaching the workbook
+    runtime.store.claim_slot("C0GENERAL", SLOT, owner="gone-host", now=clock.now, lease_s=60)
+    metadata = {"event_type": DIGEST_EVENT, "event_payload": {"key": slot_key(SLOT)}}
+    ts = await Publisher(runtime.slack).post("C0GENERAL", Message(text="digest"), metadata=metadata)
+    clock.now += timedelta(minutes=2)  # its lease ran out
+    assert await runtime.services.run_slot("C0GENERAL", SLOT) == ts
+    assert await runtime.services.run_slot("C0GENERAL", SLOT) is None
+    assert len(digest_posts(slack)) == 1
+    assert [(u.thread_ts, u.filename.endswith(".xlsx")) for u in slack.uploads] == [(ts, True)]
+
+
 async def test_a_failed_post_is_recorded_and_retried_with_a_note_saying_so(
     start: Start,
 ) -> None:
