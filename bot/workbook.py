@@ -35,6 +35,8 @@ _PERCENT = "0.0%"
 _DATE = "yyyy-mm-dd"
 _DATETIME = "yyyy-mm-dd hh:mm"
 _THOUSANDS = "#,##0"
+# booleans show TRUE/FALSE in every reader (LibreOffice shows 0 for a General boolean)
+_BOOLEAN = '"TRUE";"TRUE";"FALSE"'
 _COUNT = '#,##0 "companies"'
 # characters XML 1.0 cannot carry, and lone surrogates no UTF-8 encoder accepts
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -65,7 +67,7 @@ _COLUMNS: tuple[tuple[str, str | None, float], ...] = (
     ("Inactive users", _THOUSANDS, 14),
     ("Monthly active users", _THOUSANDS, 21),
     ("License end date", _DATE, 17),
-    ("Licence expired", None, 16),
+    ("Licence expired", _BOOLEAN, 16),
     ("Tags", None, 30),
     ("Created", _DATE, 12),
 )
@@ -206,6 +208,8 @@ class _Styles:
             properties: dict[str, Any] = {"num_format": number_format}
             if bold:
                 properties["bold"] = True
+            if number_format == _BOOLEAN:
+                properties["align"] = "center"
             formats[number_format] = self._book.add_format(properties)
         return formats[number_format]
 

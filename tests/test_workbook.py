@@ -168,7 +168,7 @@ def test_one_row_per_company_in_report_order_then_totals(
         ("Monthly active users", 90, "#,##0"),
         # 23:00 UTC is already the next day in Istanbul: the platform's date is kept
         ("License end date", date(2025, 3, 31), "yyyy-mm-dd"),
-        ("Licence expired", False, "General"),
+        ("Licence expired", False, '"TRUE";"TRUE";"FALSE"'),
         ("Tags", "emea, gold", "General"),
         ("Created", date(2020, 5, 1), "yyyy-mm-dd"),
     ],
