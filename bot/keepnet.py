@@ -22,7 +22,7 @@ import httpx
 
 from bot.config import Settings
 from bot.errors import BadCredentials, NotReseller, PlatformDown, RequestRejected, WrongAddress
-from bot.overage import Company, parse_company
+from bot.overage import Company, parse_company, parse_limit
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ RETRY_BUDGET_S = 60.0  # per operation: a whole fetch, export or token request
 MAX_BACKOFF_S = 8.0
 EXTRA_PASSES = 3
 MAX_PAGES = 10_000  # whatever totalNumberOfRecords claims
-MAX_RECORDS = 10**12  # a larger upstream count is not a count
 MAX_TOKEN_LIFETIME_S = 86_400.0
 _TRANSIENT = frozenset({429, 500, 502, 503, 504})
 
@@ -185,13 +184,14 @@ class KeepnetClient:
         data = _envelope_data(_json(answer))
         rows = data.get("results")
         listed = rows if isinstance(rows, list) else []
-        reported = data.get("totalNumberOfRecords")
-        known = _whole(reported, default=-1) >= 0
+        # counts as parse_limit reads them: NaN, Infinity or 1e400 are no count at all
+        reported = parse_limit(data.get("totalNumberOfRecords"))
         lower = (page - 1) * self._settings.keepnet_page_size + len(listed)
-        total = _whole(reported, default=lower)
-        pages = _whole(data.get("totalNumberOfPages"), default=self._pages_for(total))
+        total = lower if reported is None else reported
+        listed_pages = parse_limit(data.get("totalNumberOfPages"))
+        pages = self._pages_for(total) if listed_pages is None else listed_pages
         companies = tuple(parse_company(r) for r in listed if isinstance(r, Mapping))
-        return Page(page, total, pages, companies, total_known=known)
+        return Page(page, total, pages, companies, total_known=reported is not None)
 
     async def fetch_over_limit(self) -> Fetch:
         """Every over-limit company, once, even while records move between pages.
@@ -204,6 +204,9 @@ class KeepnetClient:
         deadline = self._deadline()
         first = await self._search_page(1, "", deadline)
         count = self._page_count(first)
+        if count == MAX_PAGES and first.total_known:
+            log.warning("the platform reports %d records; reading at most %d pages",
+                        first.total_records, MAX_PAGES)  # fmt: skip
         pages, again = await self._pass(first, range(2, count + 1), deadline)
         seen: dict[str, Company] = {}
         passes = 1
@@ -233,11 +236,7 @@ class KeepnetClient:
             full = len(page.rows) >= self._settings.keepnet_page_size
             return MAX_PAGES if full else page.number
         by_records = self._pages_for(page.total_records)
-        count = max(1, by_records, min(page.total_pages, by_records + 1))
-        if count > MAX_PAGES:
-            log.warning("the platform reports %d records; reading %d pages", page.total_records,
-                        MAX_PAGES)  # fmt: skip
-        return min(count, MAX_PAGES)
+        return min(max(1, by_records, min(page.total_pages, by_records + 1)), MAX_PAGES)
 
     async def _pass(
         self, first: Page | None, numbers: range, deadline: float
@@ -290,7 +289,7 @@ class KeepnetClient:
         twice = False
         for page in pages:
             for company in page.rows:
-                key = company.key
+                key = company.ref
                 twice = twice or key in on_pages
                 on_pages.add(key)
                 seen.setdefault(key, company)
@@ -382,9 +381,9 @@ class KeepnetClient:
 
     def _raise_for_status(self, answer: _Answer) -> None:
         """403 and 400 as their sentences; 401 is handled by the callers, who know which one;
-        any other refusal means the address is not the Keepnet API."""
+        any other refusal, or a redirect, means the address is not the Keepnet API."""
         status = answer.response.status_code
-        if status < 400:
+        if status < 300:
             return
         if status == 403:
             raise NotReseller("Keepnet refused the company list to this credential (403).")
@@ -458,7 +457,7 @@ def _shown(base: str) -> str:
 
 
 def _keys(rows: Iterable[Company]) -> list[str]:
-    return [company.key for company in rows]
+    return [company.ref for company in rows]
 
 
 def _parse(response: httpx.Response) -> tuple[Any, bool]:
@@ -512,12 +511,7 @@ def _finite(value: object, *, default: float) -> float:
         return default
     if isinstance(value, float) and not math.isfinite(value):
         return default
-    return float(value) if 0 <= value <= MAX_RECORDS else default
-
-
-def _whole(value: object, *, default: int) -> int:
-    """A count from the platform: finite, non-negative, at most MAX_RECORDS; else default."""
-    return math.floor(_finite(value, default=default))
+    return float(value) if value >= 0 else default
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:

@@ -39,24 +39,14 @@ class Company:
 
     @property
     def ref(self) -> str:
-        """The ID to remember a company by from one report to the next: its ID, or for a row
-        without one a digest of what does not change from week to week (name, reseller,
+        """What tells one company from another, on two pages or in two reports: its ID, or for
+        a row without one a digest of what its counts changing leaves alone (name, reseller,
         created), short enough for the store."""
         if self.company_id:
             return self.company_id
         created = self.created.isoformat() if self.created else ""
         identity = "\x00".join((self.name, self.reseller, created)).encode("utf-8", "replace")
         return "~" + hashlib.sha256(identity).hexdigest()[:40]
-
-    @property
-    def key(self) -> str:
-        """What tells one company from another: its ID, or for a row without one, its content."""
-        if self.company_id:
-            return self.company_id
-        created = self.created.isoformat() if self.created else ""
-        content = (self.name, self.reseller, created, self.limit, self.target_users,
-                   self.inactive_users, self.monthly_active_users)  # fmt: skip
-        return "\x00" + repr(content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +137,7 @@ def build_report(
 def _unique(companies: Iterable[Company]) -> list[Company]:
     seen: dict[str, Company] = {}
     for company in companies:
-        seen.setdefault(company.key, company)
+        seen.setdefault(company.ref, company)
     return list(seen.values())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 
@@ -19,7 +20,7 @@ from bot.errors import (
     RequestRejected,
     WrongAddress,
 )
-from bot.keepnet import EXTRA_PASSES, MAX_ATTEMPTS, RETRY_BUDGET_S, KeepnetClient, upstream_calls
+from bot.keepnet import EXTRA_PASSES, MAX_ATTEMPTS, KeepnetClient, upstream_calls
 from bot.sandbox import Sandbox, is_flagged
 
 SECRET = "sandbox-secret"
@@ -170,9 +171,9 @@ async def test_a_company_leaving_while_another_joins_loses_no_company(
     assert sandbox.search_requests == 1 + 3 + 4  # page 1; pages 2, 3, 1; then all again
 
 
-@pytest.mark.parametrize("reported", ["NaN", "Infinity", "-Infinity", "-5", "1e400", "null"])
+@pytest.mark.parametrize("reported", [math.nan, math.inf, -math.inf, -5.0, 12.5])
 async def test_a_total_that_is_not_a_count_still_reads_every_page(
-    make_client: MakeClient, reported: str
+    make_client: MakeClient, reported: float
 ) -> None:
     client, sandbox = await make_client(companies=300, over_limit=45, keepnet_page_size=20)
     sandbox.switches.reported_total = reported
@@ -188,7 +189,7 @@ async def test_a_huge_total_reads_a_bounded_number_of_pages(make_client: MakeCli
     client, sandbox = await make_client(
         companies=300, over_limit=45, keepnet_page_size=20, keepnet_concurrency=4
     )
-    sandbox.switches.reported_total = "1e9"  # 50 million pages, if it were believed
+    sandbox.switches.reported_total = 1e9  # 50 million pages, if it were believed
     fetch = await client.fetch_over_limit()
     assert {c.company_id for c in fetch.companies} == flagged_ids(sandbox)
     assert fetch.passes == 1 + EXTRA_PASSES
@@ -303,7 +304,6 @@ async def test_one_retry_deadline_covers_the_whole_fetch(make_client: MakeClient
     with pytest.raises(PlatformDown) as caught:
         await client.fetch_over_limit()
     assert sleep.delays == [25.0, 25.0]
-    assert sum(sleep.delays) <= RETRY_BUDGET_S
     assert "asked the bot to wait 25 s" in str(caught.value)
     assert sandbox.search_requests == 2
 
@@ -408,7 +408,12 @@ async def test_a_token_without_a_role_or_reseller_access_reads_plainly(
     assert sandbox.search_requests == 0
 
 
-STATUSES = [(404, "404 Not Found"), (405, "405 Method Not Allowed"), (501, "501 Not Implemented")]
+STATUSES = [
+    (301, "301 Moved Permanently"),  # e.g. http:// sent on to https://: not followed
+    (404, "404 Not Found"),
+    (405, "405 Method Not Allowed"),
+    (501, "501 Not Implemented"),
+]
 
 
 @pytest.mark.parametrize(("status", "said"), STATUSES)
@@ -430,6 +435,16 @@ async def test_a_wrong_base_url_is_named_in_the_sentence(make_client: MakeClient
         await client.fetch_over_limit()
     assert f"{sandbox.url}/not-the-api answered 404 Not Found" in str(caught.value)
     assert "KEEPNET_BASE_URL" in caught.value.for_user()
+
+
+async def test_the_base_url_in_a_sentence_carries_no_query_or_credentials(
+    make_client: MakeClient,
+) -> None:
+    client, sandbox = await make_client(path="/not-the-api?key=hunter2")
+    with pytest.raises(WrongAddress) as caught:
+        await client.fetch_over_limit()
+    assert f"{sandbox.url}/not-the-api answered" in str(caught.value)
+    assert "hunter2" not in caught.value.for_user() and "hunter2" not in repr(caught.value)
 
 
 async def test_a_403_is_reported_as_not_reseller(make_client: MakeClient) -> None:

@@ -165,21 +165,30 @@ def test_report_deduplicates_by_company_id_not_name() -> None:
     assert report.seats_over == 15
 
 
-def test_rows_without_an_id_are_told_apart_by_their_content() -> None:
+def test_rows_without_an_id_are_told_apart_by_name_reseller_and_creation() -> None:
     twin = company("", 10, 20, name="No ID Ltd")
     report = build_report(
         [
             twin,
             company("", 10, 20, name="No ID Ltd"),  # the same row read twice
-            company("", 10, 25, name="No ID Ltd"),  # another row with that name
+            company("", 10, 25, name="No ID Ltd"),  # read again after its users grew
             company("", 10, 12, name="Other Co"),
         ],
         fetched_at=NOW,
     )
-    assert report.companies_over == 3
-    assert report.seats_over == 10 + 15 + 2
-    assert twin.key != company("", 10, 12, name="Other Co").key
-    assert company("a", 10, 20).key == "a"
+    assert report.companies_over == 2
+    assert report.seats_over == 10 + 2
+    assert twin.ref != company("", 10, 12, name="Other Co").ref
+    assert twin.ref == company("", 10, 25, name="No ID Ltd").ref and len(twin.ref) <= 128
+    assert company("a", 10, 20).ref == "a"
+
+
+def test_find_counts_runs_of_whitespace_in_names_as_one_space() -> None:
+    report = build_report(
+        [company("a", 10, 20, name="Acme \t  Corp"), company("b", 10, 20, name="Acme")],
+        fetched_at=NOW,
+    )
+    assert [o.company.company_id for o in report.find("acme corp")] == ["a"]
 
 
 def test_true_up_is_exact_decimal_money() -> None:

@@ -95,8 +95,8 @@ class Switches:
     shift_remove: bool = False
     # once, right after page K is answered: the top company leaves, a new one joins at the end
     leave_join_after_page: int | None = None
-    # a JSON literal sent as totalNumberOfRecords and totalNumberOfPages (NaN, Infinity, 1e9)
-    reported_total: str = ""
+    # sent as totalNumberOfRecords and totalNumberOfPages (NaN and Infinity as JSON spells them)
+    reported_total: float | None = None
     export_envelope_next: int = 0  # exports answered 200 with a JSON "Failed" envelope
     role: str = "Reseller"
     use_is_success_envelope: bool = False
@@ -106,6 +106,14 @@ class Switches:
         checked = {name: _switch_value(name, value) for name, value in changes.items()}
         for name, value in checked.items():
             setattr(self, name, value)
+
+
+def _sorted_like(row: dict[str, Any], other: Mapping[str, Any], query: _Query) -> None:
+    """Give row the other row's sort value under query's orderBy, and keep it over its limit."""
+    name = ORDER_FIELDS[query.order_by]
+    row[name] = other.get(name)
+    if name == "targetUserCount":
+        row["numberOfUsers"] = str(max(0, int(other.get(name) or 1) - 1))
 
 
 def _switch_value(name: str, value: Any) -> Any:
@@ -118,18 +126,15 @@ def _switch_value(name: str, value: Any) -> Any:
         return float(value)
     if kind.startswith("int") and _whole(value):
         return value
-    if kind == "int | None" and value is None:
+    if kind in ("int | None", "float | None") and value is None:
         return None
+    if kind == "float | None" and number:
+        return float(value)
     if kind == "list[int]" and isinstance(value, list) and all(_whole(v) for v in value):
         return list(value)
     if kind == "bool" and isinstance(value, bool):
         return value
     if kind == "str" and isinstance(value, str):
-        if name == "reported_total" and value:
-            try:
-                json.loads(value)
-            except ValueError:
-                raise ValueError(f"switch {name} must be a JSON literal, got {value!r}") from None
         return value
     raise ValueError(f"switch {name} must be {kind}, got {value!r}")
 
@@ -247,10 +252,7 @@ class Sandbox:
         # puts the newcomer first under any orderBy
         newcomer["companyResourceId"] = self._shift_id(taken)
         if top is not None:
-            name = ORDER_FIELDS[query.order_by]
-            newcomer[name] = top.get(name)
-            if name == "targetUserCount":
-                newcomer["numberOfUsers"] = str(max(0, int(top.get(name) or 1) - 1))
+            _sorted_like(newcomer, top, query)
         self.companies = [newcomer, *self._companies]
 
     def _leave_and_join(self, query: _Query) -> None:
@@ -261,10 +263,7 @@ class Sandbox:
         top, last = rows[0], rows[-1]
         joiner = generate_companies(1, seed=self._rng.randrange(2**31), over_limit=1)[0]
         # the last row's sort value and a larger ID than any: last under any orderBy
-        name = ORDER_FIELDS[query.order_by]
-        joiner[name] = last.get(name)
-        if name == "targetUserCount":
-            joiner["numberOfUsers"] = str(max(0, int(last.get(name) or 1) - 1))
+        _sorted_like(joiner, last, query)
         ids = [str(r.get("companyResourceId") or "") for r in self._companies]
         joiner["companyResourceId"] = max(ids, default="") + "z"
         self.companies = [*(r for r in self._companies if r is not top), joiner]
@@ -453,8 +452,8 @@ class Sandbox:
             "limitExceededCompanyCount": self._flagged_count(query),
             "results": rows[start : start + query.size],
         }
-        if self.switches.reported_total:
-            reported = json.loads(self.switches.reported_total)
+        if self.switches.reported_total is not None:
+            reported = self.switches.reported_total
             data["totalNumberOfPages"] = data["totalNumberOfRecords"] = reported
         response = web.json_response(self._envelope(data=data), dumps=json.dumps)
         self._answered_searches += 1
