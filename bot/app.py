@@ -27,7 +27,7 @@ import handlers
 from bot.config import Settings
 from bot.errors import SlackAuthError, SlackBusy, SlackRefused
 from bot.keepnet import KeepnetClient
-from bot.publish import Publisher, make_client
+from bot.publish import Publisher, error_code_and_status, make_client
 from bot.schedule import DigestScheduler
 from bot.services import Poster, Services
 from bot.store import Store
@@ -122,7 +122,8 @@ class ReplayGuard:
             return False
         signature = headers.get("X-Slack-Signature", "")
         now = self._clock()
-        if len(self._seen) > 10_000 or any(until < now for until in self._seen.values()):
+        # the first entry is the oldest arrival; a later one expiring first waits for it
+        if len(self._seen) > 10_000 or (self._seen and next(iter(self._seen.values())) < now):
             self._seen = {k: v for k, v in self._seen.items() if v >= now}
         if signature in self._seen:
             log.warning("refused a replayed request")
@@ -130,6 +131,10 @@ class ReplayGuard:
         stamp = float(headers.get("X-Slack-Request-Timestamp", "0") or 0)
         self._seen[signature] = max(now, stamp) + SIGNATURE_WINDOW_S + CLOCK_SKEW_S
         return True
+
+    def __len__(self) -> int:
+        """How many signatures it remembers now."""
+        return len(self._seen)
 
 
 class _VerifierClock(Clock):
@@ -280,8 +285,8 @@ async def _connect_socket_mode(runtime: Runtime) -> Any:
     try:  # slack_sdk retries a refused token forever; ask once, so a bad one stops the start
         opened = await runtime.slack.apps_connections_open(app_token=token)
     except SlackApiError as exc:
-        data = exc.response.data
-        code = data.get("error") if isinstance(data, dict) else f"HTTP {exc.response.status_code}"
+        code, status = error_code_and_status(exc)
+        code = code or f"HTTP {status}"
         if code in {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}:
             raise SlackAuthError(
                 f"Slack refused SLACK_APP_TOKEN ({code}).",

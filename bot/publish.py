@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -40,7 +42,7 @@ HISTORY_MAX_PAGES = 5
 
 _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 _BUSY_ERRORS = frozenset(
-    {"ratelimited", "service_unavailable", "fatal_error", "internal_error", "request_timeout"}
+    {"service_unavailable", "fatal_error", "internal_error", "request_timeout"}
 )
 
 Send = Callable[[], Awaitable[AsyncSlackResponse]]
@@ -137,7 +139,7 @@ def _without_server_retries(client: AsyncWebClient) -> AsyncWebClient:
         token=client.token,
         base_url=client.base_url,
         timeout=client.timeout,
-        retry_handlers=handlers or [SlackRetry(server_errors=False)],
+        retry_handlers=handlers,
     )
 
 
@@ -170,6 +172,14 @@ def slack_error(
     return SlackRefused(f"Slack refused the {action}{where} ({code or f'HTTP {status}'}).")
 
 
+@dataclass(frozen=True, slots=True)
+class TokenIdentity:
+    """What auth.test says of the bot token: whose it is, and what it may do."""
+
+    about: dict[str, Any]  # user, user_id, team, team_id, bot_id, url
+    scopes: frozenset[str] | None  # from the x-oauth-scopes header; None if Slack sent none
+
+
 class Publisher:
     """Posts, uploads and App Home views through one AsyncWebClient.
 
@@ -180,7 +190,10 @@ class Publisher:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
-        self._once = _without_server_retries(client)
+
+    @functools.cached_property
+    def _once(self) -> AsyncWebClient:
+        return _without_server_retries(self._client)
 
     async def post(
         self,
@@ -242,10 +255,11 @@ class Publisher:
         response = await self._call(send, action="direct message")
         return str(response["channel"]["id"])
 
-    async def identity(self) -> dict[str, Any]:
-        """auth.test: who the token belongs to (user, user_id, team, team_id, bot_id, url)."""
+    async def identity(self) -> TokenIdentity:
+        """auth.test: who the token belongs to, and the scopes it was granted."""
         response = await self._call(self._client.auth_test, action="token check")
-        return dict(response.data) if isinstance(response.data, dict) else {}
+        about = dict(response.data) if isinstance(response.data, dict) else {}
+        return TokenIdentity(about, _granted_scopes(response.headers))
 
     async def channel_info(self, channel: str) -> dict[str, Any]:
         def send() -> Awaitable[AsyncSlackResponse]:
@@ -315,7 +329,7 @@ class Publisher:
         try:
             return await send()
         except SlackApiError as exc:
-            code, status = _code_and_status(exc)
+            code, status = error_code_and_status(exc)
             log.warning("Slack %s failed: %s (HTTP %s)", action, code, status)
             wait = retry_after_s(getattr(exc.response, "headers", None))
             raise slack_error(
@@ -337,11 +351,22 @@ def _content(message: Message) -> dict[str, Any]:
     }
 
 
-def _code_and_status(exc: SlackApiError) -> tuple[str | None, int]:
+def error_code_and_status(exc: SlackApiError) -> tuple[str | None, int]:
+    """Slack's error code (None when the answer was not Slack's JSON, a proxy's 404 page)
+    and the HTTP status."""
     response = exc.response
     data = getattr(response, "data", None)
     code = data.get("error") if isinstance(data, dict) else None
     return (str(code) if code else None), int(getattr(response, "status_code", 0) or 0)
+
+
+def _granted_scopes(headers: Mapping[str, Any]) -> frozenset[str] | None:
+    """The token's scopes from auth.test's x-oauth-scopes header; None if Slack sent none."""
+    for name, value in headers.items():
+        if name.lower() == "x-oauth-scopes":
+            text = value if isinstance(value, str) else ",".join(map(str, value))
+            return frozenset(s.strip() for s in text.split(",") if s.strip())
+    return None
 
 
 def _matching_ts(messages: list[dict[str, Any]], *, event_type: str, key: str) -> str | None:

@@ -648,10 +648,10 @@ def _change_line(change: Change) -> str:
 
 
 def _unknown_line(change: Change) -> str:
-    was = "?" if change.previous_seats_over is None else f"{change.previous_seats_over:,}"
-    users = change.overage.company.target_users
+    # only a change from a known overage lands here: the previous value is never None
+    was, users = change.previous_seats_over, change.overage.company.target_users
     return (
-        f"{_name(change.overage.company.name)} · was over by {was} → {_UNKNOWN} ({users:,} users)"
+        f"{_name(change.overage.company.name)} · was over by {was:,} → {_UNKNOWN} ({users:,} users)"
     )
 
 

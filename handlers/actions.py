@@ -41,6 +41,22 @@ def _channel(body: dict[str, Any]) -> str:
     return channel
 
 
+def _log_click(
+    name: str, body: dict[str, Any], meter: Meter, outcome: dict[str, str], **extra: str
+) -> None:
+    """The click's one log line: which action, who, where (a channel or "home"), how it went."""
+    logs.event(
+        log,
+        f"action {name}",
+        action=name,
+        **extra,
+        user=body.get("user", {}).get("id", ""),
+        channel=_clicked_in(body) or "home",
+        **meter.fields(),
+        outcome=outcome["outcome"],
+    )
+
+
 def register(app: AsyncApp, services: Services, guard: Any) -> None:
     @app.action(EXPORT_BUTTON, middleware=[guard])
     @app.action(EXPORT_CSV_BUTTON, middleware=[guard])
@@ -60,16 +76,7 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
             async with answering_errors(ephemeral_reply(respond)) as outcome:
                 with in_their_channel(clicked_in):
                     await services.upload_export(clicked_in, fmt=fmt, native=False, user=user)
-        logs.event(
-            log,
-            "action export",
-            action="export",
-            fmt=fmt,
-            user=user,
-            channel=clicked_in or "home",
-            **meter.fields(),
-            outcome=outcome["outcome"],
-        )
+        _log_click("export", body, meter, outcome, fmt=fmt)
 
     @app.action(POST_TO_CHANNEL_BUTTON, middleware=[guard])
     async def on_post_to_channel_clicked(ack: Any, body: dict[str, Any], respond: Any) -> None:
@@ -80,15 +87,7 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
             channel = _channel(body)
             with in_their_channel(channel):
                 await services.post_summary(channel, user=user)
-        logs.event(
-            log,
-            "action post_to_channel",
-            action="post_to_channel",
-            user=user,
-            channel=_clicked_in(body) or "home",
-            **meter.fields(),
-            outcome=outcome["outcome"],
-        )
+        _log_click("post_to_channel", body, meter, outcome)
 
     @app.action(DETAILS_SELECT, middleware=[guard])
     async def on_details_selected(
@@ -106,12 +105,4 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
                     hint="Run `/overage` for the current list.",
                 )
             await ephemeral_reply(respond)(render_slack.render_company(overage, now=services.now()))
-        logs.event(
-            log,
-            "action details",
-            action="details",
-            user=body.get("user", {}).get("id", ""),
-            channel=_clicked_in(body) or "home",
-            **meter.fields(),
-            outcome=outcome["outcome"],
-        )
+        _log_click("details", body, meter, outcome)

@@ -68,19 +68,12 @@ async def _safe_tell(tell: Tell, sentence: str) -> None:
         log.exception("could not deliver the error reply")
 
 
-async def _safe_reply(reply: Reply, message: Message) -> None:
-    try:
-        await reply(message)
-    except Exception:  # the error reply itself failed: nothing left to tell the user
-        log.exception("could not deliver the error reply")
-
-
 def register(app: AsyncApp) -> None:
     @app.error
     async def on_unhandled_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
         """The last net: a failure no listener answered."""
         text = sentence_for(error)
         if body.get("response_url"):
-            await _safe_reply(
-                lambda m: respond(response_type="ephemeral", text=m.text), render_error(text)
+            await _safe_tell(
+                lambda s: respond(response_type="ephemeral", text=render_error(s).text), text
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.request
@@ -187,6 +188,31 @@ async def test_a_response_url_answer_is_checked_like_a_post(fake: FakeSlack) -> 
         "no_text",
     ]
     assert [r.ok for r in fake.responses] == [True, False, False, False, False, False]
+
+
+async def test_a_refused_answer_is_a_400_for_the_next_answer_only(fake: FakeSlack) -> None:
+    fake.fail_response_next("expired_url")
+    async with aiohttp.ClientSession() as session:
+        statuses = []
+        for n in range(2):
+            async with session.post(fake.response_url(f"r{n}"), json={"text": "t"}) as response:
+                statuses.append(response.status)
+    assert statuses == [400, 200]
+    assert [r.error for r in fake.responses] == ["expired_url", None]
+
+
+async def test_a_held_reply_comes_only_after_release(api: Any, fake: FakeSlack) -> None:
+    fake.hold_next("chat.postMessage")
+    sent = asyncio.create_task(api("chat.postMessage", channel="C0GENERAL", text="held"))
+    for _ in range(1000):
+        if fake.holding("chat.postMessage"):
+            break
+        await asyncio.sleep(0.01)
+    assert fake.holding("chat.postMessage") == 1
+    assert not sent.done() and len(fake.posts) == 1  # carried out, its reply not sent yet
+    fake.release()
+    assert (await sent)["ok"] and fake.holding("chat.postMessage") == 0
+    assert (await api("chat.postMessage", channel="C0GENERAL", text="next"))["ok"]  # not held
 
 
 async def test_history_is_newest_first_with_metadata_only_when_asked(api: Any) -> None:

@@ -27,6 +27,10 @@ SCOPES_FOR = {
     "auth_test": [],
     "apps_connections_open": [],  # Socket Mode: the app-level token (connections:write)
 }
+# called by files_upload_v2, not by our code
+CALLED_INSIDE_FILES_UPLOAD_V2 = frozenset(
+    {"files_getUploadURLExternal", "files_completeUploadExternal"}
+)
 # every Web API method slack_sdk's client has, as it names them (chat_postMessage, ...)
 WEB_API = frozenset(
     name for name, value in vars(AsyncWebClient).items() if callable(value) and name[0] != "_"
@@ -66,9 +70,7 @@ def test_the_walk_finds_a_method_the_table_does_not_know() -> None:
 
 
 def test_no_method_in_the_table_is_left_uncalled() -> None:
-    assert set(SCOPES_FOR) - {"files_getUploadURLExternal", "files_completeUploadExternal"} == (
-        methods_called()
-    )
+    assert set(SCOPES_FOR) - CALLED_INSIDE_FILES_UPLOAD_V2 == methods_called()
 
 
 def test_every_method_the_code_calls_has_its_scope() -> None:
@@ -83,7 +85,7 @@ def test_every_method_the_code_calls_has_its_scope() -> None:
 def test_no_scope_is_asked_for_that_no_call_needs() -> None:
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
     needed = {"commands"}
-    for method in methods_called() | {"files_getUploadURLExternal", "files_completeUploadExternal"}:
+    for method in methods_called() | CALLED_INSIDE_FILES_UPLOAD_V2:
         for group in SCOPES_FOR.get(method, []):
             needed |= group
     assert scopes == needed

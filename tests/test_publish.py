@@ -205,10 +205,18 @@ async def test_find_message_finds_a_posted_digest_by_its_metadata_key(fake: Fake
 
 async def test_identity_channel_info_and_home(fake: FakeSlack) -> None:
     publisher = _publisher(fake)
-    assert (await publisher.identity())["user_id"] == "U0BOT"
+    me = await publisher.identity()
+    assert me.about["user_id"] == "U0BOT"
+    assert me.scopes == frozenset(fake.scopes) and "chat:write" in me.scopes
     assert (await publisher.channel_info("G0INSIDE"))["is_private"] is True
     await publisher.publish_home("U0USER", MESSAGE.blocks)
     assert fake.home_views[0].params["view"] == {"type": "home", "blocks": MESSAGE.blocks}
+
+
+async def test_identity_without_a_scopes_header_lists_no_scopes(fake: FakeSlack) -> None:
+    fake.answer_next("auth.test", {"user_id": "U0BOT", "user": "overage_bot"})
+    me = await _publisher(fake).identity()
+    assert (me.about["user_id"], me.scopes) == ("U0BOT", None)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])

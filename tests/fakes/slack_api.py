@@ -138,7 +138,11 @@ class FakeSlack:
         self._channels: dict[str, Channel] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._upload_faults: list[int] = []
+        self._response_faults: list[str] = []
         self._delays: dict[str, list[float]] = {}
+        self._holds: dict[str, list[asyncio.Event]] = {}
+        self._gates: list[asyncio.Event] = []
+        self._holding: dict[str, int] = {}
         self._pending: dict[str, _PendingFile] = {}
         self._ids = itertools.count(1)
         self._dms: dict[str, str] = {}
@@ -191,6 +195,34 @@ class FakeSlack:
         for `seconds`: the window in which the caller does not yet know it succeeded."""
         with self._lock:
             self._delays.setdefault(method, []).append(float(seconds))
+
+    def fail_response_next(self, error: str = "expired_url", *, times: int = 1) -> None:
+        """Refuse the next `times` answers POSTed to any response_url with HTTP 400 `error`."""
+        with self._lock:
+            self._response_faults.extend([error] * times)
+
+    def hold_next(self, method: str) -> None:
+        """Carry out the next call of `method` at once (a post is stored) but hold its reply
+        until `release()`: a wait as long as the test needs, timed by nothing."""
+        with self._lock:
+            gate = asyncio.Event()  # waited on in the fake's loop, set through that loop
+            self._gates.append(gate)
+            self._holds.setdefault(method, []).append(gate)
+
+    def release(self) -> None:
+        """Send every reply held by `hold_next`, and any whose call has not arrived yet."""
+        with self._lock:
+            gates, self._gates = self._gates, []
+        for gate in gates:
+            if self._loop is None:
+                gate.set()
+            else:  # safe from any thread
+                self._loop.call_soon_threadsafe(gate.set)
+
+    def holding(self, method: str) -> int:
+        """How many calls of `method` are waiting now for `release()` to get their reply."""
+        with self._lock:
+            return self._holding.get(method, 0)
 
     def fail_upload_next(self, *, status: int = 500, times: int = 1) -> None:
         """Answer the next `times` POSTs to an upload URL with `status`."""
@@ -279,6 +311,7 @@ class FakeSlack:
         return self.base_url
 
     async def stop(self) -> None:
+        self.release()
         for socket in list(self._sockets):
             await socket.close()
         if self._runner is not None:
@@ -383,9 +416,22 @@ class FakeSlack:
             self._calls.append(Call(method, params, token, time.time(), error, body))
             delays = self._delays.get(method)
             hold = delays.pop(0) if delays else 0.0
+            gates = self._holds.get(method)
+            gate = gates.pop(0) if gates else None
         if hold:
             await asyncio.sleep(hold)
+        if gate is not None:
+            await self._wait_for(method, gate)
         return web.json_response(body, status=status, headers=headers)
+
+    async def _wait_for(self, method: str, gate: asyncio.Event) -> None:
+        with self._lock:
+            self._holding[method] = self._holding.get(method, 0) + 1
+        try:
+            await gate.wait()
+        finally:
+            with self._lock:
+                self._holding[method] -= 1
 
     def _answer(
         self, method: str, params: Params, token: str | None
@@ -453,6 +499,8 @@ class FakeSlack:
         except _Refusal as refusal:
             error = refusal.code
         with self._lock:
+            if self._response_faults:
+                error = error or self._response_faults.pop(0)
             name = request.match_info["name"]
             self._responses.append(ResponsePost(name, body, time.time(), error))
         if error is not None:

@@ -39,14 +39,8 @@ class Bot:
     runtime: Runtime
     sent: list[str] = field(default_factory=list)
 
-    async def post(
-        self, body: bytes, headers: dict[str, str], *, timeout_s: float | None = None
-    ) -> httpx.Response:
-        """POST to /slack/events; `timeout_s` fails the test if the answer takes longer."""
-        timeout = httpx.Timeout(timeout_s) if timeout_s is not None else self.http.timeout
-        return await self.http.post(
-            self.url + "/slack/events", content=body, headers=headers, timeout=timeout
-        )
+    async def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return await self.http.post(self.url + "/slack/events", content=body, headers=headers)
 
     def command_body(self, text: str, *, user: str = "U1", channel: str = "C0GENERAL") -> bytes:
         name = f"cmd-{uuid.uuid4().hex[:8]}"
@@ -85,17 +79,14 @@ class Bot:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post(body, signed_headers(body))
 
-    async def event(
-        self, event: dict[str, Any], *, timeout_s: float | None = None
-    ) -> httpx.Response:
+    async def event(self, event: dict[str, Any]) -> httpx.Response:
         envelope = {
             "token": "legacy", "team_id": "T0001", "api_app_id": "A0001",
             "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:8]}",
             "event_time": int(time.time()), "event": event,
         }  # fmt: skip
         body = json.dumps(envelope).encode()
-        headers = signed_headers(body, content_type="application/json")
-        return await self.post(body, headers, timeout_s=timeout_s)
+        return await self.post(body, signed_headers(body, content_type="application/json"))
 
     def answers(self, name: str | None = None) -> list[dict[str, Any]]:
         """What the app sent back to the response_url of one request (default: the last),

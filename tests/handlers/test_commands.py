@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.logs import FIELDS
 from tests.handlers.conftest import (
     StartBot,
     all_text,
@@ -289,10 +290,29 @@ async def test_each_command_is_logged_once_with_who_what_and_outcome(
     bot = await start_bot(companies=300, over_limit=150)
     await answer_to(bot, "top 3", user="U77")
     await eventually(lambda: [r for r in caplog.records if r.name == "handlers.commands"])
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "handlers.commands"]
-    for part in ("top", "user=U77", "channel=C0GENERAL", "duration_ms=", "outcome=ok"):
+    (record,) = [r for r in caplog.records if r.name == "handlers.commands"]
+    line = record.getMessage()
+    for part in ("subcommand=top user=U77", "channel=C0GENERAL", "duration_ms=", "outcome=ok"):
         assert part in line
     assert "upstream_calls=4" in line  # token, two pages, then page 1 again
+    fields = getattr(record, FIELDS)  # the same fields as keys of their own, for JSON
+    assert (fields["subcommand"], fields["user"], fields["channel"]) == ("top", "U77", "C0GENERAL")
+    assert (fields["upstream_calls"], fields["outcome"]) == (4, "ok")
+    assert isinstance(fields["duration_ms"], int)
+
+
+async def test_an_answer_slack_refuses_is_logged_as_a_warning(
+    start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="handlers.commands")
+    bot = await start_bot()
+    bot.slack.fail_response_next("expired_url")
+    assert (await bot.command("help")).status_code == 200
+    await eventually(lambda: [r for r in caplog.records if r.getMessage().startswith("command")])
+    (refused,) = bot.slack.responses
+    assert refused.error == "expired_url"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["Slack refused an answer at the response_url: HTTP 400"]
 
 
 async def test_a_failed_command_logs_its_outcome_without_secrets(

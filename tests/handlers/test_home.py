@@ -122,10 +122,14 @@ async def test_a_refused_home_open_is_acked_before_its_view_is_published(
     start_bot: StartBot,
 ) -> None:
     bot = await start_bot(ALLOWED_USER_IDS="U9")
-    bot.slack.delay_next("views.publish", 3.0)  # Slack takes its time over the refusal view
-    response = await bot.event({**HOME_OPENED, "user": "U1"}, timeout_s=1.5)
-    assert response.status_code == 200  # the ack did not wait for views.publish
-    views = await eventually(lambda: bot.slack.home_views)
+    bot.slack.hold_next("views.publish")  # Slack keeps its answer to the refusal view
+    acked = asyncio.create_task(bot.event({**HOME_OPENED, "user": "U1"}))
+    # the ack came back while views.publish was still waiting for its answer
+    await eventually(lambda: acked.done() and bot.slack.holding("views.publish") == 1)
+    assert (await acked).status_code == 200
+    bot.slack.release()
+    await eventually(lambda: bot.slack.holding("views.publish") == 0)
+    views = bot.slack.home_views
     assert "isn't available" in all_text(views[-1].params["view"]["blocks"])
 
 

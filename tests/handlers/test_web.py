@@ -72,9 +72,12 @@ def test_a_replay_guard_forgets_a_signature_once_it_is_stale() -> None:
     guard = ReplayGuard(SIGNING_SECRET, clock=clock)
     body, headers = _signed(int(clock.now))
     assert guard.admit(body, headers)
-    clock.now += SIGNATURE_WINDOW_S + CLOCK_SKEW_S + 1
-    fresh_body, fresh_headers = _signed(int(clock.now))
-    assert guard.admit(fresh_body, fresh_headers)  # the sweep drops the stale entry
+    clock.now += 60
+    assert guard.admit(*_signed(int(clock.now)))
+    assert len(guard) == 2  # both still within their window
+    clock.now += SIGNATURE_WINDOW_S + CLOCK_SKEW_S - 60 + 1  # the first one's window is over
+    assert guard.admit(*_signed(int(clock.now)))
+    assert len(guard) == 2  # the first one forgotten, the second and the newest kept
     assert not guard.admit(body, headers)  # and the verifier refuses the old one anyway
 
 
