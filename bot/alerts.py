@@ -53,22 +53,13 @@ async def _check(services: Services, channel: str, run: Run, lease: Lease) -> st
     # before any episode is opened: the unposted ones are those earlier checks set out to post
     own, in_flight = await _settle_earlier_posts(services, channel, run)
     if own is not None:  # this slot's own earlier attempt posted, then died
-        await asyncio.to_thread(
-            functools.partial(
-                services.store.mark_done, run.id, owner=services.instance_id,
-                now=services.now(), message_ts=own,
-            )
-        )  # fmt: skip
+        await asyncio.to_thread(_mark_done, services, run, own)
         return own
     report = await services.report(fresh=True)
     unposted = await asyncio.to_thread(_update_episodes, services, channel, report)
     new = [o for o in report.overages if o.company.ref in unposted - in_flight]
     if not new:
-        await asyncio.to_thread(
-            functools.partial(
-                services.store.mark_done, run.id, owner=services.instance_id, now=services.now()
-            )
-        )
+        await asyncio.to_thread(_mark_done, services, run)
         return None
     # the first check of a channel sums up who is over already instead of one alert each
     baseline = await asyncio.to_thread(services.store.last_posted_run, run.channel) is None
@@ -100,20 +91,22 @@ async def _settle_earlier_posts(
     """
     store, own = services.store, slot_key(run.slot)
     stamps = await asyncio.to_thread(store.unposted_alert_keys, channel)
-    keys = {stamp for stamp in stamps.values() if stamp is not None}
+    # each check's key → its slot (a stamp is always a slot_key)
+    checks = {key: datetime.fromisoformat(key) for key in stamps.values() if key is not None}
     if run.attempts > 1:
-        keys.add(own)
+        checks[own] = run.slot
     unstamped = {company for company, stamp in stamps.items() if stamp is None}
+    abandoned: dict[str, datetime] = {}
     if unstamped:
-        keys |= await asyncio.to_thread(_abandoned_checks, services, channel, run)
+        abandoned = await asyncio.to_thread(_abandoned_checks, services, channel, run)
+        checks |= abandoned
     own_post: str | None = None
     in_flight: set[str] = set()
-    for key in sorted(keys, reverse=True):  # the latest check first: it saw every episode
-        slot = _slot_of(key)
-        if slot is None:
-            continue
+    # the latest check first: it saw every episode
+    for key, slot in sorted(checks.items(), reverse=True):
         stamped = {company for company, stamp in stamps.items() if stamp == key}
-        if key != own and await asyncio.to_thread(_is_running, services, channel, slot):
+        maybe_running = key != own and key not in abandoned  # an abandoned one's lease ran out
+        if maybe_running and await asyncio.to_thread(_is_running, services, channel, slot):
             in_flight |= stamped  # that check posts or fails them itself
             continue
         found = await services.find_earlier_post(
@@ -133,13 +126,13 @@ async def _settle_earlier_posts(
     return own_post, in_flight
 
 
-def _abandoned_checks(services: Services, channel: str, run: Run) -> set[str]:
-    """The keys of the last day's checks whose process died while holding them."""
+def _abandoned_checks(services: Services, channel: str, run: Run) -> dict[str, datetime]:
+    """The last day's checks whose process died while holding them: key → slot."""
     now = services.now()
     pending = services.store.pending_runs(
         alert_key(channel), now=now, since=now - timedelta(days=1)
     )
-    return {slot_key(r.slot) for r in pending if r.state == "claimed" and r.id != run.id}
+    return {slot_key(r.slot): r.slot for r in pending if r.state == "claimed" and r.id != run.id}
 
 
 def _is_running(services: Services, channel: str, slot: datetime) -> bool:
@@ -147,14 +140,6 @@ def _is_running(services: Services, channel: str, slot: datetime) -> bool:
     return (
         earlier is not None and earlier.state == "claimed" and earlier.lease_until >= services.now()
     )
-
-
-def _slot_of(key: str) -> datetime | None:
-    try:
-        slot = datetime.fromisoformat(key)
-    except ValueError:
-        return None
-    return slot if slot.utcoffset() is not None else None
 
 
 def _update_episodes(services: Services, channel: str, report: Report) -> set[str]:
@@ -176,6 +161,10 @@ def _record_posted(
     *,
     ts: str,
 ) -> None:
-    now = services.now()
-    services.store.mark_alert_posted(channel, company_ids, ts=ts, now=now)
-    services.store.mark_done(run.id, owner=services.instance_id, now=now, message_ts=ts)
+    services.store.mark_alert_posted(channel, company_ids, ts=ts, now=services.now())
+    _mark_done(services, run, ts)
+
+
+def _mark_done(services: Services, run: Run, ts: str | None = None) -> None:
+    """Record the check as done, with the message it posted, if any."""
+    services.store.mark_done(run.id, owner=services.instance_id, now=services.now(), message_ts=ts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,14 +18,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.config import Settings
 from bot.errors import BotError, ChannelNotFound, ConfigError, SlackBusy, SlackRefused
 from bot.keepnet import KeepnetClient
-from bot.publish import Publisher, make_client, slack_error
+from bot.publish import Publisher, error_code_and_status, make_client
 from bot.schedule import make_trigger, next_slot
-from bot.store import CONNECT_TIMEOUT_S, MIGRATIONS, Store
+from bot.store import MIGRATIONS, Store
 
 PASS, FAIL = "✓", "✗"
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
@@ -138,52 +137,37 @@ async def _slack_items(settings: Settings) -> list[Item]:
     if not settings.slack_bot_token:
         fix = "set SLACK_BOT_TOKEN (xoxb-...) from the app's OAuth & Permissions page"
         return [Item(False, "Slack bot token", fix), *socket_mode]
-    client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    granted: list[frozenset[str] | None] = []
-
-    async def identity() -> str:
-        me = await _slack_call(client.auth_test, action="token check")
-        granted.append(_granted_scopes(me.headers))
-        return f"bot {me.get('user', '?')} in workspace {me.get('team', '?')}"
-
-    auth = await _attempt("Slack auth.test", identity)
-    if not auth.ok:
-        return [auth, *socket_mode]
-    publisher = Publisher(client)
-    channels = [
-        await _channel_item(settings, publisher, variable="DIGEST_CHANNEL"),
-        await _channel_item(settings, publisher, variable="ALERT_CHANNEL"),
-    ]
-    return [auth, _scopes_item(granted[0]), *socket_mode, *channels]
-
-
-async def _slack_call(
-    send: Callable[[], Awaitable[AsyncSlackResponse]], *, action: str
-) -> AsyncSlackResponse:
-    """One Web API call whose response headers we need, its errors mapped as publish.py does."""
+    publisher = Publisher(make_client(settings.slack_bot_token, settings.slack_api_url))
     try:
-        return await send()
-    except SlackApiError as exc:
-        status = int(exc.response.status_code or 0)
-        raise slack_error(_error_code(exc), status=status, action=action) from None
-    except (aiohttp.ClientError, TimeoutError):
-        raise SlackBusy(f"Slack could not be reached for the {action}.") from None
-
-
-def _error_code(exc: SlackApiError) -> str | None:
-    """Slack's error code; None when the answer was not Slack's JSON (a proxy's 404 page)."""
-    data = exc.response.data
-    code = data.get("error") if isinstance(data, dict) else None
-    return str(code) if code else None
-
-
-def _granted_scopes(headers: Mapping[str, Any]) -> frozenset[str] | None:
-    """The bot token's scopes from auth.test's x-oauth-scopes header; None if Slack sent none."""
-    for name, value in headers.items():
-        if name.lower() == "x-oauth-scopes":
-            text = value if isinstance(value, str) else ",".join(map(str, value))
-            return frozenset(s.strip() for s in text.split(",") if s.strip())
-    return None
+        me = await publisher.identity()
+    except BotError as exc:
+        return [Item(False, f"Slack auth.test: {exc}", exc.hint), *socket_mode]
+    who = f"bot {me.about.get('user', '?')} in workspace {me.about.get('team', '?')}"
+    auth = Item(True, f"Slack auth.test: {who}")
+    zone = settings.digest_timezone
+    channels = [
+        await _channel_item(
+            publisher,
+            variable="DIGEST_CHANNEL",
+            channel=settings.digest_channel,
+            schedule=settings.digest_schedule,
+            zone=zone,
+            label="digest",
+            upcoming="next digest",
+            unset="no scheduled digest (commands still work)",
+        ),
+        await _channel_item(
+            publisher,
+            variable="ALERT_CHANNEL",
+            channel=settings.alert_channel,
+            schedule=settings.alert_schedule,
+            zone=zone,
+            label="alert",
+            upcoming="next alert check",
+            unset="no alerts when a customer goes over",
+        ),
+    ]
+    return [auth, _scopes_item(me.scopes), *socket_mode, *channels]
 
 
 def _manifest_scopes() -> frozenset[str] | None:
@@ -213,7 +197,8 @@ async def _socket_mode_item(settings: Settings) -> Item:
         try:
             await client.apps_connections_open(app_token=settings.slack_app_token)
         except SlackApiError as exc:
-            code = _error_code(exc) or f"HTTP {exc.response.status_code}"
+            code, status = error_code_and_status(exc)
+            code = code or f"HTTP {status}"
             raise SlackRefused(
                 f"Slack did not open a Socket Mode connection with SLACK_APP_TOKEN ({code}).",
                 hint=APP_TOKEN_FIX,
@@ -225,15 +210,21 @@ async def _socket_mode_item(settings: Settings) -> Item:
     return await _attempt("Slack Socket Mode (apps.connections.open)", opened)
 
 
-async def _channel_item(settings: Settings, publisher: Publisher, *, variable: str) -> Item:
-    digest = variable == "DIGEST_CHANNEL"
-    channel = settings.digest_channel if digest else settings.alert_channel
+async def _channel_item(
+    publisher: Publisher,
+    *,
+    variable: str,
+    channel: str | None,
+    schedule: str,
+    zone: str,
+    label: str,
+    upcoming: str,
+    unset: str,
+) -> Item:
+    """The channel `variable` names: reachable, and when `schedule` next fires in `zone`;
+    `unset` says what leaving `variable` empty means."""
     if not channel:
-        if digest:
-            return Item(True, "DIGEST_CHANNEL not set: no scheduled digest (commands still work)")
-        return Item(True, "ALERT_CHANNEL not set: no alerts when a customer goes over")
-    schedule = settings.digest_schedule if digest else settings.alert_schedule
-    upcoming_what = "next digest" if digest else "next alert check"
+        return Item(True, f"{variable} not set: {unset}")
 
     async def reachable() -> str:
         info = await _channel_info(publisher, channel, variable=variable)
@@ -248,10 +239,10 @@ async def _channel_item(settings: Settings, publisher: Publisher, *, variable: s
                 f"The bot is not a member of the private channel {channel}.",
                 hint="Invite it there with `/invite @Overage Bot`.",
             )
-        upcoming = next_slot(make_trigger(schedule, settings.digest_timezone), _now())
-        return f"#{name} reachable, {upcoming_what} {upcoming:%Y-%m-%d %H:%M %Z}"
+        slot = next_slot(make_trigger(schedule, zone), _now())
+        return f"#{name} reachable, {upcoming} {slot:%Y-%m-%d %H:%M %Z}"
 
-    return await _attempt(f"{'digest' if digest else 'alert'} channel {channel}", reachable)
+    return await _attempt(f"{label} channel {channel}", reachable)
 
 
 async def _channel_info(publisher: Publisher, channel: str, *, variable: str) -> dict[str, Any]:
@@ -275,25 +266,29 @@ def _database_item(settings: Settings) -> Item:
         store = Store(settings.database_url)  # builds an engine, connects to nothing
     except BotError as exc:
         return Item(False, f"database: {exc}", exc.hint)
-    where, url = store.where, store.url
-    store.close()
-    if url.get_backend_name() == "sqlite":
-        missing = _missing_sqlite_file(url.database, where)
+    try:
+        if store.url.get_backend_name() != "sqlite":
+            return _read_revision(store, store.engine, fix=DATABASE_FIX)
+        missing = _missing_sqlite_file(store.url.database, store.where)
         if missing is not None:
             return missing
-        engine = _read_only_sqlite(Path(str(url.database)))
-    else:
-        engine = sa.create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+        # the store's own engine would set WAL mode on connect: a write
+        engine = _read_only_sqlite(Path(str(store.url.database)))
+        try:
+            return _read_revision(store, engine, fix=SQLITE_FIX)
+        finally:
+            engine.dispose()
+    finally:
+        store.close()
+
+
+def _read_revision(store: Store, engine: sa.Engine, *, fix: str) -> Item:
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
     except sa.exc.DBAPIError as exc:
-        reason = _reason(exc, password=url.password)
-        fix = SQLITE_FIX if url.get_backend_name() == "sqlite" else DATABASE_FIX
-        return Item(False, f"database: cannot use {where}: {reason}", fix)
-    finally:
-        engine.dispose()
-    return _revision_item(where, current)
+        return Item(False, f"database: cannot use {store.where}: {store.describe(exc)}", fix)
+    return _revision_item(store.where, current)
 
 
 def _missing_sqlite_file(database: str | None, where: str) -> Item | None:
@@ -335,13 +330,6 @@ def _revision_item(where: str, current: str | None) -> Item:
         f"database: {where} has schema {current}, which this version of the bot does not know",
         "run the newest version of the bot, or point DATABASE_URL elsewhere",
     )
-
-
-def _reason(exc: sa.exc.DBAPIError, *, password: str | None) -> str:
-    cause = exc.orig if exc.orig is not None else exc
-    lines = str(cause).strip().splitlines() or [type(cause).__name__]
-    reason = " ".join(lines[0].split()).rstrip(".")
-    return reason.replace(password, "***") if password else reason
 
 
 def _now() -> datetime:

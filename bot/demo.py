@@ -31,9 +31,8 @@ credential with Client Role = Reseller) and DIGEST_CHANNEL, run `python -m bot c
 class ConsolePoster:
     """Plays Slack for the demo: prints each message, writes each upload to a folder."""
 
-    def __init__(self, folder: Path, written: list[Path]) -> None:
+    def __init__(self, folder: Path) -> None:
         self._folder = folder
-        self._written = written
         self._keys: dict[str, str] = {}
 
     async def post(
@@ -63,7 +62,6 @@ class ConsolePoster:
     ) -> None:
         path = self._folder / filename
         path.write_bytes(content)
-        self._written.append(path)
         print(f"\n[file uploaded to #{channel}: {filename}, {len(content):,} bytes → {path}]")
 
     async def find_message(
@@ -87,7 +85,8 @@ class _Clock:
 
 # what a demo run writes into its folder; anything else there is left alone
 DEMO_DB = "demo.db"
-DEMO_FILES = (f"{DEMO_DB}*", "license-overage-*.xlsx", "license-overage-*.csv")
+DEMO_EXPORTS = ("license-overage-*.xlsx", "license-overage-*.csv")
+DEMO_FILES = (f"{DEMO_DB}*", *DEMO_EXPORTS)
 
 
 def _clear_previous_run(folder: Path) -> None:
@@ -99,6 +98,11 @@ def _clear_previous_run(folder: Path) -> None:
                 path.unlink()
 
 
+def _exports_written(folder: Path) -> list[Path]:
+    """The workbooks in the folder: all this run's, as _clear_previous_run removed the rest."""
+    return sorted(path for pattern in DEMO_EXPORTS for path in folder.glob(pattern))
+
+
 def _show(title: str, message: Message) -> None:
     print(f"\n{RULE}\n{title}\n{RULE}\n{to_text(message)}")
 
@@ -106,7 +110,6 @@ def _show(title: str, message: Message) -> None:
 async def run(folder: Path) -> int:
     started = time.monotonic()
     await asyncio.to_thread(_clear_previous_run, folder)
-    written: list[Path] = []
     sandbox = Sandbox(companies=600, seed=7)
     url = await sandbox.start()
     clock = _Clock()
@@ -122,7 +125,7 @@ async def run(folder: Path) -> int:
             "CACHE_SECONDS": "0",
         }
     )
-    poster = ConsolePoster(folder, written)
+    poster = ConsolePoster(folder)
     runtime = await build_runtime(settings, poster=poster, now=clock)
     services = runtime.services
     try:
@@ -135,7 +138,6 @@ async def run(folder: Path) -> int:
         workbook_path.write_bytes(exported.content)
         csv_file = await services.export_file("csv", report)
         (folder / csv_file.filename).write_bytes(csv_file.content)
-        written += [workbook_path, folder / csv_file.filename]
         print(f"\nWorkbook written: {workbook_path}")
         print("\nFirst weekly digest (nothing to compare with yet):")
         await services.post_digest_now(DEMO_CHANNEL)
@@ -156,7 +158,7 @@ async def run(folder: Path) -> int:
         await runtime.close()
         await sandbox.stop()
     print(f"\n{RULE}\nFiles in {folder}:")
-    for path in sorted(set(written)):
+    for path in await asyncio.to_thread(_exports_written, folder):
         print(f"  {path}")
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s.\n\n{CONNECT}")
     return 0

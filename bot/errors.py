@@ -7,6 +7,9 @@ class BotError(Exception):
     """A failure we can explain to a person: what happened, then what to do."""
 
     hint = "Try again in a few minutes."
+    # True when waiting does not heal it (a wrong channel, token or address, a refused
+    # request): a scheduled digest failing so is retried only at the longest gap
+    lasting = False
 
     def __init__(self, what: str, *, hint: str | None = None) -> None:
         super().__init__(what)
@@ -25,6 +28,7 @@ class BadCredentials(UpstreamError):
         "Check KEEPNET_CLIENT_ID and KEEPNET_CLIENT_SECRET: create them in Keepnet under "
         "Company → Company Settings → REST API."
     )
+    lasting = True
 
 
 class NotReseller(UpstreamError):
@@ -32,10 +36,12 @@ class NotReseller(UpstreamError):
         "Set Client Role = Reseller for this credential in Keepnet under "
         "Company → Company Settings → REST API."
     )
+    lasting = True
 
 
 class RequestRejected(UpstreamError):
     hint = "Please report this to whoever runs the bot."
+    lasting = True
 
 
 class PlatformDown(UpstreamError):
@@ -49,6 +55,7 @@ class WrongAddress(UpstreamError):
         "Check KEEPNET_BASE_URL: it should be the address of the Keepnet API, "
         "such as https://api.keepnetlabs.com."
     )
+    lasting = True
 
 
 class SlackDeliveryError(BotError):
@@ -57,14 +64,17 @@ class SlackDeliveryError(BotError):
 
 class NotInChannel(SlackDeliveryError):
     hint = "Invite the bot with `/invite @Overage Bot` and try again."
+    lasting = True
 
 
 class ChannelNotFound(SlackDeliveryError):
     hint = "Check the channel ID (for the digest: DIGEST_CHANNEL)."
+    lasting = True
 
 
 class SlackAuthError(SlackDeliveryError):
     hint = "Check SLACK_BOT_TOKEN: reinstall the app to get a new bot token."
+    lasting = True
 
 
 class SlackBusy(SlackDeliveryError):
@@ -77,6 +87,7 @@ class SlackRefused(SlackDeliveryError):
     """Slack answered with an error code that trying again will not fix."""
 
     hint = "Please report this to whoever runs the bot."
+    lasting = True
 
 
 class NotAllowed(BotError):

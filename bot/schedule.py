@@ -25,7 +25,6 @@ CATCH_UP_WITHIN = timedelta(days=1)  # a slot missed by more than this is not po
 ALERT_CATCH_UP_WITHIN = timedelta(hours=2)  # an alert check missed by more is left to the next
 FIRST_RETRY = timedelta(minutes=1)  # a failed slot is tried again after 1, 2, 4, 8 … minutes
 LONGEST_RETRY = timedelta(minutes=30)  # … at most this far apart, and this for lasting errors
-STOP_WAIT_S = 20.0  # how long stopping waits for a digest or alert check in flight
 
 _TICK = timedelta(microseconds=1)
 _FIRST_LOOK_BACK = timedelta(minutes=2)
@@ -197,7 +196,7 @@ class DigestScheduler:
         self._services = services
         self._settings = settings
         self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._stored: list[Any] = []
+        self._stored: list[_Digests] = []  # the subscriptions set from Slack
         self._env_since: datetime | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -220,29 +219,31 @@ class DigestScheduler:
         return [(digests.channel, digests.trigger) for digests in self._digests()]
 
     def _digests(self) -> list[_Digests]:
-        found: list[_Digests] = []
-        if self._env_trigger is not None and self._settings.digest_channel:
-            found.append(
-                _Digests(self._settings.digest_channel, self._env_trigger, self._env_since)
-            )
-        zone = self._settings.digest_timezone
-        for sub in self._stored:
-            if sub.channel != self._settings.digest_channel:
-                trigger = make_trigger(subscription_crontab(sub), sub.zone or zone)
-                found.append(_Digests(sub.channel, trigger, sub.created_at))
-        return found
+        channel = self._settings.digest_channel
+        if self._env_trigger is None or not channel:
+            return list(self._stored)
+        return [_Digests(channel, self._env_trigger, self._env_since), *self._stored]
 
     async def refresh(self) -> None:
         """Re-read the subscriptions set from Slack (another replica may have changed them)."""
-        self._stored = await asyncio.to_thread(self._services.store.subscriptions)
+        stored = await asyncio.to_thread(self._services.store.subscriptions)
+        zone = self._settings.digest_timezone
+        self._stored = [
+            _Digests(
+                sub.channel,
+                make_trigger(subscription_crontab(sub), sub.zone or zone),
+                sub.created_at,
+            )
+            for sub in stored
+            if sub.channel != self._settings.digest_channel  # DIGEST_CHANNEL's schedule rules
+        ]
 
     def channels(self) -> list[str]:
         return [channel for channel, _ in self.subscriptions()]
 
     def next_run(self) -> datetime | None:
         now = self._services.now()
-        times = [fire for _, t in self.subscriptions() if (fire := _fire_after(t, now)) is not None]
-        return min(times) if times else None
+        return min((next_slot(trigger, now) for _, trigger in self.subscriptions()), default=None)
 
     def start(self) -> None:
         if self._env_trigger is not None:
@@ -295,7 +296,7 @@ class DigestScheduler:
         for task in list(self._running):
             task.cancel()
 
-    async def stop_gracefully(self, timeout_s: float = STOP_WAIT_S) -> None:
+    async def stop_gracefully(self, timeout_s: float) -> None:
         """Start no new job, let the one in flight finish (for at most `timeout_s`), then stop."""
         if self._scheduler.running:
             self._scheduler.pause()
@@ -320,13 +321,13 @@ class DigestScheduler:
             log.warning("subscriptions not read: %s", exc)
         await self._read_env_since(started)
         for digests in self._digests():
-            if digests.channel == self._settings.digest_channel and digests.since is None:
+            if digests.since is None:
                 continue  # the database could not say since when the channel is known
             latest = previous_slot(digests.trigger, started, within=CATCH_UP_WITHIN)
             slots = await self._retries(digests.channel, now=started, latest=latest)
             if (
                 latest is not None
-                and (digests.since is None or latest >= digests.since)
+                and latest >= digests.since
                 and not repeated_wall_time(latest, digests.trigger)
             ):
                 slots.append(latest)
@@ -390,7 +391,7 @@ class DigestScheduler:
         try:
             if now - slot > ALERT_CATCH_UP_WITHIN:
                 run = await asyncio.to_thread(self._services.store.run, alert_key(channel), slot)
-                if run is None or run.state == "posted":
+                if run is None:
                     return
             await check_new_overages(self._services, channel, slot)
         except BotError as exc:

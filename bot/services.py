@@ -14,17 +14,7 @@ from typing import Any, Protocol
 from bot import grammar, render_slack, workbook
 from bot.config import Settings
 from bot.digest import DigestDiff, TrendPoint, diff, snapshot_of
-from bot.errors import (
-    BadCredentials,
-    BotError,
-    ChannelNotFound,
-    NotAllowed,
-    NotInChannel,
-    NotReseller,
-    RequestRejected,
-    SlackAuthError,
-    SlackRefused,
-)
+from bot.errors import BotError, NotAllowed, SlackRefused
 from bot.keepnet import KeepnetClient, NativeFile
 from bot.overage import Report, build_report
 from bot.render_slack import Message
@@ -34,17 +24,6 @@ from bot.store import Run, Store
 log = logging.getLogger(__name__)
 
 DIGEST_EVENT = "overage_digest"
-# failures that waiting does not heal (a wrong channel or token, a refused request): their
-# slot is still retried, but only as often as the longest retry gap
-LASTING_ERRORS = (
-    ChannelNotFound,
-    NotInChannel,
-    SlackAuthError,
-    SlackRefused,
-    BadCredentials,
-    NotReseller,
-    RequestRejected,
-)
 
 
 class Poster(Protocol):
@@ -335,19 +314,17 @@ class Services:
                 else None
             )
             scheduled = run if run.kind == "scheduled" else None
-            if already is not None:  # posted before a crash kept us from recording it
-                log.info("digest %s in %s was already posted", key, run.channel)
-                digest, _ = await self.build_digest(run.channel, late_by=late_by, run=scheduled)
-                await asyncio.to_thread(self._record_posted, run, already, digest.report, late_by)
-                # the attempt that died attached nothing: it attaches only after recording
-                await self._attach(run.channel, already, await self._digest_attachment(digest))
-                return already
             digest, message = await self.build_digest(run.channel, late_by=late_by, run=scheduled)
             attachment = await self._digest_attachment(digest)
-            metadata = {"event_type": DIGEST_EVENT, "event_payload": {"key": key}}
-            if lease.lost:  # another process has the slot: it posts, not us
+            if already is not None:  # posted before a crash kept us from recording it
+                # the attempt that died attached nothing either: it attaches after recording
+                log.info("digest %s in %s was already posted", key, run.channel)
+                ts = already
+            elif lease.lost:  # another process has the slot: it posts, not us
                 return None
-            ts = await self.poster.post(run.channel, message, metadata=metadata)
+            else:
+                metadata = {"event_type": DIGEST_EVENT, "event_payload": {"key": key}}
+                ts = await self.poster.post(run.channel, message, metadata=metadata)
         except Exception as exc:
             # the run must record its real outcome before the error travels on
             await asyncio.to_thread(self.record_failed, run, exc)
@@ -408,7 +385,8 @@ class Services:
         with each attempt (the longest at once for an error waiting cannot heal)."""
         reason = exc.for_user() if isinstance(exc, BotError) else type(exc).__name__
         now = self.now()
-        retry_at = now + retry_delay(run.attempts, lasting=isinstance(exc, LASTING_ERRORS))
+        lasting = isinstance(exc, BotError) and exc.lasting
+        retry_at = now + retry_delay(run.attempts, lasting=lasting)
         self.store.mark_failed(
             run.id, owner=self.instance_id, error=reason, now=now, retry_at=retry_at
         )

@@ -248,10 +248,13 @@ class Store:
                 raise  # our own mistakes stay loud
             raise self._unavailable(exc) from exc
 
-    def _unavailable(self, exc: sa.exc.DBAPIError) -> StoreUnavailable:
+    def describe(self, exc: sa.exc.DBAPIError) -> str:
+        """The driver's reason for a failure, on one line, without the password."""
         reason = " ".join(_first_line(exc.orig if exc.orig is not None else exc).split())
-        if self.url.password:
-            reason = reason.replace(self.url.password, "***")
+        return reason.replace(self.url.password, "***") if self.url.password else reason
+
+    def _unavailable(self, exc: sa.exc.DBAPIError) -> StoreUnavailable:
+        reason = self.describe(exc)
         hint = (
             "Check DATABASE_URL, and that the file's folder exists and the bot may write there."
             if self.url.get_backend_name() == "sqlite"
@@ -275,13 +278,12 @@ class Store:
         owner: str,
         now: datetime,
         lease_s: int = 300,
-        max_attempts: int | None = None,
     ) -> Run | None:
         """Take the slot for `owner`, or None when another process holds it or it is done.
 
         A new slot is inserted; an existing one is taken over only when its lease ran out
-        (claimed by a process that died, or failed and its retry is due) and attempts are
-        left (None: no bound). A posted slot is never claimed again.
+        (claimed by a process that died, or failed and its retry is due). A posted slot is
+        never claimed again.
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -300,8 +302,6 @@ class Store:
         )
         takeover = _takeover(RUNS.c.channel == channel, RUNS.c.slot == slot, RUNS.c.kind == kind)
         takeover = takeover.where(RUNS.c.lease_until < now)
-        if max_attempts is not None:
-            takeover = takeover.where(RUNS.c.attempts < max_attempts)
         with self._begin() as conn:
             row = conn.execute(claim.on_conflict_do_nothing().returning(*RUNS.c)).first()
             if row is None:  # the slot exists: the conditional UPDATE decides, atomically
@@ -417,7 +417,6 @@ class Store:
         now: datetime,
         since: datetime,
         kind: str = "scheduled",
-        max_attempts: int | None = None,
     ) -> list[Run]:
         """Runs from `since` on that claim_slot would hand out again: abandoned or failed."""
         query = (
@@ -431,8 +430,6 @@ class Store:
             )
             .order_by(RUNS.c.slot, RUNS.c.id)
         )
-        if max_attempts is not None:
-            query = query.where(RUNS.c.attempts < max_attempts)
         with self._begin() as conn:
             return [_run_of(row) for row in conn.execute(query)]
 
@@ -621,17 +618,7 @@ class Store:
 
     def unposted_alerts(self, channel: str) -> list[str]:
         """The companies whose open episode no message has announced yet; their IDs, sorted."""
-        query = (
-            sa.select(ALERTS.c.company_id)
-            .where(
-                ALERTS.c.channel == channel,
-                ALERTS.c.state == "open",
-                ALERTS.c.posted_at.is_(None),
-            )
-            .order_by(ALERTS.c.company_id)
-        )
-        with self._begin() as conn:
-            return list(conn.scalars(query))
+        return sorted(self.unposted_alert_keys(channel))
 
     def unposted_alert_keys(self, channel: str) -> dict[str, str | None]:
         """The unannounced open episodes: company ID → the key of the check that set out to

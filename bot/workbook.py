@@ -3,7 +3,8 @@
 The workbook is written with xlsxwriter rather than openpyxl: its constant_memory mode streams
 rows with less time and memory per cell than openpyxl's write-only mode, and write_string keeps
 text from ever becoming a formula. openpyxl remains the reader in the tests and the sandbox.
-The only I/O is xlsxwriter's temporary files for that streaming, in `tmpdir`.
+The only I/O is xlsxwriter's temporary files for that streaming, in the system's temporary
+folder.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -42,9 +42,9 @@ _COUNT = '#,##0 "companies"'
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _WORKBOOK_OPTIONS = {
-    # rows go to a temporary file per sheet (in the tmpdir option) as they are written, not
-    # held in memory; this needs the sheets' XML on disk (in_memory would switch it off) and
-    # rows in order
+    # rows go to a temporary file per sheet (in the system's temporary folder) as they are
+    # written, not held in memory; this needs the sheets' XML on disk (in_memory would switch
+    # it off) and rows in order
     "constant_memory": True,
     "in_memory": False,
     # write() would turn some text into formulas, links or numbers; write_string never does,
@@ -164,17 +164,15 @@ def build_xlsx(
     zone: ZoneInfo,
     filter_text: str = DEFAULT_FILTER,
     trend: Sequence[tuple[datetime, int]] = (),
-    tmpdir: str | None = None,
 ) -> bytes:
     """The workbook: an "Over limit" sheet of typed rows, and a "Summary" sheet with charts.
 
-    The rows are streamed through temporary files in `tmpdir` (default: the system's), removed
+    The rows are streamed through temporary files in the system's temporary folder, removed
     before this returns."""
     buffer = io.BytesIO()
-    options = {**_WORKBOOK_OPTIONS, "tmpdir": tmpdir or tempfile.gettempdir()}
     # constant_memory: each sheet is written top to bottom, a row at a time, and each row goes
     # to that sheet's temporary file once the next row starts
-    with Workbook(buffer, options) as book:
+    with Workbook(buffer, _WORKBOOK_OPTIONS) as book:
         styles = _Styles(book, report)
         _write_over_limit(book.add_worksheet(OVER_LIMIT_SHEET), report, styles)
         _write_summary(
@@ -527,7 +525,7 @@ def _csv_value(value: Field) -> _CsvCell:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, date):
-        return (value.date() if isinstance(value, datetime) else value).isoformat()
+        return value.isoformat()
     if isinstance(value, str):
         return _neutralise(value)
     return value

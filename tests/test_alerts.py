@@ -286,6 +286,26 @@ async def test_episodes_whose_check_died_before_posting_are_announced_by_the_nex
     assert store.unposted_alerts(ALERTS) == []
 
 
+async def test_episodes_of_a_check_still_running_elsewhere_are_left_to_it(bed: Bed) -> None:
+    runtime = await bed.runtime()
+    store = runtime.store
+    slot = bed.clock.slot(0)
+    # another replica's check of the previous slot has stamped its episodes and is still
+    # working on its post: its lease lasts well past the next slot
+    store.claim_slot(alert_key(ALERTS), slot, owner="busy-host", now=bed.clock(), lease_s=7200)
+    report = await runtime.services.report(fresh=True)
+    ids = sorted(o.company.company_id for o in report.overages)
+    store.open_alert_episodes(ALERTS, ids, now=bed.clock())
+    store.stamp_alerts(ALERTS, ids, key=slot_key(slot))
+
+    ts = await bed.check(runtime, 1)
+
+    assert ts is None and bed.alerts() == []
+    assert store.unposted_alerts(ALERTS) == ids  # that check posts or fails them itself
+    run = store.run(alert_key(ALERTS), bed.clock.slot(1))
+    assert run is not None and (run.state, run.message_ts) == ("posted", None)
+
+
 async def test_check_that_died_after_posting_is_recorded_not_posted_again(bed: Bed) -> None:
     runtime = await bed.runtime()
     store, services = runtime.store, runtime.services

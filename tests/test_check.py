@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -327,3 +328,51 @@ def test_an_unreachable_database_server_fails_without_its_password(
     line = database_line(done.stdout)
     assert line.startswith("✗ database: cannot use the PostgreSQL server at 127.0.0.1:1")
     assert "DATABASE_URL" in failed(done.stdout)
+
+
+def test_the_database_of_a_running_bot_is_read_through_its_log_and_left_as_it_was(
+    sandbox: Sandbox, slack: FakeSlack, tmp_path: Path
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    store.upgrade()  # its pooled connection stays open, as a serving bot's does
+    try:
+        wal = tmp_path / "bot.db-wal"
+        assert wal.exists()  # the migrations' writes are in the log, not yet in the file
+        files = sorted(tmp_path.iterdir())
+        before = digest_of(tmp_path / "bot.db"), digest_of(wal)
+        done = check(environment(sandbox, slack, tmp_path), tmp_path)
+        assert done.returncode == 0, done.stdout
+        assert database_line(done.stdout).startswith("✓") and "up to date" in done.stdout
+        assert sorted(tmp_path.iterdir()) == files
+        assert (digest_of(tmp_path / "bot.db"), digest_of(wal)) == before
+    finally:
+        store.close()
+
+
+def test_a_database_of_an_older_schema_is_left_for_the_start_to_upgrade(
+    sandbox: Sandbox, slack: FakeSlack, tmp_path: Path
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    store.upgrade()
+    store.close()
+    with closing(sqlite3.connect(tmp_path / "bot.db")) as conn, conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0001'")
+    files, before = sorted(tmp_path.iterdir()), digest_of(tmp_path / "bot.db")
+    done = check(environment(sandbox, slack, tmp_path), tmp_path)
+    assert done.returncode == 0, done.stdout
+    line = database_line(done.stdout)
+    assert line.startswith("✓") and "has schema 0001; it will be upgraded at start" in line
+    assert sorted(tmp_path.iterdir()) == files and digest_of(tmp_path / "bot.db") == before
+
+
+def test_a_sqlite_file_in_a_missing_folder_fails_and_the_folder_is_not_created(
+    sandbox: Sandbox, slack: FakeSlack, tmp_path: Path
+) -> None:
+    absent = tmp_path / "absent"
+    url = f"sqlite:///{absent / 'bot.db'}"
+    done = check({**environment(sandbox, slack, tmp_path), "DATABASE_URL": url}, tmp_path)
+    assert done.returncode == 1
+    line = database_line(done.stdout)
+    assert line.startswith(f"✗ database: the folder for the SQLite file {absent}")
+    assert "create the folder" in failed(done.stdout)
+    assert not absent.exists()

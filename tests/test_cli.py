@@ -270,6 +270,9 @@ def test_demo_replaces_its_own_files_and_leaves_the_others(tmp_path: Path) -> No
     listed = done.stdout.split("Files in", 1)[1].split("Demo finished", 1)[0]
     assert "my-notes.txt" not in listed and str(stale) not in listed
     assert "license-overage-" in listed
+    shown = [line.strip() for line in listed.splitlines()[1:] if line.strip()]
+    assert shown == sorted(str(path) for path in folder.glob("license-overage-*"))
+    assert {Path(path).suffix for path in shown} == {".xlsx", ".csv"}
 
 
 def test_dotenv_in_the_start_directory_is_read(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -1,18 +1,24 @@
-"""The digest use case against the sandbox, real SQLite and the fake Slack over HTTP."""
+"""The digest use case, and the export files as the services name and upload them, against
+the sandbox, real SQLite and the fake Slack over HTTP."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from python_calamine import CalamineWorkbook
 
 from bot.app import Runtime, build_runtime
 from bot.errors import ChannelNotFound, SlackBusy
+from bot.overage import Company, build_report
 from bot.publish import Publisher
 from bot.render_slack import Message
 from bot.sandbox import Sandbox, advance
@@ -203,7 +209,7 @@ async def test_a_slot_that_keeps_failing_is_retried_ever_less_often_for_a_day(
     known_since(runtime, SLOT - timedelta(days=7))
     slack.fail_next("chat.postMessage", "fatal_error", times=500)
 
-    attempts = await _attempts(runtime, clock, until=SLOT + timedelta(days=2))
+    attempts = await _attempts(runtime, clock, until=SLOT + timedelta(days=1, hours=1))
 
     gaps = [gap for _, gap in attempts]
     assert gaps[:6] == [1, 2, 4, 8, 16, 30] and set(gaps[5:]) == {30}
@@ -411,3 +417,77 @@ async def test_stopping_lets_the_digest_in_flight_finish(start: Start) -> None:
     assert run is not None and run.state == "posted", run
     assert len(digest_posts(slack)) == 1
     assert not runtime.scheduler.running
+
+
+async def test_stopping_cancels_the_digest_still_in_flight_after_the_wait(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.schedule")
+    runtime, sandbox, slack, _ = await start(DIGEST_ATTACH_EXPORT="false")
+    known_since(runtime, SLOT - timedelta(days=7))
+    sandbox.switches.latency_s = 30.0  # the platform is far slower than stopping waits
+    runtime.scheduler.start()
+    await eventually(lambda: runtime.store.run("C0GENERAL", SLOT))  # the tick claimed it
+
+    await runtime.scheduler.stop_gracefully(timeout_s=0.1)
+
+    assert "scheduled work still running after" in caplog.text
+    run = runtime.store.run("C0GENERAL", SLOT)
+    assert run is not None and run.state == "claimed", run  # its claim runs out: retried later
+    assert digest_posts(slack) == []
+    assert not runtime.scheduler.running
+
+
+# --- export files as the services name and upload them ----------------------------------------
+
+
+def summary_facts(data: bytes) -> dict[str, Any]:
+    """The workbook's Summary sheet, label → value, as python-calamine reads it."""
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    rows = book.get_sheet_by_name("Summary").to_python(skip_empty_area=False)
+    return {row[0]: tuple(row[1:]) if row[2] else row[1] for row in rows if row[0]}
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+async def test_export_file_is_named_after_the_day_in_the_digest_zone(
+    start: Start, fmt: str
+) -> None:
+    runtime, _, _, _ = await start(DIGEST_TIMEZONE="Pacific/Auckland")
+    # 12:00 UTC on the 6th is 01:00 on the 7th in Auckland (UTC+13 in January)
+    fetched = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
+    acme = Company("id-Acme", "Acme", limit=100, target_users=125)
+    rep = build_report([acme], fetched_at=fetched)
+
+    exported = await runtime.services.export_file(fmt, rep, trend=())
+
+    assert exported.filename == f"license-overage-2025-01-07.{fmt}"
+    assert exported.title == "License overage 2025-01-07"
+
+
+async def test_upload_comment_carries_the_files_counts_and_who_asked(start: Start) -> None:
+    runtime, _, slack, _ = await start()
+
+    await runtime.services.upload_export("C0GENERAL", fmt="xlsx", native=False, user="U42")
+
+    upload = slack.uploads[0]
+    facts = summary_facts(upload.content)
+    companies, seats = int(facts["Companies over limit"]), int(facts["Seats over in total"])
+    unknown = int(facts["of which limit unknown"])
+    assert companies > 0 and seats > 0
+    assert "<@U42>" in upload.initial_comment
+    assert f" {companies:,} companies over their limit" in upload.initial_comment
+    assert f" {seats:,} seats over in total" in upload.initial_comment
+    assert (f"{unknown:,} with limit unknown" in upload.initial_comment) is (unknown > 0)
+
+
+async def test_native_upload_says_it_is_the_platform_file_and_gives_no_counts(
+    start: Start,
+) -> None:
+    runtime, sandbox, slack, _ = await start()
+
+    await runtime.services.upload_export("C0GENERAL", fmt="csv", native=True, user="U42")
+
+    upload = slack.uploads[0]
+    assert upload.initial_comment == "The platform's own export file, unchanged, as <@U42> asked."
+    assert upload.content == (await runtime.services.native_file("csv")).content
+    assert sandbox.export_requests == 2

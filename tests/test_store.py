@@ -209,7 +209,7 @@ def test_failed_attempt_is_claimed_again_only_from_its_retry_time(store: Store) 
     assert store.claim_slot(CHANNEL, SLOT, owner="b", now=later) is not None
 
 
-def test_attempts_are_unbounded_unless_a_bound_is_given(store: Store) -> None:
+def test_attempts_are_unbounded(store: Store) -> None:
     now = NOW
     for attempt in range(1, 13):
         run = store.claim_slot(CHANNEL, SLOT, owner="a", now=now)
@@ -233,19 +233,6 @@ def test_posted_slot_is_never_claimed_again(store: Store) -> None:
     posted = store.run(CHANNEL, SLOT)
     assert posted is not None and (posted.state, posted.message_ts) == ("posted", "1.1")
     assert store.pending_runs(CHANNEL, now=NOW + timedelta(days=1), since=SLOT) == []
-
-
-def test_attempts_are_bounded(store: Store) -> None:
-    now = NOW
-    for attempt in range(1, 4):
-        run = store.claim_slot(CHANNEL, SLOT, owner=f"o{attempt}", now=now, max_attempts=3)
-        assert run is not None and run.attempts == attempt
-        store.mark_failed(run.id, owner=f"o{attempt}", error="boom", now=now)
-        now += timedelta(minutes=1)
-
-    assert store.claim_slot(CHANNEL, SLOT, owner="o4", now=now, max_attempts=3) is None
-    assert store.pending_runs(CHANNEL, now=now, since=SLOT, max_attempts=3) == []
-    assert len(store.pending_runs(CHANNEL, now=now, since=SLOT, max_attempts=5)) == 1
 
 
 def test_manual_and_scheduled_runs_of_one_moment_are_separate(store: Store) -> None:

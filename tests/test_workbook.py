@@ -1,5 +1,4 @@
-"""The exported workbook and CSV, read back by openpyxl, python-calamine and csv; and the
-export files as the services name and upload them, against the sandbox and the fake Slack."""
+"""The exported workbook and CSV, read back by openpyxl, python-calamine and csv."""
 
 from __future__ import annotations
 
@@ -7,10 +6,8 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
@@ -20,16 +17,12 @@ from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 from python_calamine import CalamineWorkbook
 
-from bot.app import Runtime, build_runtime
 from bot.overage import Company, Report, build_report, parse_company
-from bot.sandbox import Sandbox
 from bot.workbook import (
     build_csv,
     build_xlsx,
     export_filename,
 )
-from tests.fakes.slack_api import FakeSlack
-from tests.runtime_settings import sandbox_settings
 
 ZONE = ZoneInfo("Europe/Istanbul")  # UTC+3 all year
 FETCHED = datetime(2025, 1, 6, 8, 30, tzinfo=UTC)
@@ -569,90 +562,3 @@ def test_csv_of_empty_report_is_the_header() -> None:
 )
 def test_export_filename_carries_the_date(fmt: str, today: date, filename: str) -> None:
     assert export_filename(fmt, today) == filename
-
-
-def test_streaming_leaves_the_given_temporary_directory_empty(tmp_path: Path) -> None:
-    data = xlsx(report(MIXED), tmpdir=str(tmp_path))
-
-    assert sheet_rows(data)[1][0] == "Big"
-    assert list(tmp_path.iterdir()) == []
-
-
-# --- export files as the services name and upload them ----------------------------------------
-
-Start = Callable[..., Awaitable[tuple[Runtime, Sandbox, FakeSlack]]]
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-async def start(tmp_path: Path) -> AsyncIterator[Start]:
-    opened: list[tuple[Runtime, Sandbox, FakeSlack]] = []
-
-    async def make(**env: str) -> tuple[Runtime, Sandbox, FakeSlack]:
-        sandbox, slack = Sandbox(companies=200, over_limit=30, seed=5), FakeSlack()
-        settings = sandbox_settings(
-            keepnet_url=await sandbox.start(),
-            slack_url=await slack.start(),
-            database_url=f"sqlite:///{tmp_path / 'export.db'}",
-            **env,
-        )
-        runtime = await build_runtime(settings, now=Clock(GENERATED))
-        opened.append((runtime, sandbox, slack))
-        return runtime, sandbox, slack
-
-    yield make
-    for runtime, sandbox, slack in opened:
-        await runtime.close()
-        await slack.stop()
-        await sandbox.stop()
-
-
-@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
-async def test_export_file_is_named_after_the_day_in_the_digest_zone(
-    start: Start, fmt: str
-) -> None:
-    runtime, _, _ = await start(DIGEST_TIMEZONE="Pacific/Auckland")
-    # 12:00 UTC on the 6th is 01:00 on the 7th in Auckland (UTC+13 in January)
-    fetched = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
-    rep = build_report([company()], fetched_at=fetched)
-
-    exported = await runtime.services.export_file(fmt, rep, trend=())
-
-    assert exported.filename == f"license-overage-2025-01-07.{fmt}"
-    assert exported.title == "License overage 2025-01-07"
-
-
-async def test_upload_comment_carries_the_files_counts_and_who_asked(start: Start) -> None:
-    runtime, _, slack = await start()
-
-    await runtime.services.upload_export("C0GENERAL", fmt="xlsx", native=False, user="U42")
-
-    upload = slack.uploads[0]
-    facts = calamine_facts(upload.content)
-    companies, seats = int(facts["Companies over limit"]), int(facts["Seats over in total"])
-    unknown = int(facts["of which limit unknown"])
-    assert companies > 0 and seats > 0
-    assert "<@U42>" in upload.initial_comment
-    assert f" {companies:,} companies over their limit" in upload.initial_comment
-    assert f" {seats:,} seats over in total" in upload.initial_comment
-    assert (f"{unknown:,} with limit unknown" in upload.initial_comment) is (unknown > 0)
-
-
-async def test_native_upload_says_it_is_the_platform_file_and_gives_no_counts(
-    start: Start,
-) -> None:
-    runtime, sandbox, slack = await start()
-
-    await runtime.services.upload_export("C0GENERAL", fmt="csv", native=True, user="U42")
-
-    upload = slack.uploads[0]
-    assert upload.initial_comment == "The platform's own export file, unchanged, as <@U42> asked."
-    assert upload.content == (await runtime.services.native_file("csv")).content
-    assert sandbox.export_requests == 2

@@ -223,8 +223,14 @@ async def test_the_digest_channel_is_not_changed_from_slack(start_bot: StartBot,
         "Change DIGEST_SCHEDULE there, or subscribe another channel."
     )
     assert bot.runtime.store.subscriptions() == []
+    # a row stored before the channel became DIGEST_CHANNEL: the settings' schedule is the one
+    bot.runtime.store.add_subscription(
+        "C0GENERAL", cadence="daily", weekday=None, time="08:30", zone="UTC", created_by="U1",
+        now=datetime.now(UTC),
+    )  # fmt: skip
     listing = all_text(await answer_to(bot, "subscriptions"))
     assert listing.count("<#C0GENERAL>") == 1 and "from DIGEST_CHANNEL" in listing
+    assert "every day at 08:30" not in listing
 
 
 async def test_each_subscription_change_is_logged_with_who_made_it(

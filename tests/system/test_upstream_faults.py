@@ -108,6 +108,7 @@ def test_upstream_faults_get_a_right_answer_or_one_sentence(
                 else:
                     assert sentence, f"{what}: {answer!r}"
                     assert "Keepnet" in answer or "platform" in answer, f"{what}: {answer!r}"
+                assert slack.posts == [], f"{what} posted to the channel"
 
                 back = side.command("")  # the platform is back
                 assert is_summary(answer_text(side.answer(back.name, timeout_s=60)), flagged)
@@ -120,6 +121,7 @@ def test_upstream_faults_get_a_right_answer_or_one_sentence(
             assert plain_sentence(answer), answer
             assert "reach" in answer or "Keepnet" in answer, answer
             assert healthy
+            assert slack.posts == []
         finally:
             side.close()
             refused_side.close()
