@@ -24,7 +24,11 @@ def imported(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("module", PURE)
 def test_pure_modules_import_no_io_library(module: str) -> None:
-    assert imported(ROOT / "bot" / f"{module}.py").isdisjoint(FORBIDDEN)
+    package = ROOT / "bot" / module
+    paths = sorted(package.rglob("*.py")) if package.is_dir() else [ROOT / "bot" / f"{module}.py"]
+    assert paths
+    for path in paths:
+        assert imported(path).isdisjoint(FORBIDDEN), path
 
 
 def test_bot_does_not_import_handlers_except_the_composition_root() -> None:

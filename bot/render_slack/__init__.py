@@ -1,0 +1,97 @@
+"""PURE: Report/DigestDiff -> Block Kit messages, one module per Slack surface.
+
+`blocks` holds the shared pieces (Message, Block, Slack's limits, the action IDs handlers
+import, escaping, block builders); `summary`, `digest`, `alerts`, `home` and `notes` render
+one surface each; `plaintext` turns a message back into readable text. Everything public is
+re-exported here, so callers import from `bot.render_slack`.
+"""
+
+from __future__ import annotations
+
+from bot.render_slack.alerts import ALERT_LIST, render_alert
+from bot.render_slack.blocks import (
+    DETAILS_SELECT,
+    DIGEST_LIST,
+    EXPORT_BUTTON,
+    EXPORT_CSV_BUTTON,
+    FIND_DETAILED,
+    HOME_TOP,
+    MAX_BLOCKS,
+    MAX_BUTTON,
+    MAX_FIELD,
+    MAX_FIELDS,
+    MAX_HEADER,
+    MAX_HOME_BLOCKS,
+    MAX_OPTION,
+    MAX_OPTION_VALUE,
+    MAX_OPTIONS,
+    MAX_SECTION,
+    MAX_TABLE_CELL_CHARS,
+    MAX_TABLE_ROWS,
+    MAX_TEXT,
+    NAME_IN_LIST,
+    POST_TO_CHANNEL_BUTTON,
+    REFRESH_HOME_BUTTON,
+    Block,
+    Message,
+    escape,
+)
+from bot.render_slack.digest import render_digest, sparkline
+from bot.render_slack.home import render_home, render_home_refused
+from bot.render_slack.notes import (
+    describe_schedule,
+    render_error,
+    render_help,
+    render_notice,
+    render_refusal,
+    render_subscriptions,
+    render_working,
+)
+from bot.render_slack.plaintext import to_text
+from bot.render_slack.summary import render_company, render_find, render_summary, render_top
+
+__all__ = [
+    "ALERT_LIST",
+    "DETAILS_SELECT",
+    "DIGEST_LIST",
+    "EXPORT_BUTTON",
+    "EXPORT_CSV_BUTTON",
+    "FIND_DETAILED",
+    "HOME_TOP",
+    "MAX_BLOCKS",
+    "MAX_BUTTON",
+    "MAX_FIELD",
+    "MAX_FIELDS",
+    "MAX_HEADER",
+    "MAX_HOME_BLOCKS",
+    "MAX_OPTION",
+    "MAX_OPTIONS",
+    "MAX_OPTION_VALUE",
+    "MAX_SECTION",
+    "MAX_TABLE_CELL_CHARS",
+    "MAX_TABLE_ROWS",
+    "MAX_TEXT",
+    "NAME_IN_LIST",
+    "POST_TO_CHANNEL_BUTTON",
+    "REFRESH_HOME_BUTTON",
+    "Block",
+    "Message",
+    "describe_schedule",
+    "escape",
+    "render_alert",
+    "render_company",
+    "render_digest",
+    "render_error",
+    "render_find",
+    "render_help",
+    "render_home",
+    "render_home_refused",
+    "render_notice",
+    "render_refusal",
+    "render_subscriptions",
+    "render_summary",
+    "render_top",
+    "render_working",
+    "sparkline",
+    "to_text",
+]

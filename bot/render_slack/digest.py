@@ -1,0 +1,174 @@
+"""The digest: totals with their change, who went over or came back, the trend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+
+from bot.digest import Change, DigestDiff, SnapshotRow
+from bot.render_slack.blocks import (
+    _ALL_CLEAR,
+    _TABLE_TITLE,
+    _UNKNOWN,
+    DIGEST_LIST,
+    MAX_OPTIONS,
+    Block,
+    Message,
+    _actions,
+    _clock,
+    _context,
+    _data_as_of,
+    _delta,
+    _details_select,
+    _export_buttons,
+    _fields,
+    _header,
+    _line,
+    _list_blocks,
+    _message,
+    _money,
+    _name,
+    _over_by,
+    _ranking,
+    _section,
+    _zone,
+)
+
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def render_digest(
+    diff: DigestDiff, *, now: datetime, zone_name: str = "UTC", cadence: str | None = "weekly"
+) -> Message:
+    """The digest (weekly, daily, or for a schedule that is neither, cadence None): totals
+    with their change, who went over or came back, the trend."""
+    zone = _zone(zone_name)
+    title = (
+        f"{cadence.capitalize()} license overage digest" if cadence else "License overage digest"
+    )
+    blocks = [_header(title), *_late_note(diff, now, zone, zone_name)]
+    if diff.all_clear:
+        blocks += _digest_all_clear(diff)
+    else:
+        blocks += _digest_body(diff)
+    blocks += [*_trend(diff), _data_as_of(diff.report, now=now, zone=zone, zone_name=zone_name)]
+    if not diff.all_clear:
+        blocks += _actions([*_export_buttons(), *_details_select(diff.report.top(MAX_OPTIONS))])
+    return _message(_digest_text(diff, title), blocks)
+
+
+def _digest_text(diff: DigestDiff, title: str) -> str:
+    report = diff.report
+    if diff.all_clear:
+        return f"{title}: {_ALL_CLEAR}"
+    companies = f"{report.companies_over:,} companies over their license limit"
+    seats = f"{report.seats_over:,} seats over"
+    if not diff.first:
+        companies += f" ({_delta(diff.companies_delta)})"
+        seats += f" ({_delta(diff.seats_delta)})"
+    return f"{title}: {companies}, {seats}."
+
+
+def _late_note(diff: DigestDiff, now: datetime, zone: tzinfo, zone_name: str) -> list[Block]:
+    if diff.late_by is None:
+        return []
+    due = diff.due or now - diff.late_by
+    slot = _clock(due, now=now, zone=zone, zone_name=zone_name)
+    if diff.retried:
+        return [
+            _context(
+                f":hourglass: Posted late, on a retry after a failed attempt: it was due at {slot}."
+            )
+        ]
+    return [
+        _context(f":hourglass: Posted late: the bot was offline at the scheduled time ({slot}).")
+    ]
+
+
+def _digest_all_clear(diff: DigestDiff) -> list[Block]:
+    blocks = [_section(f":white_check_mark: {_ALL_CLEAR} (All clear.)")]
+    if diff.first:
+        blocks.append(_context("This is the first digest: nothing to compare with yet."))
+    return blocks + _digest_list(
+        "Back under their limit", [_came_back_line(r) for r in diff.came_back]
+    )
+
+
+def _digest_body(diff: DigestDiff) -> list[Block]:
+    report = diff.report
+    pairs = [
+        ("Companies over limit", _with_delta(report.companies_over, diff.companies_delta)),
+        ("Seats over in total", _with_delta(report.seats_over, diff.seats_delta)),
+    ]
+    if report.limit_unknown:
+        pairs.append(("Of which limit unknown", f"{report.limit_unknown:,}"))
+    if report.true_up is not None:
+        pairs.append(("Estimated monthly true-up", _money(report.true_up, report.currency)))
+    blocks = [_fields(pairs)]
+    if diff.first:
+        blocks.append(_context("This is the first digest: nothing to compare with yet."))
+    blocks += _digest_list(
+        "Went over since last digest", [_line(n, o) for n, o in enumerate(diff.went_over, 1)]
+    )
+    blocks += _digest_list("Back under their limit", [_came_back_line(r) for r in diff.came_back])
+    blocks += _digest_list("Grew", [_change_line(c) for c in diff.grew])
+    blocks += _digest_list("Shrank", [_change_line(c) for c in diff.shrank])
+    blocks += _digest_list("Limit now unknown", [_unknown_line(c) for c in diff.limit_now_unknown])
+    blocks += _digest_list(
+        "Limit readable again", [_change_line(c) for c in diff.limit_known_again]
+    )
+    blocks.append({**_section("*Biggest overages*"), "block_id": _TABLE_TITLE})
+    return blocks + _ranking(
+        report.top(DIGEST_LIST), total=report.companies_over, max_blocks=DIGEST_LIST
+    )
+
+
+def _with_delta(value: int, delta: int | None) -> str:
+    return f"{value:,}" if delta is None else f"{value:,}  {_delta(delta)}"
+
+
+def _digest_list(title: str, lines: Sequence[str]) -> list[Block]:
+    if not lines:
+        return []
+    heading = f"*{title}* ({len(lines):,})"
+    return _list_blocks(lines[:DIGEST_LIST], total=len(lines), max_blocks=2, title=heading)
+
+
+def _came_back_line(row: SnapshotRow) -> str:
+    was = _UNKNOWN if row.seats_over is None else f"was over by {row.seats_over:,}"
+    return f"{_name(row.name)} · {was}"
+
+
+def _change_line(change: Change) -> str:
+    name = _name(change.overage.company.name)
+    after = _over_by(change.overage)
+    if change.previous_seats_over is None:  # the limit is readable again: no delta to show
+        return f"{name} · {_UNKNOWN} → over by {after}"
+    return f"{name} · over by {change.previous_seats_over:,} → {after} ({_delta(change.delta)})"
+
+
+def _unknown_line(change: Change) -> str:
+    # only a change from a known overage lands here: the previous value is never None
+    was, users = change.previous_seats_over, change.overage.company.target_users
+    return (
+        f"{_name(change.overage.company.name)} · was over by {was:,} → {_UNKNOWN} ({users:,} users)"
+    )
+
+
+def _trend(diff: DigestDiff) -> list[Block]:
+    if len(diff.trend) < 2:
+        return []
+    values = [point.seats_over for point in diff.trend]
+    line = f"`{sparkline(values)}` {values[0]:,} → {values[-1]:,}"
+    return [_context(f"Seats over, last {len(values)} digests: {line}")]
+
+
+def sparkline(values: Sequence[int]) -> str:
+    """A compact text chart: one block character per value, low to high."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if high == low:
+        return _SPARKS[3] * len(values)
+    steps = len(_SPARKS) - 1
+    return "".join(_SPARKS[round((v - low) * steps / (high - low))] for v in values)
