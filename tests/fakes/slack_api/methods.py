@@ -1,0 +1,225 @@
+"""The Slack Web API methods the bot calls, answered from the fake's state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.fakes.slack_api.checks import (
+    MAX_VIEW_BLOCKS,
+    _check_blocks,
+    _check_message,
+    _check_metadata,
+    _Refusal,
+)
+from tests.fakes.slack_api.records import Channel, Params, Upload, _PendingFile
+from tests.fakes.slack_api.state import SlackState
+
+
+class WebApiMethods(SlackState):
+    """One handler per Web API method, called with the lock held."""
+
+    def _handlers(self) -> dict[str, Callable[[Params], Params]]:
+        return {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.postEphemeral": self._post_ephemeral,
+            "chat.update": self._update,
+            "conversations.info": self._conversation_info,
+            "conversations.join": self._join,
+            "conversations.history": self._history,
+            "conversations.open": self._open,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
+            "views.publish": self._publish_view,
+        }
+
+    def _auth_test(self, params: Params) -> Params:
+        return {
+            "url": "https://fake-workspace.slack.com/",
+            "team": "Fake Workspace",
+            "user": "overage_bot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": "B0BOT",
+            "is_enterprise_install": False,
+        }
+
+    def _channel(self, params: Params, key: str = "channel") -> Channel:
+        """The channel named by `key`; a private one the bot is not in is hidden from it."""
+        channel = self._channels.get(str(params.get(key) or ""))
+        if channel is None or (channel.private and not channel.member):
+            raise _Refusal("channel_not_found")
+        return channel
+
+    def _member_channel(self, params: Params, key: str = "channel") -> Channel:
+        channel = self._channel(params, key)
+        if not channel.member:
+            raise _Refusal("not_in_channel")
+        return channel
+
+    def _post_message(self, params: Params) -> Params:
+        channel = self._member_channel(params)
+        _check_message(params)
+        metadata = params.get("metadata")
+        if metadata is not None:
+            _check_metadata(metadata)
+        message = self._store(channel.id, params, metadata=metadata)
+        return {"channel": channel.id, "ts": message["ts"], "message": dict(message)}
+
+    def _store(self, channel: str, params: Params, *, metadata: Any = None) -> Params:
+        ts = self._next_ts()
+        message: Params = {"type": "message", "user": self.bot_user_id, "ts": ts}
+        message["text"] = params.get("text") or ""
+        for key in ("blocks", "attachments", "thread_ts", "files"):
+            if params.get(key):
+                message[key] = params[key]
+        if metadata is not None:
+            message["metadata"] = metadata
+        self._messages[channel].append(message)
+        return message
+
+    def _next_ts(self) -> str:
+        # whole microseconds, so that every ts is unique and later than the one before
+        self._last_us = max(time.time_ns() // 1000, self._last_us + 1)
+        seconds, micros = divmod(self._last_us, 1_000_000)
+        return f"{seconds}.{micros:06d}"
+
+    def _post_ephemeral(self, params: Params) -> Params:
+        self._member_channel(params)
+        if not params.get("user"):
+            raise _Refusal("user_not_in_channel")
+        _check_message(params)
+        return {"message_ts": self._next_ts()}
+
+    def _update(self, params: Params) -> Params:
+        channel = self._member_channel(params)
+        _check_message(params)
+        ts = str(params.get("ts") or "")
+        for message in self._messages[channel.id]:
+            if message["ts"] == ts:
+                message["text"] = params.get("text") or ""
+                message["blocks"] = params.get("blocks") or []
+                return {"channel": channel.id, "ts": ts, "text": message["text"]}
+        raise _Refusal("message_not_found")
+
+    def _conversation_info(self, params: Params) -> Params:
+        channel = self._channel(params)
+        return {"channel": _channel_json(channel)}
+
+    def _join(self, params: Params) -> Params:
+        channel = self._channel(params)
+        if channel.private:
+            raise _Refusal("method_not_supported_for_channel_type")
+        channel.member = True
+        return {"channel": _channel_json(channel)}
+
+    def _open(self, params: Params) -> Params:
+        """A direct message with one user: the same D-channel each time, the bot a member."""
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if not users:
+            raise _Refusal("users_list_not_supplied")
+        if len(users) > 1:
+            raise _Refusal("not_implemented", "the fake opens direct messages with one user only")
+        already_open = users[0] in self._dms
+        if not already_open:
+            dm = self._dms[users[0]] = f"D{next(self._ids):08d}"
+            self._channels[dm] = Channel(dm, users[0], private=True, member=True)
+            self._messages.setdefault(dm, [])
+        return {"channel": {"id": self._dms[users[0]]}, "already_open": already_open}
+
+    def _history(self, params: Params) -> Params:
+        channel = self._member_channel(params)
+        oldest = float(params.get("oldest") or 0)
+        with_metadata = _truthy(params.get("include_all_metadata"))
+        top_level = [
+            m
+            for m in reversed(self._messages[channel.id])
+            if float(m["ts"]) > oldest and m.get("thread_ts", m["ts"]) == m["ts"]
+        ]
+        start = int(params.get("cursor") or 0)
+        limit = min(int(params.get("limit") or 100), 1000)
+        page = top_level[start : start + limit]
+        more = start + limit < len(top_level)
+        messages = [_without_metadata(m) if not with_metadata else dict(m) for m in page]
+        return {
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _get_upload_url(self, params: Params) -> Params:
+        filename = params.get("filename")
+        length = str(params.get("length") or "")
+        if not filename or not length.isdigit():
+            raise _Refusal("invalid_arguments")
+        file_id = f"F{next(self._ids):08d}"
+        self._pending[file_id] = _PendingFile(str(filename), int(length))
+        return {"upload_url": f"{self._root}upload/v1/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, params: Params) -> Params:
+        files = params.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+            raise _Refusal("invalid_arguments")
+        channel_id = params.get("channel_id") or None
+        if channel_id is not None:
+            self._member_channel(params, "channel_id")
+        for item in files:
+            self._check_pending(str(item.get("id")))
+        uploads = [self._finish_upload(item, params) for item in files]
+        self._uploads.extend(uploads)
+        shared = [{"id": u.file_id, "name": u.filename, "title": u.title} for u in uploads]
+        if channel_id is not None:
+            comment = {"text": params.get("initial_comment"), "thread_ts": params.get("thread_ts")}
+            self._store(channel_id, {**comment, "files": shared})
+        return {"files": shared}
+
+    def _check_pending(self, file_id: str) -> None:
+        pending = self._pending.get(file_id)
+        if pending is None or pending.content is None:
+            raise _Refusal("file_not_found")
+        if len(pending.content) != pending.length:
+            raise _Refusal("file_upload_size_mismatch")
+
+    def _finish_upload(self, item: Params, params: Params) -> Upload:
+        file_id = str(item.get("id"))
+        pending = self._pending.pop(file_id)
+        return Upload(
+            file_id=file_id,
+            channel_id=params.get("channel_id") or None,
+            filename=pending.filename,
+            title=str(item.get("title") or pending.filename),
+            initial_comment=str(params.get("initial_comment") or ""),
+            thread_ts=params.get("thread_ts") or None,
+            content=pending.content or b"",
+        )
+
+    def _publish_view(self, params: Params) -> Params:
+        view = params.get("view")
+        if not params.get("user_id"):
+            raise _Refusal("invalid_arguments")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise _Refusal("invalid_arguments")
+        _check_blocks(view.get("blocks", []), limit=MAX_VIEW_BLOCKS)  # a view holds no table
+        return {"view": {"id": f"V{next(self._ids):08d}", **view}}
+
+
+def _truthy(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+def _channel_json(channel: Channel) -> Params:
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "is_channel": not channel.private,
+        "is_group": channel.private,
+        "is_private": channel.private,
+        "is_member": channel.member,
+        "is_archived": channel.archived,
+    }
+
+
+def _without_metadata(message: Params) -> Params:
+    return {k: v for k, v in message.items() if k != "metadata"}
