@@ -9,6 +9,7 @@ import io
 import json
 import math
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -537,6 +538,94 @@ async def test_is_success_envelope(client: httpx.AsyncClient, sandbox: Sandbox) 
     bad = (await _search(client, token, filter=None)).json()
     assert good["isSuccess"] is True and "status" not in good and good["data"]["results"]
     assert bad["isSuccess"] is False and bad["messages"]
+
+
+async def test_page_size_cap_serves_fewer_rows_and_says_so(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    steady = await _all_pages(client, token, pageSize=15)
+    sandbox.switches.page_size_cap = 15
+    first = (await _search(client, token, pageSize=100)).json()["data"]
+    second = (await _search(client, token, pageSize=100, pageNumber=2)).json()["data"]
+    assert (first["pageSize"], first["totalNumberOfPages"]) == (15, 3)
+    assert first["results"] + second["results"] == steady[:30]
+    assert (await _search(client, token, pageSize=10)).json()["data"]["pageSize"] == 10
+
+
+async def test_max_page_size_refuses_a_bigger_page(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    sandbox.switches.max_page_size = 50
+    refused = await _search(client, token, pageSize=51)
+    assert refused.status_code == 400
+    assert refused.json()["validationMessages"] == ["'pageSize' must be at most 50."]
+    assert (await _search(client, token, pageSize=50)).status_code == 200
+
+
+async def test_hidden_rows_are_counted_but_never_served(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    steady = await _all_pages(client, token, pageSize=15)
+    sandbox.switches.hidden_rows = 3
+    rows = await _all_pages(client, token, pageSize=15)
+    data = (await _search(client, token, pageSize=15)).json()["data"]
+    assert rows == steady[:-3]
+    assert data["totalNumberOfRecords"] == data["limitExceededCompanyCount"] == OVER
+
+
+@pytest.mark.parametrize("status", ["SUCCESS", "success", "Ok"])
+async def test_envelope_status_spells_the_status_of_a_success(
+    client: httpx.AsyncClient, sandbox: Sandbox, status: str
+) -> None:
+    token = await _token(client)
+    sandbox.switches.envelope_status = status
+    assert (await _search(client, token)).json()["status"] == status
+    assert (await _search(client, token, filter=None)).json()["status"] == "Failed"
+
+
+async def test_served_roles_decide_the_search_and_the_permissions_listed(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    sandbox.switches.role = "Billing Partner"
+    refused = (await client.post("/connect/token", data=FORM)).json()
+    assert "companies/search|POST" not in refused["permissions"]
+    assert (await _search(client, refused["access_token"])).status_code == 403
+    sandbox.switches.served_roles = ["Reseller", "Billing Partner"]
+    served = (await client.post("/connect/token", data=FORM)).json()
+    assert "companies/search|POST" in served["permissions"]
+    assert _claims(served["access_token"])["role"] == "Billing Partner"
+    assert (await _search(client, served["access_token"])).status_code == 200
+
+
+async def test_unlimited_in_answer_lets_unlimited_licences_through_the_filter(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    sandbox.switches.unlimited_in_answer = True
+    rows = await _all_pages(client, token, pageSize=50)
+    unlimited = [r for r in sandbox.companies if r["isNumberOfUsersLimited"] is False]
+    data = (await _search(client, token)).json()["data"]
+    assert unlimited and len(rows) == OVER + len(unlimited)
+    assert data["totalNumberOfRecords"] == OVER + len(unlimited)
+    assert data["limitExceededCompanyCount"] == OVER
+
+
+async def test_time_switches_send_the_instant_in_an_offset_with_a_fraction(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    plain = (await _search(client, token, pageSize=5)).json()["data"]["results"]
+    sandbox.switches.time_offset_minutes = -330
+    sandbox.switches.time_fraction_digits = 4
+    sent = (await _search(client, token, pageSize=5)).json()["data"]["results"]
+    assert plain[0]["createTime"].endswith("Z")
+    for before, after in zip(plain, sent, strict=True):
+        moment = datetime.fromisoformat(before["createTime"].replace("Z", "+00:00"))
+        local = moment.astimezone(timezone(timedelta(hours=-5, minutes=-30)))
+        assert after["createTime"] == f"{local:%Y-%m-%dT%H:%M:%S}.1234-05:30"
 
 
 async def test_admin_endpoints_steer_the_sandbox(
