@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -238,47 +238,35 @@ def parse_limit(value: object) -> int | None:
 
 # RFC 3339 date-time: T or space, a fraction of any length, Z or an offset (or none: UTC)
 _RFC3339 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
-    r"(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:([0-9]{2})"
+    r"(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:([0-9]{2}))?"
 )
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_time(value: object) -> datetime | None:
     """An RFC 3339 date-time from the platform as the instant it names, in the offset it was
     sent with: a fraction of any length (cut to microseconds), any offset, Z, a leap second
-    (read as the next second). Other ISO 8601 forms Python reads (a date alone) are read too;
-    a time without an offset is taken as UTC; junk is None."""
-    if not isinstance(value, str) or not value.strip():
+    (read as the next second); a time without an offset is taken as UTC, a date alone as its
+    midnight in UTC; anything else is None."""
+    if not isinstance(value, str):
         return None
-    text = value.strip()
+    text = value.strip().upper()  # t and z may be lower case
     match = _RFC3339.fullmatch(text)
+    if match is None and not _DATE.fullmatch(text):
+        return None
+    leap = match is not None and match.group(1) == "60"
+    if match is not None and int(match.group(2) or 0) > 59:
+        return None  # an offset's minutes (Python would read +03:99 as 4:39)
     try:
-        parsed = _rfc3339(match) if match else datetime.fromisoformat(text)
+        # Python reads fractions of any length (cut to microseconds) and offsets since 3.11;
+        # offsets past 23:59 and impossible dates it refuses
+        parsed = datetime.fromisoformat(text[:17] + "59" + text[19:] if leap else text)
     except ValueError:
         return None
+    if leap:  # 23:59:60 is the second before the next minute begins
+        parsed += timedelta(seconds=1)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _rfc3339(match: re.Match[str]) -> datetime:
-    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    micro = int((match.group(7) or "").ljust(6, "0")[:6])
-    zone = None if match.group(8) else _offset(match.group(9), match.group(10), match.group(11))
-    leap = second == 60  # 23:59:60 is the second before the next minute begins
-    moment = datetime(year, month, day, hour, minute, 59 if leap else second, micro, UTC)
-    if zone is not None:
-        moment = moment.replace(tzinfo=zone)
-    return moment + timedelta(seconds=1) if leap else moment
-
-
-def _offset(sign: str | None, hours: str | None, minutes: str | None) -> timezone | None:
-    """The offset as a zone; None when there is none (read as UTC). Raises ValueError past
-    23:59, as no offset can be."""
-    if sign is None or hours is None or minutes is None:
-        return None
-    if int(minutes) > 59:
-        raise ValueError("offset minutes past 59")
-    delta = timedelta(hours=int(hours), minutes=int(minutes))
-    return timezone(-delta if sign == "-" else delta)
 
 
 def _text(value: object) -> str:
