@@ -79,6 +79,7 @@ class Sandbox:
         self.requests: list[tuple[str, int]] = []
         self._companies = generate_companies(companies, seed=seed, over_limit=over_limit)
         self._cache: dict[tuple[Any, ...], list[Row]] = {}
+        self._counts: dict[tuple[Any, ...], int] = {}  # emptied with _cache
         self._rng = random.Random(seed * 7919 + 1)
         self._signing_key = secrets.token_bytes(32)
         self._company_id = f"sbx-reseller-{seed}"
@@ -101,6 +102,7 @@ class Sandbox:
     def companies(self, rows: list[Row]) -> None:
         self._companies = list(rows)
         self._cache.clear()
+        self._counts.clear()
 
     def _ordered(self, query: Query) -> list[Row]:
         unlimited_too = self.switches.unlimited_in_answer and query.flagged_only
@@ -109,6 +111,7 @@ class Sandbox:
         if rows is None:
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
+                self._counts.clear()
             rows = select(self._sorted(query.order_by, query.ascending), query,
                           unlimited_too=unlimited_too)  # fmt: skip
             self._cache[key] = rows
@@ -125,7 +128,14 @@ class Sandbox:
     def _flagged_count(self, query: Query) -> int:
         """limitExceededCompanyCount: the companies over their limit among those query selects."""
         flagged = dataclasses.replace(query, flagged_only=True)
-        return sum(1 for row in self._ordered(flagged) if is_flagged(row))
+        rows = self._ordered(flagged)
+        if not self.switches.unlimited_in_answer:
+            return len(rows)
+        key = ("flagged", *flagged.selection)
+        counted = self._counts.get(key)
+        if counted is None:
+            counted = self._counts[key] = sum(1 for row in rows if is_flagged(row))
+        return counted
 
     def _shift(self, query: Query) -> None:
         """Slide records between pages: a new flagged company on top, or the top one gone."""
