@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +72,12 @@ class Report:
     source: str = ""
     seat_price: Decimal | None = None
     currency: str = "USD"
+    # Keepnet's own count of companies over their limit (limitExceededCompanyCount, else
+    # totalNumberOfRecords, as last read); None when the platform sent neither
+    platform_count: int | None = None
+    # the unique rows read from the platform's over-limit answer, before any row was left out
+    # here (unlimited licences, flags whose limit shows they are not over)
+    rows_read: int = 0
 
     @property
     def companies_over(self) -> int:
@@ -113,17 +119,17 @@ def build_report(
     source: str = "",
     seat_price: Decimal | None = None,
     currency: str = "USD",
+    platform_count: int | None = None,
 ) -> Report:
     """Rank the flagged companies: biggest overage first, "limit unknown" last.
 
     A row whose readable limit shows it is not over (a stale flag) is left out: the platform
-    UI highlights only `targetUserCount > limit`, and billing must not charge for it.
+    UI highlights only `targetUserCount > limit`, and billing must not charge for it. So is an
+    unlimited licence (isNumberOfUsersLimited false), whatever the filter returned: it has no
+    limit to be over. platform_count is what the platform said it holds (see shortfall_note).
     """
-    overages = [
-        _overage(c, seat_price)
-        for c in _unique(companies)
-        if c.seats_over is None or c.seats_over > 0
-    ]
+    unique = _unique(companies)
+    overages = [_overage(c, seat_price) for c in unique if _counts_as_over(c)]
     overages.sort(key=_rank)
     return Report(
         overages=tuple(overages),
@@ -131,7 +137,27 @@ def build_report(
         source=source,
         seat_price=seat_price,
         currency=currency,
+        platform_count=platform_count,
+        rows_read=len(unique),
     )
+
+
+def shortfall_note(report: Report) -> str | None:
+    """One sentence when rows Keepnet counted could not be read, e.g. "Keepnet counts 141
+    companies over their limit; 139 could be read."; None when the list is complete.
+
+    The comparison is between the unique rows read from the over-limit answer, before any of
+    them was left out here, and the platform's own count. Rows left out by us (unlimited
+    licences, flags whose limit shows they are not over) were read, so they never make a
+    note: only rows that the platform counted and no page served do. More rows than the count
+    (the list grew while it was read) is no shortfall either: nothing counted is missing.
+    """
+    counted, read = report.platform_count, report.rows_read
+    if counted is None or read >= counted:
+        return None
+    what = "company over its limit" if counted == 1 else "companies over their limit"
+    could = f"{read:,}" if read else "none"
+    return f"Keepnet counts {counted:,} {what}; {could} could be read."
 
 
 def _unique(companies: Iterable[Company]) -> list[Company]:
@@ -139,6 +165,11 @@ def _unique(companies: Iterable[Company]) -> list[Company]:
     for company in companies:
         seen.setdefault(company.ref, company)
     return list(seen.values())
+
+
+def _counts_as_over(company: Company) -> bool:
+    """Limited, and over its limit or with a limit that cannot be read ("limit unknown")."""
+    return company.limited and (company.seats_over is None or company.seats_over > 0)
 
 
 def _overage(company: Company, seat_price: Decimal | None) -> Overage:
@@ -205,23 +236,36 @@ def parse_limit(value: object) -> int | None:
     return int(match.group(1).replace(",", "")) if match else None
 
 
+# RFC 3339 date-time: T or space, a fraction of any length, Z or an offset (or none: UTC)
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:([0-9]{2})"
+    r"(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:([0-9]{2}))?"
+)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_time(value: object) -> datetime | None:
-    """ISO 8601 from the platform; naive times are taken as UTC; junk is None."""
-    if not isinstance(value, str) or not value.strip():
+    """An RFC 3339 date-time from the platform as the instant it names, in the offset it was
+    sent with: a fraction of any length (cut to microseconds), any offset, Z, a leap second
+    (read as the next second); a time without an offset is taken as UTC, a date alone as its
+    midnight in UTC; anything else is None."""
+    if not isinstance(value, str):
         return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # .NET may send 7 fractional digits; Python takes at most 6
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits) :]
-        text = f"{head}.{digits[:6]}{zone}"
+    text = value.strip().upper()  # t and z may be lower case
+    match = _RFC3339.fullmatch(text)
+    if match is None and not _DATE.fullmatch(text):
+        return None
+    leap = match is not None and match.group(1) == "60"
+    if match is not None and int(match.group(2) or 0) > 59:
+        return None  # an offset's minutes (Python would read +03:99 as 4:39)
     try:
-        parsed = datetime.fromisoformat(text)
+        # Python reads fractions of any length (cut to microseconds) and offsets since 3.11;
+        # offsets past 23:59 and impossible dates it refuses
+        parsed = datetime.fromisoformat(text[:17] + "59" + text[19:] if leap else text)
     except ValueError:
         return None
+    if leap:  # 23:59:60 is the second before the next minute begins
+        parsed += timedelta(seconds=1)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
