@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import render_slack
+from bot.crontab import slot_key
 from bot.overage import Report
-from bot.schedule import slot_key
 from bot.store import Run
 
 if TYPE_CHECKING:

@@ -20,10 +20,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.crontab import make_trigger, next_slot
 from bot.errors import BotError, ChannelNotFound, ConfigError, SlackBusy, SlackRefused
 from bot.keepnet import KeepnetClient
 from bot.publish import Publisher, error_code_and_status, make_client
-from bot.schedule import make_trigger, next_slot
 from bot.store import MIGRATIONS, Store
 
 PASS, FAIL = "✓", "✗"

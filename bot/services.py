@@ -13,12 +13,12 @@ from typing import Any, Protocol
 
 from bot import grammar, render_slack, workbook
 from bot.config import Settings
+from bot.crontab import crontab_cadence, retry_delay, slot_key
 from bot.digest import DigestDiff, TrendPoint, diff, snapshot_of
 from bot.errors import BotError, NotAllowed, SlackRefused
 from bot.keepnet import KeepnetClient, NativeFile
 from bot.overage import Report, build_report
 from bot.render_slack import Message
-from bot.schedule import crontab_cadence, retry_delay, slot_key
 from bot.store import Run, Store
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ import pytest
 from bot.alerts import ALERT_EVENT, alert_key, check_new_overages
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
+from bot.crontab import slot_key
 from bot.errors import BotError
 from bot.overage import Company, Overage, Report, build_report, parse_limit
 from bot.render_slack import (
@@ -27,7 +28,6 @@ from bot.render_slack import (
     to_text,
 )
 from bot.sandbox import Sandbox, is_flagged
-from bot.schedule import slot_key
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.runtime_settings import sandbox_settings
 

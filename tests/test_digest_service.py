@@ -17,12 +17,12 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from bot.app import Runtime, build_runtime
+from bot.crontab import slot_key
 from bot.errors import ChannelNotFound, SlackBusy
 from bot.overage import Company, build_report
 from bot.publish import Publisher
 from bot.render_slack import Message
 from bot.sandbox import Sandbox, advance
-from bot.schedule import slot_key
 from bot.services import DIGEST_EVENT
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.conftest import eventually

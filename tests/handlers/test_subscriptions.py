@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_runtime
-from bot.schedule import make_trigger, next_slot, slot_key
+from bot.crontab import make_trigger, next_slot, slot_key
 from tests.handlers.conftest import StartBot, all_text, answer_to
 
 SUBSCRIBE = "subscribe weekly mon 09:00 Europe/Istanbul"
