@@ -27,9 +27,9 @@ import handlers
 from bot.config import Settings
 from bot.errors import SlackAuthError, SlackBusy, SlackRefused
 from bot.keepnet import KeepnetClient
-from bot.publish import Publisher, error_code_and_status, make_client
+from bot.publish import Poster, Publisher, error_code_and_status, make_client
 from bot.schedule import DigestScheduler
-from bot.services import Poster, Services
+from bot.services import Services
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,7 @@ async def build_runtime(
     )
     identity = Identity(slack) if settings.slack_bot_token else None
     bolt = _build_bolt(settings, slack, services, identity) if identity else None
-    scheduler = DigestScheduler(services, settings)
-    services.next_digest = scheduler.next_run
+    scheduler = DigestScheduler(services, settings, now=now)
     return Runtime(settings, http, slack, store, services, bolt, scheduler, identity=identity)
 
 

@@ -61,6 +61,14 @@ class WrongAddress(UpstreamError):
 class SlackDeliveryError(BotError):
     """Slack refused or failed a post or upload."""
 
+    @classmethod
+    def workbook_not_attached(cls) -> SlackDeliveryError:
+        """The digest is out, but its workbook did not reach its thread."""
+        return cls(
+            "The workbook could not be attached to this digest.",
+            hint="Use `/overage export` to get it.",
+        )
+
 
 class NotInChannel(SlackDeliveryError):
     hint = "Invite the bot with `/invite @Overage Bot` and try again."
@@ -94,6 +102,20 @@ class NotAllowed(BotError):
     """The person may not do this (allow-lists, admin-only commands)."""
 
     hint = "Ask whoever runs the bot."
+
+    @classmethod
+    def admins_only(cls) -> NotAllowed:
+        return cls(
+            "Only the bot's admins can change digest subscriptions.",
+            hint="Ask one of them, or have ADMIN_USER_IDS include you.",
+        )
+
+    @classmethod
+    def digest_channel_in_settings(cls) -> NotAllowed:
+        return cls(
+            "This channel's digest is set by DIGEST_CHANNEL in the bot's settings, not from Slack.",
+            hint="Change DIGEST_SCHEDULE there, or subscribe another channel.",
+        )
 
 
 class ConfigError(Exception):

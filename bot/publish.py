@@ -7,7 +7,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -170,6 +170,40 @@ def slack_error(
     if code in _BUSY_ERRORS or status >= 500:
         return SlackBusy(f"Slack is busy and did not complete the {action}{where}.")
     return SlackRefused(f"Slack refused the {action}{where} ({code or f'HTTP {status}'}).")
+
+
+class Poster(Protocol):
+    """What the services need of Slack: Publisher below, or the demo's console."""
+
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str: ...
+
+    async def upload(
+        self,
+        channel: str,
+        *,
+        content: bytes,
+        filename: str,
+        title: str,
+        initial_comment: str = "",
+        thread_ts: str | None = None,
+    ) -> None: ...
+
+    async def find_message(
+        self, channel: str, *, event_type: str, key: str, oldest: float
+    ) -> str | None: ...
+
+    async def ensure_member(self, channel: str) -> None: ...
+
+    async def publish_home(self, user_id: str, blocks: list[Block]) -> None: ...
+
+    async def open_dm(self, user_id: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

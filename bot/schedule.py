@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Settings
-from bot.crontab import (
-    make_trigger,
-    next_slot,
-    previous_slot,
-    repeated_wall_time,
-    slot_key,
-    subscription_crontab,
-)
+from bot.crontab import make_trigger, next_slot, previous_slot, repeated_wall_time, slot_key
 from bot.errors import BotError
+from bot.services import DigestSchedule, Services
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +22,26 @@ CATCH_UP_WITHIN = timedelta(days=1)  # a slot missed by more than this is not po
 ALERT_CATCH_UP_WITHIN = timedelta(hours=2)  # an alert check missed by more is left to the next
 
 
-@dataclass(frozen=True, slots=True)
-class _Digests:
-    """One channel's digest schedule; slots before `since` are never posted."""
-
-    channel: str
-    trigger: CronTrigger
-    since: datetime | None  # when the channel was subscribed, or first seen for DIGEST_CHANNEL
-
-
 class DigestScheduler:
     """APScheduler wiring: each subscription's cron slots, plus a minute tick that retries
-    failed slots and catches up the latest one missed while the bot was down."""
+    failed slots and catches up the latest one missed while the bot was down.
 
-    def __init__(self, services: Any, settings: Settings) -> None:
+    It reads the time from `now` (by default the services' clock) and does all its work in
+    `tick`, so a test drives it in-process: set the clock, await tick().
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings,
+        *,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self._services = services
         self._settings = settings
+        self._now = now or services.now
         self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._stored: list[_Digests] = []  # the subscriptions set from Slack
+        self._stored: list[DigestSchedule] = []  # the subscriptions set from Slack
         self._env_since: datetime | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -68,37 +60,23 @@ class DigestScheduler:
     def running(self) -> bool:
         return bool(self._scheduler.running)
 
-    def subscriptions(self) -> list[tuple[str, CronTrigger]]:
-        return [(digests.channel, digests.trigger) for digests in self._digests()]
-
-    def _digests(self) -> list[_Digests]:
+    def _digests(self) -> list[DigestSchedule]:
         channel = self._settings.digest_channel
         if self._env_trigger is None or not channel:
             return list(self._stored)
-        return [_Digests(channel, self._env_trigger, self._env_since), *self._stored]
+        return [DigestSchedule(channel, self._env_trigger, self._env_since), *self._stored]
 
     async def refresh(self) -> None:
         """Re-read the subscriptions set from Slack (another replica may have changed them)."""
-        stored = await asyncio.to_thread(self._services.store.subscriptions)
-        zone = self._settings.digest_timezone
-        self._stored = [
-            _Digests(
-                sub.channel,
-                make_trigger(
-                    subscription_crontab(sub.cadence, sub.weekday, sub.time), sub.zone or zone
-                ),
-                sub.created_at,
-            )
-            for sub in stored
-            if sub.channel != self._settings.digest_channel  # DIGEST_CHANNEL's schedule rules
-        ]
+        self._stored = await self._services.subscribed_digests()
 
     def channels(self) -> list[str]:
-        return [channel for channel, _ in self.subscriptions()]
+        return [digests.channel for digests in self._digests()]
 
     def next_run(self) -> datetime | None:
-        now = self._services.now()
-        return min((next_slot(trigger, now) for _, trigger in self.subscriptions()), default=None)
+        """The next digest slot of the schedules as last read (for /healthz)."""
+        now = self._now()
+        return min((next_slot(d.trigger, now) for d in self._digests()), default=None)
 
     def start(self) -> None:
         if self._env_trigger is not None:
@@ -130,7 +108,7 @@ class DigestScheduler:
             id="tick",
             coalesce=True,
             max_instances=1,
-            next_run_time=datetime.now(UTC),
+            next_run_time=datetime.now(UTC),  # APScheduler runs on the wall clock: at once
         )
         self._scheduler.start()
 
@@ -169,7 +147,7 @@ class DigestScheduler:
 
     async def tick(self) -> None:
         """Post every slot that is due and not yet posted, here or by another replica."""
-        started = self._services.now()  # what a slot's lateness is measured against
+        started = self._now()  # what a slot's lateness is measured against
         try:
             await self.refresh()
         except BotError as exc:
@@ -204,9 +182,7 @@ class DigestScheduler:
         if self._env_since is not None or self._env_trigger is None or not channel:
             return
         try:
-            self._env_since = await asyncio.to_thread(
-                functools.partial(self._services.store.first_seen, channel, now=now)
-            )
+            self._env_since = await self._services.digest_channel_since(channel, now=now)
         except BotError as exc:
             log.warning("digest channel %s not read: %s", channel, exc)
 
@@ -217,16 +193,11 @@ class DigestScheduler:
         first: a failed slot is retried, not forgotten, even once a newer slot is due.
         Never more than RETRIES_PER_TICK, so a dense schedule cannot build a backlog."""
         try:
-            pending = await asyncio.to_thread(
-                functools.partial(
-                    self._services.store.pending_runs, channel, now=now,
-                    since=now - CATCH_UP_WITHIN,
-                )
-            )  # fmt: skip
+            failed = await self._services.failed_digests(channel, now=now, within=CATCH_UP_WITHIN)
         except BotError as exc:
             log.warning("failed digests for %s not read: %s", channel, exc)
             return []
-        slots = [run.slot for run in pending if run.slot != latest]
+        slots = [slot for slot in failed if slot != latest]
         return slots[-RETRIES_PER_TICK:]
 
     async def _tick_alerts(self) -> None:
@@ -237,18 +208,17 @@ class DigestScheduler:
         channel = self._settings.alert_channel
         if self._alert_trigger is None or not channel:
             return
-        from bot.alerts import alert_key, check_new_overages  # bot.alerts imports this module
-
-        now = self._services.now()
+        now = self._now()
         slot = previous_slot(self._alert_trigger, now, within=CATCH_UP_WITHIN)
         if slot is None or repeated_wall_time(slot, self._alert_trigger):
             return
         try:
-            if now - slot > ALERT_CATCH_UP_WITHIN:
-                run = await asyncio.to_thread(self._services.store.run, alert_key(channel), slot)
-                if run is None:
-                    return
-            await check_new_overages(self._services, channel, slot)
+            # a check missed by hours is not started late; one that was started is retried
+            if now - slot > ALERT_CATCH_UP_WITHIN and not await self._services.alert_check_started(
+                channel, slot
+            ):
+                return
+            await self._services.check_alerts(channel, slot)
         except BotError as exc:
             log.warning("alert check for %s at %s failed: %s", channel, slot_key(slot), exc)
         except Exception:  # the scheduler must survive any one failed check

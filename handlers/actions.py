@@ -9,7 +9,6 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import logs, render_slack
 from bot.errors import BotError
-from bot.publish import Publisher
 from bot.render_slack import (
     DETAILS_SELECT,
     EXPORT_BUTTON,
@@ -61,7 +60,7 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
     @app.action(EXPORT_BUTTON, middleware=[guard])
     @app.action(EXPORT_CSV_BUTTON, middleware=[guard])
     async def on_export_clicked(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, client: Any
+        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
     ) -> None:
         await ack()
         fmt = "csv" if action.get("action_id") == EXPORT_CSV_BUTTON else "xlsx"
@@ -69,9 +68,8 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
         clicked_in = _clicked_in(body)
         meter = Meter()
         if clicked_in is None:  # the Home tab: into the person's DM, failures shown on the tab
-            async with telling_errors(telling_on_home(services, client, user)) as outcome:
-                dm = await Publisher(client).open_dm(user)
-                await services.upload_export(dm, fmt=fmt, native=False, user=user)
+            async with telling_errors(telling_on_home(services, user)) as outcome:
+                await services.upload_export_to_dm(user, fmt=fmt)
         else:
             async with answering_errors(ephemeral_reply(respond)) as outcome:
                 with in_their_channel(clicked_in):

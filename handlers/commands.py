@@ -102,5 +102,9 @@ async def answer(
                 await reply(render_slack.render_working("A digest for this channel is on its way."))
         case grammar.Help(problem=problem):
             await reply(render_slack.render_help(problem))
-        case _:
-            await services.answer_subscription(request, channel=channel, user=user, reply=reply)
+        case grammar.Subscribe():
+            await reply(await services.subscribe(request, channel=channel, user=user))
+        case grammar.Unsubscribe():
+            await reply(await services.unsubscribe(channel=channel, user=user))
+        case grammar.Subscriptions():
+            await reply(await services.list_subscriptions())
