@@ -146,7 +146,8 @@ class DigestScheduler:
         await asyncio.sleep(0)  # let the shutdown happen
 
     async def tick(self) -> None:
-        """Post every slot that is due and not yet posted, here or by another replica."""
+        """One pass: post every digest slot that is due and not yet posted, here or by
+        another replica, then run the alert check that is due."""
         started = self._now()  # what a slot's lateness is measured against
         try:
             await self.refresh()
@@ -154,26 +155,31 @@ class DigestScheduler:
             log.warning("subscriptions not read: %s", exc)
         await self._read_env_since(started)
         for digests in self._digests():
-            if digests.since is None:
-                continue  # the database could not say since when the channel is known
-            latest = previous_slot(digests.trigger, started, within=CATCH_UP_WITHIN)
-            slots = await self._retries(digests.channel, now=started, latest=latest)
-            if (
-                latest is not None
-                and latest >= digests.since
-                and not repeated_wall_time(latest, digests.trigger)
-            ):
-                slots.append(latest)
-            for slot in slots:
-                try:
-                    await self._services.run_slot(digests.channel, slot, as_of=started)
-                except BotError as exc:
-                    log.warning(
-                        "digest for %s at %s failed: %s", digests.channel, slot_key(slot), exc
-                    )
-                except Exception:  # the scheduler must survive any one failed slot
-                    log.exception("digest for %s at %s failed", digests.channel, slot_key(slot))
+            for slot in await self._due(digests, now=started):
+                await self._run_slot(digests.channel, slot, as_of=started)
         await self._tick_alerts()
+
+    async def _due(self, digests: DigestSchedule, *, now: datetime) -> list[datetime]:
+        """The channel's failed slots to retry, then its latest slot, if it is to be posted."""
+        if digests.since is None:
+            return []  # the database could not say since when the channel is known
+        latest = previous_slot(digests.trigger, now, within=CATCH_UP_WITHIN)
+        slots = await self._retries(digests.channel, now=now, latest=latest)
+        if (
+            latest is not None
+            and latest >= digests.since
+            and not repeated_wall_time(latest, digests.trigger)
+        ):
+            slots.append(latest)
+        return slots
+
+    async def _run_slot(self, channel: str, slot: datetime, *, as_of: datetime) -> None:
+        try:
+            await self._services.run_slot(channel, slot, as_of=as_of)
+        except BotError as exc:
+            log.warning("digest for %s at %s failed: %s", channel, slot_key(slot), exc)
+        except Exception:  # the scheduler must survive any one failed slot
+            log.exception("digest for %s at %s failed", channel, slot_key(slot))
 
     async def _read_env_since(self, now: datetime) -> None:
         """Since when this database knows DIGEST_CHANNEL: a slot from before the bot's first
@@ -214,9 +220,8 @@ class DigestScheduler:
             return
         try:
             # a check missed by hours is not started late; one that was started is retried
-            if now - slot > ALERT_CATCH_UP_WITHIN and not await self._services.alert_check_started(
-                channel, slot
-            ):
+            missed = now - slot > ALERT_CATCH_UP_WITHIN
+            if missed and not await self._services.alert_check_started(channel, slot):
                 return
             await self._services.check_alerts(channel, slot)
         except BotError as exc:
