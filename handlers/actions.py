@@ -16,7 +16,7 @@ from bot.render_slack import (
     POST_TO_CHANNEL_BUTTON,
 )
 from bot.services import Services
-from handlers.commands import Meter, ephemeral_reply
+from handlers.commands import ephemeral_reply
 from handlers.errors import answering_errors, in_their_channel, telling_errors
 from handlers.home import telling_on_home
 
@@ -41,7 +41,7 @@ def _channel(body: dict[str, Any]) -> str:
 
 
 def _log_click(
-    name: str, body: dict[str, Any], meter: Meter, outcome: dict[str, str], **extra: str
+    name: str, body: dict[str, Any], meter: logs.Meter, outcome: dict[str, str], **extra: str
 ) -> None:
     """The click's one log line: which action, who, where (a channel or "home"), how it went."""
     logs.event(
@@ -66,7 +66,7 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
         fmt = "csv" if action.get("action_id") == EXPORT_CSV_BUTTON else "xlsx"
         user = body.get("user", {}).get("id", "")
         clicked_in = _clicked_in(body)
-        meter = Meter()
+        meter = logs.Meter()
         if clicked_in is None:  # the Home tab: into the person's DM, failures shown on the tab
             async with telling_errors(telling_on_home(services, user)) as outcome:
                 await services.upload_export_to_dm(user, fmt=fmt)
@@ -80,7 +80,7 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
     async def on_post_to_channel_clicked(ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
         user = body.get("user", {}).get("id", "")
-        meter = Meter()
+        meter = logs.Meter()
         async with answering_errors(ephemeral_reply(respond)) as outcome:
             channel = _channel(body)
             with in_their_channel(channel):
@@ -93,7 +93,7 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
     ) -> None:
         await ack()
         company_id = (action.get("selected_option") or {}).get("value", "")
-        meter = Meter()
+        meter = logs.Meter()
         async with answering_errors(ephemeral_reply(respond)) as outcome:
             report = await services.report()
             overage = report.by_id(company_id)

@@ -20,7 +20,8 @@ from bot.errors import (
     RequestRejected,
     WrongAddress,
 )
-from bot.keepnet import EXTRA_PASSES, MAX_ATTEMPTS, KeepnetClient, upstream_calls
+from bot.keepnet import EXTRA_PASSES, MAX_ATTEMPTS, KeepnetClient
+from bot.logs import upstream_calls
 from bot.sandbox import Sandbox, is_flagged
 
 SECRET = "sandbox-secret"
