@@ -25,9 +25,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.config import Settings
-from bot.errors import SlackAuthError, SlackBusy, SlackRefused
 from bot.keepnet import KeepnetClient
-from bot.publish import Poster, Publisher, error_code_and_status, make_client
+from bot.publish import Poster, Publisher, make_client, open_socket_mode
 from bot.schedule import DigestScheduler
 from bot.services import Services
 from bot.store import Store
@@ -281,24 +280,9 @@ async def _connect_socket_mode(runtime: Runtime) -> Any:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     token = runtime.settings.slack_app_token
-    try:  # slack_sdk retries a refused token forever; ask once, so a bad one stops the start
-        opened = await runtime.slack.apps_connections_open(app_token=token)
-    except SlackApiError as exc:
-        code, status = error_code_and_status(exc)
-        code = code or f"HTTP {status}"
-        if code in {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}:
-            raise SlackAuthError(
-                f"Slack refused SLACK_APP_TOKEN ({code}).",
-                hint="Create an app-level token with the connections:write scope under "
-                "Basic Information → App-Level Tokens, and enable Socket Mode.",
-            ) from None
-        raise SlackRefused(f"Slack did not open a Socket Mode connection ({code}).") from None
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise SlackBusy(
-            f"Slack could not be reached to open Socket Mode ({type(exc).__name__})."
-        ) from None
+    url = await open_socket_mode(runtime.slack, token)
     handler = AsyncSocketModeHandler(runtime.bolt, token)  # type: ignore[arg-type]
-    handler.client.wss_uri = opened["url"]
+    handler.client.wss_uri = url
     await handler.connect_async()  # type: ignore[no-untyped-call]
     return handler
 

@@ -1,6 +1,14 @@
-"""The BotError family: the only home of user-facing failure text."""
+"""The BotError family: the only home of user-facing failure text.
+
+A sentence said in more than one place, or by a listener or a service, is a factory on its
+class here (`NotInChannel.private(channel)`); the edges that know a cause (keepnet.py,
+publish.py, store.py) raise with theirs where they find it.
+"""
 
 from __future__ import annotations
+
+# how Slack's /invite names the bot, in the sentences that ask for one
+INVITE = "`/invite @Overage Bot`"
 
 
 class BotError(Exception):
@@ -17,6 +25,28 @@ class BotError(Exception):
 
     def for_user(self) -> str:
         return f"{self} {self.hint}".strip()
+
+    @classmethod
+    def unexpected(cls, reference: str) -> BotError:
+        """A failure we did not foresee; its detail is in the log under `reference`."""
+        return cls(
+            f"Something went wrong on our side (reference {reference}).",
+            hint="Please try again later.",
+        )
+
+    @classmethod
+    def button_outside_channel(cls) -> BotError:
+        return cls(
+            "This button only works in a channel.", hint="Run `/overage` in a channel first."
+        )
+
+    @classmethod
+    def no_longer_over(cls) -> BotError:
+        """The company picked from a list is not in the current list any more."""
+        return cls(
+            "That company is no longer over its limit.",
+            hint="Run `/overage` for the current list.",
+        )
 
 
 class UpstreamError(BotError):
@@ -71,18 +101,42 @@ class SlackDeliveryError(BotError):
 
 
 class NotInChannel(SlackDeliveryError):
-    hint = "Invite the bot with `/invite @Overage Bot` and try again."
+    hint = f"Invite the bot with {INVITE} and try again."
     lasting = True
+
+    @classmethod
+    def public(cls, channel: str | None) -> NotInChannel:
+        return cls(f"The bot is not a member of the channel {channel}.")
+
+    @classmethod
+    def private(cls, channel: str | None) -> NotInChannel:
+        """A private channel: the bot cannot join it, a person must invite it."""
+        return cls(f"The bot is not a member of the private channel {channel}.")
 
 
 class ChannelNotFound(SlackDeliveryError):
     hint = "Check the channel ID (for the digest: DIGEST_CHANNEL)."
     lasting = True
 
+    @classmethod
+    def unknown(cls, channel: str | None) -> ChannelNotFound:
+        return cls(
+            f"Slack cannot find the channel {channel}, or it is private and the bot is not in it."
+        )
+
 
 class SlackAuthError(SlackDeliveryError):
     hint = "Check SLACK_BOT_TOKEN: reinstall the app to get a new bot token."
     lasting = True
+
+    @classmethod
+    def app_token_refused(cls, code: str) -> SlackAuthError:
+        """Slack refused SLACK_APP_TOKEN, the app-level token Socket Mode connects with."""
+        return cls(
+            f"Slack refused SLACK_APP_TOKEN ({code}).",
+            hint="Create an app-level token with connections:write under Basic Information → "
+            "App-Level Tokens, turn on Socket Mode, and set SLACK_APP_TOKEN to it (xapp-...).",
+        )
 
 
 class SlackBusy(SlackDeliveryError):

@@ -143,6 +143,29 @@ def _without_server_retries(client: AsyncWebClient) -> AsyncWebClient:
     )
 
 
+# Slack's answers to apps.connections.open that say the app-level token will not do
+_APP_TOKEN_ERRORS = _AUTH_ERRORS | {"missing_scope", "not_allowed_token_type", "no_permission"}
+
+
+async def open_socket_mode(client: AsyncWebClient, app_token: str) -> str:
+    """The WebSocket URL of a new Socket Mode connection, asked of Slack once: slack_sdk
+    asks again forever for a refused token, and a bad one must stop the start."""
+    try:
+        opened = await client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        code, status = error_code_and_status(exc)
+        if code in _APP_TOKEN_ERRORS:
+            raise SlackAuthError.app_token_refused(code) from None
+        raise SlackRefused(
+            f"Slack did not open a Socket Mode connection ({code or f'HTTP {status}'})."
+        ) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SlackBusy(
+            f"Slack could not be reached to open Socket Mode ({type(exc).__name__})."
+        ) from None
+    return str(opened["url"])
+
+
 def slack_error(
     code: str | None,
     *,
@@ -156,11 +179,9 @@ def slack_error(
     if code in _AUTH_ERRORS:
         return SlackAuthError("Slack did not accept the bot token.")
     if code == "channel_not_found":
-        return ChannelNotFound(
-            f"Slack cannot find the channel {channel}, or it is private and the bot is not in it."
-        )
+        return ChannelNotFound.unknown(channel)
     if code == "not_in_channel":
-        return NotInChannel(f"The bot is not a member of the channel {channel}.")
+        return NotInChannel.public(channel)
     if status == 429 or code == "ratelimited":
         when = f"in {retry_after} s" if retry_after else "in a minute"
         return SlackBusy(
@@ -349,7 +370,7 @@ class Publisher:
     async def _join(self, channel: str) -> None:
         info = await self.channel_info(channel)
         if info.get("is_private"):
-            raise NotInChannel(f"The bot is not a member of the private channel {channel}.")
+            raise NotInChannel.private(channel)
 
         def send() -> Awaitable[AsyncSlackResponse]:
             return self._client.conversations_join(channel=channel)

@@ -34,9 +34,7 @@ def _clicked_in(body: dict[str, Any]) -> str | None:
 def _channel(body: dict[str, Any]) -> str:
     channel = _clicked_in(body)
     if channel is None:
-        raise BotError(
-            "This button only works in a channel.", hint="Run `/overage` in a channel first."
-        )
+        raise BotError.button_outside_channel()
     return channel
 
 
@@ -98,9 +96,6 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
             report = await services.report()
             overage = report.by_id(company_id)
             if overage is None:
-                raise BotError(
-                    "That company is no longer over its limit.",
-                    hint="Run `/overage` for the current list.",
-                )
+                raise BotError.no_longer_over()
             await ephemeral_reply(respond)(render_slack.render_company(overage, now=services.now()))
         _log_click("details", body, meter, outcome)

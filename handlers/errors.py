@@ -25,7 +25,7 @@ def sentence_for(exc: BaseException) -> str:
         return exc.for_user()
     reference = uuid.uuid4().hex[:8]
     log.error("unexpected failure, reference %s", reference, exc_info=exc)
-    return f"Something went wrong on our side (reference {reference}). Please try again later."
+    return BotError.unexpected(reference).for_user()
 
 
 @asynccontextmanager
@@ -58,7 +58,7 @@ def in_their_channel(channel: str) -> Iterator[None]:
     try:
         yield
     except ChannelNotFound as exc:
-        raise NotInChannel(f"The bot is not a member of the private channel {channel}.") from exc
+        raise NotInChannel.private(channel) from exc
 
 
 async def _safe_tell(tell: Tell, sentence: str) -> None:
