@@ -1,4 +1,5 @@
-"""The Slack Web API calls the bot makes, with Slack's error codes mapped to our errors."""
+"""The Slack edge: the Web API calls the bot makes, who the bot is, the Socket Mode connection;
+Slack's error codes mapped to our errors, once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import (
@@ -35,6 +39,7 @@ from bot.render_slack import Block, Message
 
 log = logging.getLogger(__name__)
 
+LEARN_TIMEOUT_S = 10.0  # how long the start waits for auth.test before going on without it
 MAX_RETRIES = 2
 MAX_RETRY_AFTER_S = 30  # a longer Retry-After fails now with "try again in N s"
 HISTORY_PAGE_SIZE = 200
@@ -225,6 +230,56 @@ class Poster(Protocol):
     async def publish_home(self, user_id: str, blocks: list[Block]) -> None: ...
 
     async def open_dm(self, user_id: str) -> str: ...
+
+
+class Identity:
+    """Who the bot is, asked of Slack once (auth.test) and kept. Bolt's default asks again
+    for every request that arrives before the first answer, 50 calls for a burst of 50."""
+
+    def __init__(self, slack: AsyncWebClient) -> None:
+        self._slack = slack
+        self._lock = asyncio.Lock()
+        self._known: AuthorizeResult | None = None
+
+    async def authorize(self) -> AuthorizeResult:
+        async with self._lock:
+            if self._known is None:
+                response = await self._slack.auth_test()
+                self._known = AuthorizeResult.from_auth_test_response(
+                    auth_test_response=response, bot_token=self._slack.token
+                )
+        return self._known
+
+    async def learn(self) -> None:
+        """Ask now, before any request waits on the answer; if Slack cannot be asked yet,
+        the first request asks again."""
+        try:
+            async with asyncio.timeout(LEARN_TIMEOUT_S):
+                await self.authorize()
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("auth.test at start failed (%s): asked again on the first request",
+                        type(exc).__name__)  # fmt: skip
+
+
+class SocketMode:
+    """Bolt's Socket Mode connection: Slack pushes requests over it instead of HTTP."""
+
+    def __init__(self, handler: AsyncSocketModeHandler) -> None:
+        self._handler = handler
+
+    @classmethod
+    async def connect(cls, bolt: AsyncApp, client: AsyncWebClient, app_token: str) -> SocketMode:
+        """Connect with a URL asked of Slack once (see open_socket_mode)."""
+        handler = AsyncSocketModeHandler(bolt, app_token)
+        handler.client.wss_uri = await open_socket_mode(client, app_token)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        return cls(handler)
+
+    async def is_connected(self) -> bool:
+        return bool(await self._handler.client.is_connected())
+
+    async def close(self) -> None:
+        await self._handler.close_async()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
