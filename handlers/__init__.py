@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
 from bot.config import Settings
@@ -18,6 +20,7 @@ from handlers import actions, commands, errors, home
 log = logging.getLogger(__name__)
 
 Middleware = Callable[..., Awaitable[BoltResponse | None]]
+Next = Callable[[], Awaitable[None]]
 
 
 def is_allowed(settings: Settings, *, user: str | None, channel: str | None) -> bool:
@@ -50,7 +53,11 @@ def allow_listed(services: Services) -> Middleware:
     """
 
     async def check(
-        ack: Any, respond: Any, context: AsyncBoltContext, body: dict[str, Any], next: Any
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+        body: dict[str, Any],
+        next: Next,
     ) -> BoltResponse | None:
         user, channel = context.user_id, _channel_of(context, body)
         if is_allowed(services.settings, user=user, channel=channel):

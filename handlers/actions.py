@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import logs, render_slack
 from bot.errors import BotError
@@ -58,7 +60,7 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
     @app.action(EXPORT_BUTTON, middleware=[guard])
     @app.action(EXPORT_CSV_BUTTON, middleware=[guard])
     async def on_export_clicked(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
         fmt = "csv" if action.get("action_id") == EXPORT_CSV_BUTTON else "xlsx"
@@ -75,7 +77,9 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
         _log_click("export", body, meter, outcome, fmt=fmt)
 
     @app.action(POST_TO_CHANNEL_BUTTON, middleware=[guard])
-    async def on_post_to_channel_clicked(ack: Any, body: dict[str, Any], respond: Any) -> None:
+    async def on_post_to_channel_clicked(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         await ack()
         user = body.get("user", {}).get("id", "")
         meter = logs.Meter()
@@ -87,7 +91,7 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
 
     @app.action(DETAILS_SELECT, middleware=[guard])
     async def on_details_selected(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
         company_id = (action.get("selected_option") or {}).get("value", "")

@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import grammar, logs, render_slack
 from bot.render_slack import Message
@@ -15,7 +17,7 @@ from handlers.errors import Reply, answering_errors, in_their_channel
 log = logging.getLogger(__name__)
 
 
-def ephemeral_reply(respond: Any) -> Reply:
+def ephemeral_reply(respond: AsyncRespond) -> Reply:
     async def reply(message: Message) -> None:
         answered = await respond(
             response_type="ephemeral",
@@ -33,7 +35,9 @@ def ephemeral_reply(respond: Any) -> Reply:
 
 def register(app: AsyncApp, services: Services, guard: Any) -> None:
     @app.command("/overage", middleware=[guard])
-    async def on_overage_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
+    async def on_overage_command(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         request = grammar.parse_overage_text(command.get("text") or "")
         await ack(**_ack_for(request))  # stops Slack's 3 s clock; the work below may take longer
         meter = logs.Meter()

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.errors import BotError, ChannelNotFound, NotInChannel
 from bot.render_slack import Message, render_error
@@ -70,7 +71,9 @@ async def _safe_tell(tell: Tell, sentence: str) -> None:
 
 def register(app: AsyncApp) -> None:
     @app.error
-    async def on_unhandled_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+    async def on_unhandled_error(
+        error: Exception, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         """The last net: a failure no listener answered."""
         text = sentence_for(error)
         if body.get("response_url"):

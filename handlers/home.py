@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.render_slack import REFRESH_HOME_BUTTON
 from bot.services import Services
@@ -31,7 +32,7 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
             await services.show_home(user, fresh=False)
 
     @app.action(REFRESH_HOME_BUTTON, middleware=[guard])
-    async def on_refresh_clicked(ack: Any, body: dict[str, Any]) -> None:
+    async def on_refresh_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user = body.get("user", {}).get("id", "")
         async with telling_errors(telling_on_home(services, user)):
