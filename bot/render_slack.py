@@ -959,6 +959,11 @@ def render_shared_summary(report: Report, *, user: str, now: datetime) -> Messag
     return Message(text=message.text, blocks=[*blocks, shared_by], attachments=message.attachments)
 
 
+def describe_crontab(crontab: str, zone: str) -> str:
+    """DIGEST_CHANNEL's schedule in the subscriptions listing: the crontab as it is set."""
+    return f"`{crontab}` ({zone})"
+
+
 def render_subscribed(cadence: str, weekday: str | None, time: str, zone: str) -> Message:
     when = describe_schedule(cadence, weekday, time, zone)
     return render_notice(f"Subscribed: this channel gets the digest {when}.")

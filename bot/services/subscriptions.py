@@ -61,7 +61,9 @@ class Subscriptions:
         entries: list[tuple[str, str, str | None]] = []
         settings = self._settings
         if settings.digest_channel:
-            schedule = f"`{settings.digest_schedule}` ({settings.digest_timezone})"
+            schedule = render_slack.describe_crontab(
+                settings.digest_schedule, settings.digest_timezone
+            )
             entries.append((settings.digest_channel, schedule, None))
         for sub in stored:
             if sub.channel == settings.digest_channel:  # DIGEST_CHANNEL's schedule is the one
