@@ -11,20 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import httpx
 import sqlalchemy as sa
 import yaml
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.errors import BotError, ChannelNotFound, ConfigError, SlackBusy, SlackRefused
+from bot.crontab import make_trigger, next_slot
+from bot.errors import INVITE, BotError, ChannelNotFound, ConfigError, NotInChannel
 from bot.keepnet import KeepnetClient
-from bot.publish import Publisher, error_code_and_status, make_client
-from bot.schedule import make_trigger, next_slot
+from bot.publish import Publisher, make_client, open_socket_mode
 from bot.store import MIGRATIONS, Store
 
 PASS, FAIL = "✓", "✗"
@@ -32,10 +30,6 @@ MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 # prefixes that say which kind of Slack token a value is, and nothing of the token itself
 KNOWN_PREFIXES = ("xoxb-", "xapp-", "xoxp-")
 PREFIX_NEEDS = 16  # characters after the prefix before the prefix is shown at all
-APP_TOKEN_FIX = (
-    "create an app-level token with connections:write under Basic Information → "
-    "App-Level Tokens, turn on Socket Mode, and set SLACK_APP_TOKEN to it (xapp-...)"
-)
 SCOPES_FIX = (
     "add them under OAuth & Permissions → Bot Token Scopes (or create the app again from "
     "manifest.yml), then reinstall the app to the workspace"
@@ -214,17 +208,7 @@ def _scopes_item(granted: frozenset[str] | None) -> Item:
 async def _socket_mode_item(settings: Settings) -> Item:
     async def opened() -> str:
         client = AsyncWebClient(base_url=settings.slack_api_url)
-        try:
-            await client.apps_connections_open(app_token=settings.slack_app_token)
-        except SlackApiError as exc:
-            code, status = error_code_and_status(exc)
-            code = code or f"HTTP {status}"
-            raise SlackRefused(
-                f"Slack did not open a Socket Mode connection with SLACK_APP_TOKEN ({code}).",
-                hint=APP_TOKEN_FIX,
-            ) from None
-        except (aiohttp.ClientError, TimeoutError):
-            raise SlackBusy("Slack could not be reached to open Socket Mode.") from None
+        await open_socket_mode(client, settings.slack_app_token)
         return "Slack accepted SLACK_APP_TOKEN"
 
     return await _attempt("Slack Socket Mode (apps.connections.open)", opened)
@@ -255,10 +239,7 @@ async def _channel_item(
                 hint=f"Unarchive it in Slack, or set {variable} to another channel.",
             )
         if not info.get("is_member") and info.get("is_private"):
-            raise BotError(
-                f"The bot is not a member of the private channel {channel}.",
-                hint="Invite it there with `/invite @Overage Bot`.",
-            )
+            raise NotInChannel.private(channel)
         slot = next_slot(make_trigger(schedule, zone), _now())
         return f"#{name} reachable, {upcoming} {slot:%Y-%m-%d %H:%M %Z}"
 
@@ -272,8 +253,8 @@ async def _channel_info(publisher: Publisher, channel: str, *, variable: str) ->
         raise ChannelNotFound(
             str(exc),
             hint=f"Check {variable}: it takes the channel's ID (like C0123456789, at the bottom "
-            "of the channel's About tab), not its name. If the channel is private, invite the "
-            "bot there with `/invite @Overage Bot`.",
+            f"of the channel's About tab), not its name. If the channel is private, invite the "
+            f"bot there with {INVITE}.",
         ) from None
 
 

@@ -113,12 +113,12 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
         if not args.dry_run:
             settings.require_slack(serving=False)  # a one-shot post answers no requests
         return asyncio.run(oneshot.digest(settings, channel=args.channel, dry_run=args.dry_run))
-    from bot import app
+    from bot import serve
 
     settings.require_keepnet()
     settings.require_slack()
     _check_schedule_channel(settings)
-    asyncio.run(app.serve(settings))
+    asyncio.run(serve.run(settings))
     return EXIT_OK
 
 

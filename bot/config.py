@@ -9,6 +9,7 @@ from typing import TypeVar
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.crontab import make_trigger
 from bot.errors import ConfigError
 
 T = TypeVar("T")
@@ -215,8 +216,6 @@ class _Reader:
 
     def crontab(self, name: str, default: str) -> str:
         def parse(value: str) -> str:
-            from bot.schedule import make_trigger  # the scheduler reads it the same way
-
             try:
                 make_trigger(value, "UTC")
             except ValueError as exc:

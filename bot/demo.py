@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from bot import render_slack
-from bot.alerts import check_new_overages
 from bot.app import build_runtime
 from bot.config import Settings
-from bot.render_slack import Message, to_text
+from bot.render_slack import Block, Message, to_text
 from bot.sandbox.data import advance
 from bot.sandbox.server import Sandbox
 
@@ -71,6 +70,12 @@ class ConsolePoster:
 
     async def ensure_member(self, channel: str) -> None:
         """The demo's console is every channel."""
+
+    async def publish_home(self, user_id: str, blocks: list[Block]) -> None:
+        _show(f"The App Home tab of {user_id}", Message("", blocks))
+
+    async def open_dm(self, user_id: str) -> str:
+        return f"D{user_id}"
 
 
 class _Clock:
@@ -142,13 +147,13 @@ async def run(folder: Path) -> int:
         print("\nFirst weekly digest (nothing to compare with yet):")
         await services.post_digest_now(DEMO_CHANNEL)
         print("\nThe first alert check sums up who is over already:")
-        await check_new_overages(services, ALERT_CHANNEL, clock())
+        await services.check_alerts(ALERT_CHANNEL, clock())
         sandbox.companies = advance(sandbox.companies, seed=8)
         clock.offset = timedelta(days=7)
         print("\nA week later, with the platform's data changed, the second digest:")
         await services.post_digest_now(DEMO_CHANNEL)
         print("\nThe next alert check announces the customers that newly went over:")
-        await check_new_overages(services, ALERT_CHANNEL, clock())
+        await services.check_alerts(ALERT_CHANNEL, clock())
         last, upcoming = await services.digest_times()
         home = render_slack.render_home(
             await services.report(), now=clock(), last_digest=last, next_digest=upcoming

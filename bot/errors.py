@@ -1,6 +1,14 @@
-"""The BotError family: the only home of user-facing failure text."""
+"""The BotError family: the only home of user-facing failure text.
+
+A sentence said in more than one place, or by a listener or a service, is a factory on its
+class here (`NotInChannel.private(channel)`); the edges that know a cause (keepnet.py,
+publish.py, store.py) raise with theirs where they find it.
+"""
 
 from __future__ import annotations
+
+# how Slack's /invite names the bot, in the sentences that ask for one
+INVITE = "`/invite @Overage Bot`"
 
 
 class BotError(Exception):
@@ -17,6 +25,28 @@ class BotError(Exception):
 
     def for_user(self) -> str:
         return f"{self} {self.hint}".strip()
+
+    @classmethod
+    def unexpected(cls, reference: str) -> BotError:
+        """A failure we did not foresee; its detail is in the log under `reference`."""
+        return cls(
+            f"Something went wrong on our side (reference {reference}).",
+            hint="Please try again later.",
+        )
+
+    @classmethod
+    def button_outside_channel(cls) -> BotError:
+        return cls(
+            "This button only works in a channel.", hint="Run `/overage` in a channel first."
+        )
+
+    @classmethod
+    def no_longer_over(cls) -> BotError:
+        """The company picked from a list is not in the current list any more."""
+        return cls(
+            "That company is no longer over its limit.",
+            hint="Run `/overage` for the current list.",
+        )
 
 
 class UpstreamError(BotError):
@@ -83,20 +113,52 @@ class WrongAddress(UpstreamError):
 class SlackDeliveryError(BotError):
     """Slack refused or failed a post or upload."""
 
+    @classmethod
+    def workbook_not_attached(cls) -> SlackDeliveryError:
+        """The digest is out, but its workbook did not reach its thread."""
+        return cls(
+            "The workbook could not be attached to this digest.",
+            hint="Use `/overage export` to get it.",
+        )
+
 
 class NotInChannel(SlackDeliveryError):
-    hint = "Invite the bot with `/invite @Overage Bot` and try again."
+    hint = f"Invite the bot with {INVITE} and try again."
     lasting = True
+
+    @classmethod
+    def public(cls, channel: str | None) -> NotInChannel:
+        return cls(f"The bot is not a member of the channel {channel}.")
+
+    @classmethod
+    def private(cls, channel: str | None) -> NotInChannel:
+        """A private channel: the bot cannot join it, a person must invite it."""
+        return cls(f"The bot is not a member of the private channel {channel}.")
 
 
 class ChannelNotFound(SlackDeliveryError):
     hint = "Check the channel ID (for the digest: DIGEST_CHANNEL)."
     lasting = True
 
+    @classmethod
+    def unknown(cls, channel: str | None) -> ChannelNotFound:
+        return cls(
+            f"Slack cannot find the channel {channel}, or it is private and the bot is not in it."
+        )
+
 
 class SlackAuthError(SlackDeliveryError):
     hint = "Check SLACK_BOT_TOKEN: reinstall the app to get a new bot token."
     lasting = True
+
+    @classmethod
+    def app_token_refused(cls, code: str) -> SlackAuthError:
+        """Slack refused SLACK_APP_TOKEN, the app-level token Socket Mode connects with."""
+        return cls(
+            f"Slack refused SLACK_APP_TOKEN ({code}).",
+            hint="Create an app-level token with connections:write under Basic Information → "
+            "App-Level Tokens, turn on Socket Mode, and set SLACK_APP_TOKEN to it (xapp-...).",
+        )
 
 
 class SlackBusy(SlackDeliveryError):
@@ -116,6 +178,20 @@ class NotAllowed(BotError):
     """The person may not do this (allow-lists, admin-only commands)."""
 
     hint = "Ask whoever runs the bot."
+
+    @classmethod
+    def admins_only(cls) -> NotAllowed:
+        return cls(
+            "Only the bot's admins can change digest subscriptions.",
+            hint="Ask one of them, or have ADMIN_USER_IDS include you.",
+        )
+
+    @classmethod
+    def digest_channel_in_settings(cls) -> NotAllowed:
+        return cls(
+            "This channel's digest is set by DIGEST_CHANNEL in the bot's settings, not from Slack.",
+            hint="Change DIGEST_SCHEDULE there, or subscribe another channel.",
+        )
 
 
 class ConfigError(Exception):

@@ -11,7 +11,6 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -30,12 +29,10 @@ from bot.errors import (
     WrongAddress,
     list_refused,
 )
+from bot.logs import upstream_calls
 from bot.overage import Company, parse_company, parse_limit
 
 log = logging.getLogger(__name__)
-
-# Counts upstream requests per command, for the command's log line.
-upstream_calls: ContextVar[list[int] | None] = ContextVar("upstream_calls", default=None)
 
 MAX_ATTEMPTS = 5
 RETRY_BUDGET_S = 60.0  # per operation: a whole fetch, export or token request

@@ -6,7 +6,9 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,8 @@ ANYWHERE_FROM = 8
 SHORTEST = 3
 # the record attribute that carries an event's fields (see `event`)
 FIELDS = "event_fields"
+# the calls to the platform of the request being metered (see Meter); keepnet.py counts them
+upstream_calls: ContextVar[list[int] | None] = ContextVar("upstream_calls", default=None)
 
 
 def _char_pattern(char: str) -> str:
@@ -90,6 +94,19 @@ def event(logger: logging.Logger, what: str, **fields: str | int | None) -> None
     """
     shown = " ".join(f"{key}={'-' if value is None else value}" for key, value in fields.items())
     logger.info("%s %s", what, shown, extra={FIELDS: fields}, stacklevel=2)
+
+
+class Meter:
+    """Times one request and counts its calls to the platform, for the request's log line."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._calls = [0]
+        upstream_calls.set(self._calls)  # each listener runs in a context of its own
+
+    def fields(self) -> dict[str, int]:
+        elapsed_ms = int((time.monotonic() - self._started) * 1000)
+        return {"duration_ms": elapsed_ms, "upstream_calls": self._calls[0]}
 
 
 def _one_line(text: str) -> str:

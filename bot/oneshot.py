@@ -7,9 +7,9 @@ from pathlib import Path
 
 from bot.app import build_runtime
 from bot.config import Settings
+from bot.crontab import make_trigger, previous_slot
 from bot.errors import ConfigError
 from bot.render_slack import to_text
-from bot.schedule import make_trigger, previous_slot
 
 # a cron host that runs `digest` at the DIGEST_SCHEDULE time shares that slot with `serve`
 SAME_SLOT_WITHIN = timedelta(hours=1)

@@ -1,4 +1,5 @@
-"""The Slack Web API calls the bot makes, with Slack's error codes mapped to our errors."""
+"""The Slack edge: the Web API calls the bot makes, who the bot is, the Socket Mode connection;
+Slack's error codes mapped to our errors, once."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import (
@@ -35,6 +39,7 @@ from bot.render_slack import Block, Message
 
 log = logging.getLogger(__name__)
 
+LEARN_TIMEOUT_S = 10.0  # how long the start waits for auth.test before going on without it
 MAX_RETRIES = 2
 MAX_RETRY_AFTER_S = 30  # a longer Retry-After fails now with "try again in N s"
 HISTORY_PAGE_SIZE = 200
@@ -143,6 +148,29 @@ def _without_server_retries(client: AsyncWebClient) -> AsyncWebClient:
     )
 
 
+# Slack's answers to apps.connections.open that say the app-level token will not do
+_APP_TOKEN_ERRORS = _AUTH_ERRORS | {"missing_scope", "not_allowed_token_type", "no_permission"}
+
+
+async def open_socket_mode(client: AsyncWebClient, app_token: str) -> str:
+    """The WebSocket URL of a new Socket Mode connection, asked of Slack once: slack_sdk
+    asks again forever for a refused token, and a bad one must stop the start."""
+    try:
+        opened = await client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        code, status = error_code_and_status(exc)
+        if code in _APP_TOKEN_ERRORS:
+            raise SlackAuthError.app_token_refused(code) from None
+        raise SlackRefused(
+            f"Slack did not open a Socket Mode connection ({code or f'HTTP {status}'})."
+        ) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SlackBusy(
+            f"Slack could not be reached to open Socket Mode ({type(exc).__name__})."
+        ) from None
+    return str(opened["url"])
+
+
 def slack_error(
     code: str | None,
     *,
@@ -156,11 +184,9 @@ def slack_error(
     if code in _AUTH_ERRORS:
         return SlackAuthError("Slack did not accept the bot token.")
     if code == "channel_not_found":
-        return ChannelNotFound(
-            f"Slack cannot find the channel {channel}, or it is private and the bot is not in it."
-        )
+        return ChannelNotFound.unknown(channel)
     if code == "not_in_channel":
-        return NotInChannel(f"The bot is not a member of the channel {channel}.")
+        return NotInChannel.public(channel)
     if status == 429 or code == "ratelimited":
         when = f"in {retry_after} s" if retry_after else "in a minute"
         return SlackBusy(
@@ -170,6 +196,90 @@ def slack_error(
     if code in _BUSY_ERRORS or status >= 500:
         return SlackBusy(f"Slack is busy and did not complete the {action}{where}.")
     return SlackRefused(f"Slack refused the {action}{where} ({code or f'HTTP {status}'}).")
+
+
+class Poster(Protocol):
+    """What the services need of Slack: Publisher below, or the demo's console."""
+
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str: ...
+
+    async def upload(
+        self,
+        channel: str,
+        *,
+        content: bytes,
+        filename: str,
+        title: str,
+        initial_comment: str = "",
+        thread_ts: str | None = None,
+    ) -> None: ...
+
+    async def find_message(
+        self, channel: str, *, event_type: str, key: str, oldest: float
+    ) -> str | None: ...
+
+    async def ensure_member(self, channel: str) -> None: ...
+
+    async def publish_home(self, user_id: str, blocks: list[Block]) -> None: ...
+
+    async def open_dm(self, user_id: str) -> str: ...
+
+
+class Identity:
+    """Who the bot is, asked of Slack once (auth.test) and kept. Bolt's default asks again
+    for every request that arrives before the first answer, 50 calls for a burst of 50."""
+
+    def __init__(self, slack: AsyncWebClient) -> None:
+        self._slack = slack
+        self._lock = asyncio.Lock()
+        self._known: AuthorizeResult | None = None
+
+    async def authorize(self) -> AuthorizeResult:
+        async with self._lock:
+            if self._known is None:
+                response = await self._slack.auth_test()
+                self._known = AuthorizeResult.from_auth_test_response(
+                    auth_test_response=response, bot_token=self._slack.token
+                )
+        return self._known
+
+    async def learn(self) -> None:
+        """Ask now, before any request waits on the answer; if Slack cannot be asked yet,
+        the first request asks again."""
+        try:
+            async with asyncio.timeout(LEARN_TIMEOUT_S):
+                await self.authorize()
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("auth.test at start failed (%s): asked again on the first request",
+                        type(exc).__name__)  # fmt: skip
+
+
+class SocketMode:
+    """Bolt's Socket Mode connection: Slack pushes requests over it instead of HTTP."""
+
+    def __init__(self, handler: AsyncSocketModeHandler) -> None:
+        self._handler = handler
+
+    @classmethod
+    async def connect(cls, bolt: AsyncApp, client: AsyncWebClient, app_token: str) -> SocketMode:
+        """Connect with a URL asked of Slack once (see open_socket_mode)."""
+        handler = AsyncSocketModeHandler(bolt, app_token)
+        handler.client.wss_uri = await open_socket_mode(client, app_token)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        return cls(handler)
+
+    async def is_connected(self) -> bool:
+        return bool(await self._handler.client.is_connected())
+
+    async def close(self) -> None:
+        await self._handler.close_async()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +425,7 @@ class Publisher:
     async def _join(self, channel: str) -> None:
         info = await self.channel_info(channel)
         if info.get("is_private"):
-            raise NotInChannel(f"The bot is not a member of the private channel {channel}.")
+            raise NotInChannel.private(channel)
 
         def send() -> Awaitable[AsyncSlackResponse]:
             return self._client.conversations_join(channel=channel)

@@ -1,21 +1,18 @@
-"""Digest schedule: slot times of a crontab in a zone, and the APScheduler wiring."""
+"""The timer: turns due digest slots and alert checks into service calls (APScheduler)."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Settings
+from bot.crontab import make_trigger, next_slot, previous_slot, repeated_wall_time, slot_key
 from bot.errors import BotError
+from bot.services import DigestSchedule, Services
 
 log = logging.getLogger(__name__)
 
@@ -23,180 +20,28 @@ TICK_S = 60  # how often due, failed and missed slots are looked at
 RETRIES_PER_TICK = 3  # earlier failed slots tried again per channel and tick
 CATCH_UP_WITHIN = timedelta(days=1)  # a slot missed by more than this is not posted late
 ALERT_CATCH_UP_WITHIN = timedelta(hours=2)  # an alert check missed by more is left to the next
-FIRST_RETRY = timedelta(minutes=1)  # a failed slot is tried again after 1, 2, 4, 8 … minutes
-LONGEST_RETRY = timedelta(minutes=30)  # … at most this far apart, and this for lasting errors
-
-_TICK = timedelta(microseconds=1)
-_FIRST_LOOK_BACK = timedelta(minutes=2)
-# cron counts the days of the week from Sunday = 0 (7 is Sunday too); APScheduler 3 counts
-# from Monday = 0, so numbers are turned into these names before APScheduler sees them
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def make_trigger(crontab: str, zone: str) -> CronTrigger:
-    """A 5-field crontab read in `zone`'s wall-clock time (09:00 stays 09:00 across DST).
-
-    Day-of-week numbers count as cron counts them (0 and 7 = Sunday, 1-5 = Monday to Friday).
-    Raises ValueError for a crontab that is malformed or never fires (`0 0 30 2 *`).
-    """
-    fields = crontab.split()
-    if len(fields) != 5:
-        raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
-    minute, hour, day, month, weekday = fields
-    trigger = CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=cron_weekdays(weekday),
-        timezone=ZoneInfo(zone),
-    )
-    if _fire_after(trigger, datetime.now(UTC)) is None:
-        raise ValueError("it never fires")
-    return trigger
-
-
-def cron_weekdays(field: str) -> str:
-    """A crontab's day-of-week field as a list of day names APScheduler reads as cron does:
-    `1` → `mon`, `0` and `7` → `sun`, `1-5` → `mon,tue,wed,thu,fri`, `*/2` → `sun,tue,thu,sat`.
-    Names (`MON`, `mon-fri`) keep their meaning; `*` stays `*`."""
-    if field == "*":
-        return field
-    days: set[int] = set()
-    for item in field.lower().split(","):
-        days |= _cron_days(item)
-    return ",".join(_WEEKDAYS[d] for d in sorted(days, key=lambda d: (d + 6) % 7))  # Monday first
-
-
-def _cron_days(item: str) -> set[int]:
-    base, slash, step_text = item.partition("/")
-    step = int(step_text) if step_text.isdigit() else 0
-    if slash and step < 1:
-        raise ValueError(f"day of week {item!r} has a bad step")
-    if base == "*":
-        first, last = 0, 6
-    elif "-" in base:
-        start, _, end = base.partition("-")
-        first, last = _cron_day(start), _cron_day(end)
-        if last == 0 and first > 0:  # `sat-sun`, `5-0`: Sunday closes the week
-            last = 7
-        if first > last:
-            raise ValueError(f"day of week range {base!r} ends before it starts")
-    else:
-        first = _cron_day(base)
-        last = 6 if slash and first < 7 else first  # `1/2` = from Monday, every second day
-    return {day % 7 for day in range(first, last + 1, step or 1)}
-
-
-def _cron_day(text: str) -> int:
-    if text.isdigit() and int(text) <= 7:
-        return int(text)
-    if text in _WEEKDAYS:
-        return _WEEKDAYS.index(text)
-    raise ValueError(f"day of week {text!r} is not 0-7 or a name like mon")
-
-
-def crontab_cadence(crontab: str) -> str | None:
-    """ "daily" for a crontab that fires once every day, "weekly" for once a week, else None."""
-    fields = crontab.split()
-    if len(fields) != 5:
-        return None
-    minute, hour, day, month, weekday = fields
-    if not (minute.isdigit() and hour.isdigit() and day == "*" and month == "*"):
-        return None
-    if weekday == "*":
-        return "daily"
-    try:
-        days = cron_weekdays(weekday).split(",")
-    except ValueError:
-        return None
-    return "weekly" if len(days) == 1 else None
-
-
-def retry_delay(attempts: int, *, lasting: bool = False) -> timedelta:
-    """How long a slot waits after its `attempts`-th failed attempt before the next one:
-    1, 2, 4, 8, 16, then 30 minutes; 30 at once for an error waiting cannot heal."""
-    if lasting:
-        return LONGEST_RETRY
-    return min(FIRST_RETRY * (1 << max(0, min(attempts - 1, 10))), LONGEST_RETRY)
-
-
-def next_slot(trigger: CronTrigger, now: datetime) -> datetime:
-    """The first fire time strictly after `now`, aware, in the trigger's zone."""
-    fire = _fire_after(trigger, now)
-    if fire is None:  # only a trigger with an end date runs out, and ours have none
-        raise ValueError("the schedule has no fire time after now")
-    return fire
-
-
-def previous_slot(
-    trigger: CronTrigger, now: datetime, *, within: timedelta = timedelta(days=1)
-) -> datetime | None:
-    """The latest fire time in (now - within, now], or None: the slot to catch up, if any.
-
-    Looks back in doubling windows, so a dense schedule (every minute) walks only a few
-    fire times and a sparse one (weekly) only a few windows.
-    """
-    if now.utcoffset() is None:
-        raise ValueError(f"naive datetime {now!r}: pass a timezone-aware one")
-    now = now.astimezone(UTC)  # step back in real time, not wall-clock time, across DST
-    window = min(_FIRST_LOOK_BACK, within)
-    while True:
-        latest = _last_fire_in(trigger, start=now - window, end=now)
-        if latest is not None or window >= within:
-            return latest
-        window = min(window * 2, within)
-
-
-def slot_key(slot: datetime) -> str:
-    """The slot as ISO 8601 UTC, e.g. `2026-11-23T09:00:00Z`: stable, whatever the zone."""
-    if slot.utcoffset() is None:
-        raise ValueError(f"naive datetime {slot!r}: pass a timezone-aware one")
-    utc = slot.astimezone(UTC)
-    fraction = f".{utc.microsecond:06d}" if utc.microsecond else ""
-    return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
-
-
-def _fire_after(trigger: CronTrigger, moment: datetime) -> datetime | None:
-    if moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware one")
-    # fire times are whole seconds and APScheduler rounds up to one, so +1 µs means "after"
-    fire: datetime | None = trigger.get_next_fire_time(
-        None, (moment.astimezone(UTC) + _TICK).astimezone(trigger.timezone)
-    )
-    # a time in a spring-forward gap comes back as a wall time that never happens
-    # (02:30+01:00); going through UTC gives the real instant with its real offset (03:30+02:00)
-    return None if fire is None else fire.astimezone(UTC).astimezone(trigger.timezone)
-
-
-def _last_fire_in(trigger: CronTrigger, *, start: datetime, end: datetime) -> datetime | None:
-    """The latest fire time in (start, end]."""
-    latest = None
-    fire = _fire_after(trigger, start)
-    while fire is not None and fire <= end:
-        latest = fire
-        fire = _fire_after(trigger, fire)
-    return latest
-
-
-@dataclass(frozen=True, slots=True)
-class _Digests:
-    """One channel's digest schedule; slots before `since` are never posted."""
-
-    channel: str
-    trigger: CronTrigger
-    since: datetime | None  # when the channel was subscribed, or first seen for DIGEST_CHANNEL
 
 
 class DigestScheduler:
     """APScheduler wiring: each subscription's cron slots, plus a minute tick that retries
-    failed slots and catches up the latest one missed while the bot was down."""
+    failed slots and catches up the latest one missed while the bot was down.
 
-    def __init__(self, services: Any, settings: Settings) -> None:
+    It reads the time from `now` (by default the services' clock) and does all its work in
+    `tick`, so a test drives it in-process: set the clock, await tick().
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings,
+        *,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self._services = services
         self._settings = settings
+        self._now = now or services.now
         self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._stored: list[_Digests] = []  # the subscriptions set from Slack
+        self._stored: list[DigestSchedule] = []  # the subscriptions set from Slack
         self._env_since: datetime | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -215,35 +60,23 @@ class DigestScheduler:
     def running(self) -> bool:
         return bool(self._scheduler.running)
 
-    def subscriptions(self) -> list[tuple[str, CronTrigger]]:
-        return [(digests.channel, digests.trigger) for digests in self._digests()]
-
-    def _digests(self) -> list[_Digests]:
+    def _digests(self) -> list[DigestSchedule]:
         channel = self._settings.digest_channel
         if self._env_trigger is None or not channel:
             return list(self._stored)
-        return [_Digests(channel, self._env_trigger, self._env_since), *self._stored]
+        return [DigestSchedule(channel, self._env_trigger, self._env_since), *self._stored]
 
     async def refresh(self) -> None:
         """Re-read the subscriptions set from Slack (another replica may have changed them)."""
-        stored = await asyncio.to_thread(self._services.store.subscriptions)
-        zone = self._settings.digest_timezone
-        self._stored = [
-            _Digests(
-                sub.channel,
-                make_trigger(subscription_crontab(sub), sub.zone or zone),
-                sub.created_at,
-            )
-            for sub in stored
-            if sub.channel != self._settings.digest_channel  # DIGEST_CHANNEL's schedule rules
-        ]
+        self._stored = await self._services.subscribed_digests()
 
     def channels(self) -> list[str]:
-        return [channel for channel, _ in self.subscriptions()]
+        return [digests.channel for digests in self._digests()]
 
     def next_run(self) -> datetime | None:
-        now = self._services.now()
-        return min((next_slot(trigger, now) for _, trigger in self.subscriptions()), default=None)
+        """The next digest slot of the schedules as last read (for /healthz)."""
+        now = self._now()
+        return min((next_slot(d.trigger, now) for d in self._digests()), default=None)
 
     def start(self) -> None:
         if self._env_trigger is not None:
@@ -275,7 +108,7 @@ class DigestScheduler:
             id="tick",
             coalesce=True,
             max_instances=1,
-            next_run_time=datetime.now(UTC),
+            next_run_time=datetime.now(UTC),  # APScheduler runs on the wall clock: at once
         )
         self._scheduler.start()
 
@@ -313,34 +146,40 @@ class DigestScheduler:
         await asyncio.sleep(0)  # let the shutdown happen
 
     async def tick(self) -> None:
-        """Post every slot that is due and not yet posted, here or by another replica."""
-        started = self._services.now()  # what a slot's lateness is measured against
+        """One pass: post every digest slot that is due and not yet posted, here or by
+        another replica, then run the alert check that is due."""
+        started = self._now()  # what a slot's lateness is measured against
         try:
             await self.refresh()
         except BotError as exc:
             log.warning("subscriptions not read: %s", exc)
         await self._read_env_since(started)
         for digests in self._digests():
-            if digests.since is None:
-                continue  # the database could not say since when the channel is known
-            latest = previous_slot(digests.trigger, started, within=CATCH_UP_WITHIN)
-            slots = await self._retries(digests.channel, now=started, latest=latest)
-            if (
-                latest is not None
-                and latest >= digests.since
-                and not repeated_wall_time(latest, digests.trigger)
-            ):
-                slots.append(latest)
-            for slot in slots:
-                try:
-                    await self._services.run_slot(digests.channel, slot, as_of=started)
-                except BotError as exc:
-                    log.warning(
-                        "digest for %s at %s failed: %s", digests.channel, slot_key(slot), exc
-                    )
-                except Exception:  # the scheduler must survive any one failed slot
-                    log.exception("digest for %s at %s failed", digests.channel, slot_key(slot))
+            for slot in await self._due(digests, now=started):
+                await self._run_slot(digests.channel, slot, as_of=started)
         await self._tick_alerts()
+
+    async def _due(self, digests: DigestSchedule, *, now: datetime) -> list[datetime]:
+        """The channel's failed slots to retry, then its latest slot, if it is to be posted."""
+        if digests.since is None:
+            return []  # the database could not say since when the channel is known
+        latest = previous_slot(digests.trigger, now, within=CATCH_UP_WITHIN)
+        slots = await self._retries(digests.channel, now=now, latest=latest)
+        if (
+            latest is not None
+            and latest >= digests.since
+            and not repeated_wall_time(latest, digests.trigger)
+        ):
+            slots.append(latest)
+        return slots
+
+    async def _run_slot(self, channel: str, slot: datetime, *, as_of: datetime) -> None:
+        try:
+            await self._services.run_slot(channel, slot, as_of=as_of)
+        except BotError as exc:
+            log.warning("digest for %s at %s failed: %s", channel, slot_key(slot), exc)
+        except Exception:  # the scheduler must survive any one failed slot
+            log.exception("digest for %s at %s failed", channel, slot_key(slot))
 
     async def _read_env_since(self, now: datetime) -> None:
         """Since when this database knows DIGEST_CHANNEL: a slot from before the bot's first
@@ -349,9 +188,7 @@ class DigestScheduler:
         if self._env_since is not None or self._env_trigger is None or not channel:
             return
         try:
-            self._env_since = await asyncio.to_thread(
-                functools.partial(self._services.store.first_seen, channel, now=now)
-            )
+            self._env_since = await self._services.digest_channel_since(channel, now=now)
         except BotError as exc:
             log.warning("digest channel %s not read: %s", channel, exc)
 
@@ -362,16 +199,11 @@ class DigestScheduler:
         first: a failed slot is retried, not forgotten, even once a newer slot is due.
         Never more than RETRIES_PER_TICK, so a dense schedule cannot build a backlog."""
         try:
-            pending = await asyncio.to_thread(
-                functools.partial(
-                    self._services.store.pending_runs, channel, now=now,
-                    since=now - CATCH_UP_WITHIN,
-                )
-            )  # fmt: skip
+            failed = await self._services.failed_digests(channel, now=now, within=CATCH_UP_WITHIN)
         except BotError as exc:
             log.warning("failed digests for %s not read: %s", channel, exc)
             return []
-        slots = [run.slot for run in pending if run.slot != latest]
+        slots = [slot for slot in failed if slot != latest]
         return slots[-RETRIES_PER_TICK:]
 
     async def _tick_alerts(self) -> None:
@@ -382,37 +214,17 @@ class DigestScheduler:
         channel = self._settings.alert_channel
         if self._alert_trigger is None or not channel:
             return
-        from bot.alerts import alert_key, check_new_overages  # bot.alerts imports this module
-
-        now = self._services.now()
+        now = self._now()
         slot = previous_slot(self._alert_trigger, now, within=CATCH_UP_WITHIN)
         if slot is None or repeated_wall_time(slot, self._alert_trigger):
             return
         try:
-            if now - slot > ALERT_CATCH_UP_WITHIN:
-                run = await asyncio.to_thread(self._services.store.run, alert_key(channel), slot)
-                if run is None:
-                    return
-            await check_new_overages(self._services, channel, slot)
+            # a check missed by hours is not started late; one that was started is retried
+            missed = now - slot > ALERT_CATCH_UP_WITHIN
+            if missed and not await self._services.alert_check_started(channel, slot):
+                return
+            await self._services.check_alerts(channel, slot)
         except BotError as exc:
             log.warning("alert check for %s at %s failed: %s", channel, slot_key(slot), exc)
         except Exception:  # the scheduler must survive any one failed check
             log.exception("alert check for %s at %s failed", channel, slot_key(slot))
-
-
-def subscription_crontab(subscription: Any) -> str:
-    """`weekly mon 09:00` → `0 9 * * mon`; `daily 08:30` → `30 8 * * *`."""
-    hour, minute = (int(part) for part in subscription.time.split(":"))
-    weekday = subscription.weekday if subscription.cadence == "weekly" else "*"
-    return f"{minute} {hour} * * {weekday or '*'}"
-
-
-def repeated_wall_time(slot: datetime, trigger: CronTrigger) -> bool:
-    """True for the second firing of a wall time that occurs twice when clocks go back.
-
-    APScheduler fires 02:30 twice on that night; a daily digest must go out once.
-    """
-    zone = trigger.timezone
-    local = slot.astimezone(zone)
-    earlier = local.replace(fold=0)
-    return local.fold == 1 and earlier.astimezone(UTC) != slot.astimezone(UTC)

@@ -8,17 +8,19 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
 from bot.config import Settings
-from bot.publish import Publisher
-from bot.render_slack import render_home_refused, render_refusal
+from bot.render_slack import render_refusal
 from bot.services import Services
 from handlers import actions, commands, errors, home
 
 log = logging.getLogger(__name__)
 
 Middleware = Callable[..., Awaitable[BoltResponse | None]]
+Next = Callable[[], Awaitable[None]]
 
 
 def is_allowed(settings: Settings, *, user: str | None, channel: str | None) -> bool:
@@ -43,7 +45,7 @@ def _channel_of(context: AsyncBoltContext, body: dict[str, Any]) -> str | None:
     return context.channel_id
 
 
-def allow_listed(settings: Settings) -> Middleware:
+def allow_listed(services: Services) -> Middleware:
     """Listener middleware: refuse politely, before anything is fetched.
 
     Bolt answers Slack's HTTP request only once listener middleware returns, so a refusal
@@ -51,10 +53,14 @@ def allow_listed(settings: Settings) -> Middleware:
     """
 
     async def check(
-        ack: Any, respond: Any, context: AsyncBoltContext, body: dict[str, Any], next: Any
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+        body: dict[str, Any],
+        next: Next,
     ) -> BoltResponse | None:
         user, channel = context.user_id, _channel_of(context, body)
-        if is_allowed(settings, user=user, channel=channel):
+        if is_allowed(services.settings, user=user, channel=channel):
             await next()
             return None
         log.info("refused user=%s channel=%s", user, channel)
@@ -62,7 +68,7 @@ def allow_listed(settings: Settings) -> Middleware:
         # returning a response (not calling next) ends the request here
         if body.get("type") == "event_callback":  # the Home tab: the refusal is its view
             if user and (body.get("event") or {}).get("tab", "home") == "home":
-                in_background(Publisher(context.client).publish_home(user, render_home_refused()))
+                in_background(services.refuse_home(user))
             return BoltResponse(status=200, body="")
         if body.get("command"):
             refused: BoltResponse = await ack(
@@ -75,7 +81,7 @@ def allow_listed(settings: Settings) -> Middleware:
                 respond(response_type="ephemeral", replace_original=False, text=refusal.text)
             )
         elif user and channel is None:  # a Home tab button: Slack gives no response_url
-            in_background(Publisher(context.client).publish_home(user, render_home_refused()))
+            in_background(services.refuse_home(user))
         return acked
 
     return check
@@ -98,7 +104,7 @@ def _finished(task: asyncio.Task[Any]) -> None:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    guard = allow_listed(services.settings)
+    guard = allow_listed(services)
     errors.register(app)
     commands.register(app, services, guard)
     actions.register(app, services, guard)

@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import logs, render_slack
 from bot.errors import BotError
-from bot.publish import Publisher
 from bot.render_slack import (
     DETAILS_SELECT,
     EXPORT_BUTTON,
@@ -17,7 +18,7 @@ from bot.render_slack import (
     POST_TO_CHANNEL_BUTTON,
 )
 from bot.services import Services
-from handlers.commands import Meter, ephemeral_reply
+from handlers.commands import ephemeral_reply
 from handlers.errors import answering_errors, in_their_channel, telling_errors
 from handlers.home import telling_on_home
 
@@ -35,14 +36,12 @@ def _clicked_in(body: dict[str, Any]) -> str | None:
 def _channel(body: dict[str, Any]) -> str:
     channel = _clicked_in(body)
     if channel is None:
-        raise BotError(
-            "This button only works in a channel.", hint="Run `/overage` in a channel first."
-        )
+        raise BotError.button_outside_channel()
     return channel
 
 
 def _log_click(
-    name: str, body: dict[str, Any], meter: Meter, outcome: dict[str, str], **extra: str
+    name: str, body: dict[str, Any], meter: logs.Meter, outcome: dict[str, str], **extra: str
 ) -> None:
     """The click's one log line: which action, who, where (a channel or "home"), how it went."""
     logs.event(
@@ -61,17 +60,16 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
     @app.action(EXPORT_BUTTON, middleware=[guard])
     @app.action(EXPORT_CSV_BUTTON, middleware=[guard])
     async def on_export_clicked(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, client: Any
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
         fmt = "csv" if action.get("action_id") == EXPORT_CSV_BUTTON else "xlsx"
         user = body.get("user", {}).get("id", "")
         clicked_in = _clicked_in(body)
-        meter = Meter()
+        meter = logs.Meter()
         if clicked_in is None:  # the Home tab: into the person's DM, failures shown on the tab
-            async with telling_errors(telling_on_home(services, client, user)) as outcome:
-                dm = await Publisher(client).open_dm(user)
-                await services.upload_export(dm, fmt=fmt, native=False, user=user)
+            async with telling_errors(telling_on_home(services, user)) as outcome:
+                await services.upload_export_to_dm(user, fmt=fmt)
         else:
             async with answering_errors(ephemeral_reply(respond)) as outcome:
                 with in_their_channel(clicked_in):
@@ -79,10 +77,12 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
         _log_click("export", body, meter, outcome, fmt=fmt)
 
     @app.action(POST_TO_CHANNEL_BUTTON, middleware=[guard])
-    async def on_post_to_channel_clicked(ack: Any, body: dict[str, Any], respond: Any) -> None:
+    async def on_post_to_channel_clicked(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         await ack()
         user = body.get("user", {}).get("id", "")
-        meter = Meter()
+        meter = logs.Meter()
         async with answering_errors(ephemeral_reply(respond)) as outcome:
             channel = _channel(body)
             with in_their_channel(channel):
@@ -91,18 +91,15 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
 
     @app.action(DETAILS_SELECT, middleware=[guard])
     async def on_details_selected(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
         company_id = (action.get("selected_option") or {}).get("value", "")
-        meter = Meter()
+        meter = logs.Meter()
         async with answering_errors(ephemeral_reply(respond)) as outcome:
             report = await services.report()
             overage = report.by_id(company_id)
             if overage is None:
-                raise BotError(
-                    "That company is no longer over its limit.",
-                    hint="Run `/overage` for the current list.",
-                )
+                raise BotError.no_longer_over()
             await ephemeral_reply(respond)(render_slack.render_company(overage, now=services.now()))
         _log_click("details", body, meter, outcome)

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import grammar, logs, render_slack
-from bot.keepnet import upstream_calls
 from bot.render_slack import Message
 from bot.services import Services
-from handlers.errors import answering_errors, in_their_channel
+from handlers.errors import Reply, answering_errors, in_their_channel
 
 log = logging.getLogger(__name__)
 
-Reply = Callable[[Message], Awaitable[Any]]
 
-
-def ephemeral_reply(respond: Any) -> Reply:
+def ephemeral_reply(respond: AsyncRespond) -> Reply:
     async def reply(message: Message) -> None:
         answered = await respond(
             response_type="ephemeral",
@@ -36,25 +33,14 @@ def ephemeral_reply(respond: Any) -> Reply:
     return reply
 
 
-class Meter:
-    """Times one request and counts its calls to the platform, for the request's log line."""
-
-    def __init__(self) -> None:
-        self._started = time.monotonic()
-        self._calls = [0]
-        upstream_calls.set(self._calls)  # each listener runs in a context of its own
-
-    def fields(self) -> dict[str, int]:
-        elapsed_ms = int((time.monotonic() - self._started) * 1000)
-        return {"duration_ms": elapsed_ms, "upstream_calls": self._calls[0]}
-
-
 def register(app: AsyncApp, services: Services, guard: Any) -> None:
     @app.command("/overage", middleware=[guard])
-    async def on_overage_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
+    async def on_overage_command(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         request = grammar.parse_overage_text(command.get("text") or "")
         await ack(**_ack_for(request))  # stops Slack's 3 s clock; the work below may take longer
-        meter = Meter()
+        meter = logs.Meter()
         async with answering_errors(ephemeral_reply(respond)) as outcome:
             with in_their_channel(command.get("channel_id", "")):
                 await answer(request, services, command=command, reply=ephemeral_reply(respond))
@@ -102,5 +88,9 @@ async def answer(
                 await reply(render_slack.render_working("A digest for this channel is on its way."))
         case grammar.Help(problem=problem):
             await reply(render_slack.render_help(problem))
-        case _:
-            await services.answer_subscription(request, channel=channel, user=user, reply=reply)
+        case grammar.Subscribe():
+            await reply(await services.subscribe(request, channel=channel, user=user))
+        case grammar.Unsubscribe():
+            await reply(await services.unsubscribe(channel=channel, user=user))
+        case grammar.Subscriptions():
+            await reply(await services.list_subscriptions())

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.errors import BotError, ChannelNotFound, NotInChannel
 from bot.render_slack import Message, render_error
@@ -25,7 +26,7 @@ def sentence_for(exc: BaseException) -> str:
         return exc.for_user()
     reference = uuid.uuid4().hex[:8]
     log.error("unexpected failure, reference %s", reference, exc_info=exc)
-    return f"Something went wrong on our side (reference {reference}). Please try again later."
+    return BotError.unexpected(reference).for_user()
 
 
 @asynccontextmanager
@@ -58,7 +59,7 @@ def in_their_channel(channel: str) -> Iterator[None]:
     try:
         yield
     except ChannelNotFound as exc:
-        raise NotInChannel(f"The bot is not a member of the private channel {channel}.") from exc
+        raise NotInChannel.private(channel) from exc
 
 
 async def _safe_tell(tell: Tell, sentence: str) -> None:
@@ -70,7 +71,9 @@ async def _safe_tell(tell: Tell, sentence: str) -> None:
 
 def register(app: AsyncApp) -> None:
     @app.error
-    async def on_unhandled_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+    async def on_unhandled_error(
+        error: Exception, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         """The last net: a failure no listener answered."""
         text = sentence_for(error)
         if body.get("response_url"):

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.alerts import ALERT_EVENT, alert_key, check_new_overages
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
+from bot.crontab import slot_key
 from bot.errors import BotError
 from bot.overage import Company, Overage, Report, build_report, parse_limit
 from bot.render_slack import (
@@ -27,7 +27,7 @@ from bot.render_slack import (
     to_text,
 )
 from bot.sandbox import Sandbox, is_flagged
-from bot.schedule import slot_key
+from bot.services import ALERT_EVENT, alert_key
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.runtime_settings import sandbox_settings
 
@@ -78,7 +78,7 @@ class Bed:
         return runtime
 
     async def check(self, runtime: Runtime, hours: int) -> str | None:
-        return await check_new_overages(runtime.services, ALERTS, self.clock.slot(hours))
+        return await runtime.services.check_alerts(ALERTS, self.clock.slot(hours))
 
     def alerts(self) -> list[Call]:
         return [call for call in self.slack.posts if call.params.get("channel") == ALERTS]
@@ -217,9 +217,9 @@ async def test_failed_check_is_retried_in_the_same_slot(bed: Bed) -> None:
     assert failed is not None and failed.lease_until == bed.clock() + timedelta(minutes=30)
     assert failed.error is not None and "bot token" in failed.error
     bed.clock.moment += timedelta(minutes=1)
-    assert await check_new_overages(runtime.services, ALERTS, slot) is None
+    assert await runtime.services.check_alerts(ALERTS, slot) is None
     bed.clock.moment += timedelta(minutes=30)  # the token was fixed meanwhile
-    ts = await check_new_overages(runtime.services, ALERTS, slot)
+    ts = await runtime.services.check_alerts(ALERTS, slot)
 
     run = runtime.store.run(alert_key(ALERTS), slot)
     assert run is not None and (run.state, run.attempts, run.message_ts) == ("posted", 2, ts)
@@ -320,7 +320,7 @@ async def test_check_that_died_after_posting_is_recorded_not_posted_again(bed: B
     posted = await services.poster.post(ALERTS, message, metadata=metadata)
     bed.clock.moment += timedelta(minutes=5)  # its lease ran out
 
-    ts = await check_new_overages(services, ALERTS, slot)
+    ts = await services.check_alerts(ALERTS, slot)
 
     assert ts == posted
     assert len(bed.alerts()) == 1
@@ -336,14 +336,14 @@ async def test_two_instances_on_one_database_post_one_message_per_slot(bed: Bed)
 
     slot = bed.clock.slot(0)
     baseline = await asyncio.gather(
-        check_new_overages(first.services, ALERTS, slot),
-        check_new_overages(second.services, ALERTS, slot),
+        first.services.check_alerts(ALERTS, slot),
+        second.services.check_alerts(ALERTS, slot),
     )
     bed.set_users(newcomers, over=True)
     slot = bed.clock.slot(1)
     alert = await asyncio.gather(
-        check_new_overages(first.services, ALERTS, slot),
-        check_new_overages(second.services, ALERTS, slot),
+        first.services.check_alerts(ALERTS, slot),
+        second.services.check_alerts(ALERTS, slot),
     )
 
     assert sum(ts is not None for ts in baseline) == 1

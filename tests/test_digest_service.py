@@ -17,12 +17,12 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from bot.app import Runtime, build_runtime
+from bot.crontab import slot_key
 from bot.errors import ChannelNotFound, SlackBusy
 from bot.overage import Company, build_report
 from bot.publish import Publisher
 from bot.render_slack import Message
 from bot.sandbox import Sandbox, advance
-from bot.schedule import slot_key
 from bot.services import DIGEST_EVENT
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.conftest import eventually
@@ -52,7 +52,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Start]:
     opened: list[tuple[Runtime, Sandbox, FakeSlack]] = []
 
     async def make(
-        *, over_limit: int | None = 40, **env: str
+        *, over_limit: int | None = 40, lease_s: float | None = None, **env: str
     ) -> tuple[Runtime, Sandbox, FakeSlack, Clock]:
         sandbox, slack = Sandbox(companies=300, over_limit=over_limit, seed=9), FakeSlack()
         settings = sandbox_settings(
@@ -61,6 +61,8 @@ async def start(tmp_path: Path) -> AsyncIterator[Start]:
             database_url=f"sqlite:///{tmp_path / 'digest.db'}",
             **{"DIGEST_CHANNEL": "C0GENERAL", **env},
         )
+        if lease_s is not None:  # shorter than DIGEST_LEASE_SECONDS allows
+            settings = replace(settings, digest_lease_s=lease_s)  # type: ignore[arg-type]
         clock = Clock(SLOT + timedelta(seconds=5))
         runtime = await build_runtime(settings, now=clock)
         opened.append((runtime, sandbox, slack))
@@ -290,9 +292,8 @@ async def test_the_digest_workbook_charts_the_trend_of_seats_over(
 
 
 async def test_a_claim_taken_over_while_fetching_is_not_posted(start: Start) -> None:
-    runtime, sandbox, slack, clock = await start(DIGEST_ATTACH_EXPORT="false")
     # a lease of a fraction of a second, so the heartbeat beats while the platform is slow
-    runtime.services.settings = replace(runtime.services.settings, digest_lease_s=0.3)  # type: ignore[arg-type]
+    runtime, sandbox, slack, clock = await start(DIGEST_ATTACH_EXPORT="false", lease_s=0.3)
     sandbox.switches.latency_s = 0.5
     posting = asyncio.ensure_future(runtime.services.run_slot("C0GENERAL", SLOT))
     await eventually(lambda: runtime.store.run("C0GENERAL", SLOT))

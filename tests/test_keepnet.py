@@ -22,7 +22,8 @@ from bot.errors import (
     RequestRejected,
     WrongAddress,
 )
-from bot.keepnet import EXTRA_PASSES, MAX_ATTEMPTS, KeepnetClient, upstream_calls
+from bot.keepnet import EXTRA_PASSES, MAX_ATTEMPTS, KeepnetClient
+from bot.logs import upstream_calls
 from bot.overage import build_report, shortfall_note
 from bot.sandbox import Sandbox, is_flagged
 

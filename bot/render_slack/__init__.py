@@ -39,16 +39,27 @@ from bot.render_slack.blocks import (
 from bot.render_slack.digest import render_digest, sparkline
 from bot.render_slack.home import render_home, render_home_refused
 from bot.render_slack.notes import (
+    describe_crontab,
     describe_schedule,
     render_error,
     render_help,
     render_notice,
     render_refusal,
+    render_subscribed,
     render_subscriptions,
+    render_unsubscribed,
     render_working,
 )
 from bot.render_slack.plaintext import to_text
-from bot.render_slack.summary import render_company, render_find, render_summary, render_top
+from bot.render_slack.summary import (
+    native_upload_comment,
+    render_company,
+    render_find,
+    render_shared_summary,
+    render_summary,
+    render_top,
+    upload_comment,
+)
 
 __all__ = [
     "ALERT_LIST",
@@ -76,8 +87,10 @@ __all__ = [
     "REFRESH_HOME_BUTTON",
     "Block",
     "Message",
+    "describe_crontab",
     "describe_schedule",
     "escape",
+    "native_upload_comment",
     "render_alert",
     "render_company",
     "render_digest",
@@ -88,10 +101,14 @@ __all__ = [
     "render_home_refused",
     "render_notice",
     "render_refusal",
+    "render_shared_summary",
+    "render_subscribed",
     "render_subscriptions",
     "render_summary",
     "render_top",
+    "render_unsubscribed",
     "render_working",
     "sparkline",
     "to_text",
+    "upload_comment",
 ]

@@ -88,3 +88,19 @@ def render_subscriptions(
     return _message(
         f"{len(entries)} digest subscription(s).", [_header("Digest subscriptions"), *sections]
     )
+
+
+def describe_crontab(crontab: str, zone: str) -> str:
+    """DIGEST_CHANNEL's schedule in the subscriptions listing: the crontab as it is set."""
+    return f"`{crontab}` ({zone})"
+
+
+def render_subscribed(cadence: str, weekday: str | None, time: str, zone: str) -> Message:
+    when = describe_schedule(cadence, weekday, time, zone)
+    return render_notice(f"Subscribed: this channel gets the digest {when}.")
+
+
+def render_unsubscribed(*, removed: bool) -> Message:
+    if removed:
+        return render_notice("This channel's digest subscription is removed.")
+    return render_notice("This channel has no digest subscription to remove.")

@@ -153,3 +153,29 @@ def _tags(overage: Overage) -> str:
 
 def _company_id(overage: Overage) -> str:
     return _name(overage.company.company_id, 100).replace("`", "'")
+
+
+def upload_comment(report: Report, user: str) -> str:
+    """The words our workbook or CSV is uploaded with: who asked, and the totals."""
+    unknown = f" ({report.limit_unknown:,} with limit unknown)" if report.limit_unknown else ""
+    return (
+        f"License overage, as <@{user}> asked: {report.companies_over:,} companies over their "
+        f"limit{unknown}, {report.seats_over:,} seats over in total."
+    )
+
+
+def native_upload_comment(user: str) -> str:
+    """The words the platform's own export file is uploaded with."""
+    return f"The platform's own export file, unchanged, as <@{user}> asked."
+
+
+def render_shared_summary(report: Report, *, user: str, now: datetime) -> Message:
+    """The summary posted for a whole channel: in the channel the buttons would act for
+    everyone, so they are left out, and it says who shared it."""
+    message = render_summary(report, now=now)
+    blocks = [b for b in message.blocks if b.get("type") != "actions"]
+    shared_by = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}>"}],
+    }
+    return Message(text=message.text, blocks=[*blocks, shared_by], attachments=message.attachments)

@@ -19,8 +19,9 @@ import pytest
 from aiohttp import web
 from openpyxl import load_workbook
 
-from bot.app import Runtime, build_runtime, build_web_app
+from bot.app import Runtime, build_runtime
 from bot.sandbox import Sandbox, is_flagged
+from bot.web import build_web_app
 from tests.fakes.slack_api import FakeSlack, Upload
 from tests.runtime_settings import sandbox_settings
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command

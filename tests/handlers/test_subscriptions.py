@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_runtime
-from bot.schedule import make_trigger, next_slot, slot_key
+from bot.crontab import make_trigger, next_slot, slot_key
 from tests.handlers.conftest import StartBot, all_text, answer_to
 
 SUBSCRIBE = "subscribe weekly mon 09:00 Europe/Istanbul"
@@ -243,7 +243,7 @@ async def test_each_subscription_change_is_logged_with_who_made_it(
     await answer_to(bot, SUBSCRIBE, user="U0CHANGER")
     await answer_to(bot, "unsubscribe", user="U0REMOVER")
 
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.services"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.services.subscriptions"]
     assert "subscription of C0GENERAL set by U0SETTER: daily 08:30 UTC" in lines
     assert "subscription of C0GENERAL set by U0CHANGER: weekly mon 09:00 Europe/Istanbul" in lines
     assert "subscription of C0GENERAL removed by U0REMOVER" in lines

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.app import CLOCK_SKEW_S, SIGNATURE_WINDOW_S, Identity, ReplayGuard
-from bot.publish import make_client
+from bot.publish import Identity, make_client
+from bot.web import CLOCK_SKEW_S, SIGNATURE_WINDOW_S, ReplayGuard
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.conftest import BOT_TOKEN, StartBot, answer_to
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from bot.alerts import ALERT_EVENT
 from bot.sandbox import advance
+from bot.services import ALERT_EVENT
 from bot.store import Store
 from tests.databases import POSTGRES_SKIP, POSTGRES_URL, postgres_schema
 from tests.fakes.slack_api import FakeSlack

@@ -1,4 +1,4 @@
-"""Slot times: next and previous fire times across DST, catch-up windows, stable slot keys."""
+"""Cron arithmetic: next and previous fire times across DST, catch-up windows, stable slot keys."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.schedule import crontab_cadence, make_trigger, next_slot, previous_slot, slot_key
+from bot.crontab import crontab_cadence, make_trigger, next_slot, previous_slot, slot_key
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -1,0 +1,105 @@
+"""Use case: the overage list taken into a channel: our workbook or CSV, the platform's own
+file, or the summary posted for everyone there."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot import render_slack, workbook
+from bot.config import Settings
+from bot.digest import TrendPoint
+from bot.keepnet import KeepnetClient, NativeFile
+from bot.overage import Report
+from bot.publish import Poster
+from bot.services.reports import Reports
+from bot.store import Store
+
+TREND_POINTS = 8  # the workbook's chart: the channel's last digests, then now
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    content: bytes
+    filename: str
+    title: str
+
+
+class Exports:
+    def __init__(
+        self,
+        settings: Settings,
+        keepnet: KeepnetClient,
+        store: Store,
+        poster: Poster,
+        reports: Reports,
+        *,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._settings = settings
+        self._keepnet = keepnet
+        self._store = store
+        self._poster = poster
+        self._reports = reports
+        self._now = now
+
+    async def export_file(
+        self, fmt: str, report: Report | None = None, *, trend: Sequence[TrendPoint] | None = None
+    ) -> ExportFile:
+        """The workbook or CSV; the workbook charts `trend`, by default DIGEST_CHANNEL's."""
+        report = report or await self._reports.report()
+        zone = self._settings.zone
+        today = report.fetched_at.astimezone(zone).date()
+        filename = workbook.export_filename(fmt, today)
+        if fmt == "csv":
+            content = await asyncio.to_thread(workbook.build_csv, report)
+        else:
+            if trend is None:
+                trend = await asyncio.to_thread(self._trend_for_workbook, report)
+            points = [(p.taken_at, p.seats_over) for p in trend]
+            content = await asyncio.to_thread(
+                workbook.build_xlsx, report, generated_at=self._now(), zone=zone, trend=points
+            )
+        return ExportFile(content, filename, f"License overage {today.isoformat()}")
+
+    def _trend_for_workbook(self, report: Report) -> tuple[TrendPoint, ...]:
+        """Seats over at DIGEST_CHANNEL's last digests, then now: the summary sheet's chart."""
+        channel = self._settings.digest_channel
+        if not channel:
+            return ()
+        points = self._store.trend(channel, TREND_POINTS)
+        if not points or points[-1].taken_at < report.fetched_at:
+            now = TrendPoint(report.fetched_at, report.companies_over, report.seats_over)
+            points = (*points, now)
+        return points[-TREND_POINTS:]
+
+    async def native_file(self, fmt: str) -> NativeFile:
+        return await self._keepnet.export(fmt)
+
+    async def upload(self, channel: str, *, fmt: str, native: bool, user: str) -> None:
+        """Upload the workbook (ours or the platform's own) into the channel."""
+        if native:
+            native_file = await self.native_file(fmt)
+            content, filename = native_file.content, native_file.filename
+            title = filename
+            comment = render_slack.native_upload_comment(user)
+        else:
+            report = await self._reports.report()
+            exported = await self.export_file(fmt, report)
+            content, filename, title = exported.content, exported.filename, exported.title
+            comment = render_slack.upload_comment(report, user)
+        await self._poster.upload(
+            channel, content=content, filename=filename, title=title, initial_comment=comment
+        )
+
+    async def upload_to_dm(self, user: str, *, fmt: str) -> None:
+        """Our workbook or CSV into the person's direct message with the bot."""
+        dm = await self._poster.open_dm(user)
+        await self.upload(dm, fmt=fmt, native=False, user=user)
+
+    async def post_summary(self, channel: str, *, user: str) -> str:
+        report = await self._reports.report()
+        message = render_slack.render_shared_summary(report, user=user, now=self._now())
+        return await self._poster.post(channel, message)
