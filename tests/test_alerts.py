@@ -17,7 +17,7 @@ from bot.alerts import ALERT_EVENT, alert_key, check_new_overages
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
 from bot.errors import BotError
-from bot.overage import Company, Overage, Report, build_report, parse_limit
+from bot.overage import Overage, Report, build_report, parse_limit
 from bot.render_slack import (
     DETAILS_SELECT,
     EXPORT_BUTTON,
@@ -28,6 +28,7 @@ from bot.render_slack import (
 )
 from bot.sandbox import Sandbox, is_flagged
 from bot.schedule import slot_key
+from tests.companies import company
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.runtime_settings import sandbox_settings
 
@@ -425,8 +426,8 @@ async def test_scheduler_without_alert_channel_checks_nothing(bed: Bed) -> None:
 
 
 def _overage(name: str, *, limit: int | None = 100, users: int = 125, cid: str = "") -> Overage:
-    company = Company(cid or name.lower()[:20], name, limit=limit, target_users=users)
-    return build_report([company], fetched_at=NOW).overages[0]
+    one = company(name=name, company_id=cid or name.lower()[:20], limit=limit, users=users)
+    return build_report([one], fetched_at=NOW).overages[0]
 
 
 def _report(overages: list[Overage]) -> Report:

@@ -18,12 +18,13 @@ from python_calamine import CalamineWorkbook
 
 from bot.app import Runtime, build_runtime
 from bot.errors import ChannelNotFound, SlackBusy
-from bot.overage import Company, build_report
+from bot.overage import build_report
 from bot.publish import Publisher
 from bot.render_slack import Message
 from bot.sandbox import Sandbox, advance
 from bot.schedule import slot_key
 from bot.services import DIGEST_EVENT
+from tests.companies import company
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.conftest import eventually
 from tests.runtime_settings import sandbox_settings
@@ -455,7 +456,7 @@ async def test_export_file_is_named_after_the_day_in_the_digest_zone(
     runtime, _, _, _ = await start(DIGEST_TIMEZONE="Pacific/Auckland")
     # 12:00 UTC on the 6th is 01:00 on the 7th in Auckland (UTC+13 in January)
     fetched = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
-    acme = Company("id-Acme", "Acme", limit=100, target_users=125)
+    acme = company(name="Acme")
     rep = build_report([acme], fetched_at=fetched)
 
     exported = await runtime.services.export_file(fmt, rep, trend=())
