@@ -29,11 +29,10 @@ import pytest
 from bot import grammar
 from bot.sandbox import Sandbox
 from tests.fakes.slack_api import FakeSlack
-from tests.handlers.conftest import BOT_TOKEN
+from tests.runtime import BOT_TOKEN, KEEPNET_SECRET, fakes_env
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 
 REPO = Path(__file__).resolve().parents[2]
-KEEPNET_SECRET = "sandbox-secret"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, KEEPNET_SECRET)
 START_TIMEOUT_S = 60.0  # several processes may start at once on a busy machine
 STOP_TIMEOUT_S = 35.0  # the app drains for up to 25 s
@@ -264,23 +263,17 @@ def serve_env(
     database_url: str,
     **extra: str,
 ) -> dict[str, str]:
-    env = {
+    slack_url = slack_url or (slack.base_url if slack else "http://127.0.0.1:9/api/")
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(REPO),
         "PYTHONUNBUFFERED": "1",
         "LANG": "C.UTF-8",
-        "SLACK_API_URL": slack_url or (slack.base_url if slack else "http://127.0.0.1:9/api/"),
-        "KEEPNET_BASE_URL": keepnet_url,
         "PORT": str(free_port()),
-        "DATABASE_URL": database_url,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "KEEPNET_CLIENT_ID": "sandbox-client",
-        "KEEPNET_CLIENT_SECRET": KEEPNET_SECRET,
         "LOG_LEVEL": "INFO",
+        **fakes_env(keepnet_url=keepnet_url, slack_url=slack_url, database_url=database_url),
+        **extra,
     }
-    env.update(extra)
-    return env
 
 
 class Processes:
