@@ -3,6 +3,8 @@ bot's runtimes built against them, and the web app serving Slack's requests."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -93,3 +95,29 @@ async def serving(runtime: Runtime) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+async def settled(*, timeout_s: float = 15.0) -> None:
+    """Wait until the bot in this loop has no work left, which is when nothing more can start:
+    every task has finished but the servers' connections, which only wait for a request.
+    (Bolt runs a listener's work after the ack as tasks, and so do the handlers; `serve`
+    drains the same tasks at shutdown.)"""
+    me = asyncio.current_task()
+    deadline = time.monotonic() + timeout_s
+    quiet = 0
+    while quiet < 2:  # twice in a row: a callback on the ready queue may start a task
+        busy = [t for t in asyncio.all_tasks() if t is not me and not _serving(t)]
+        if busy:
+            quiet = 0
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"the bot was still busy after {timeout_s:.0f}s: {busy}")
+            await asyncio.wait(busy, timeout=left)
+        else:
+            quiet += 1
+            await asyncio.sleep(0)
+
+
+def _serving(task: asyncio.Task[object]) -> bool:
+    """An aiohttp server's task for one connection (ours, or a fake's)."""
+    return getattr(task.get_coro(), "__qualname__", "") == "RequestHandler.start"
