@@ -16,8 +16,12 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m bot demo
 
+# In parallel: the system tests mostly wait on processes and real minutes, so more workers than
+# cores pay off. Each test file runs on one worker (its module fixtures start background
+# scenarios), in the order collected: the system tests first (tests/conftest.py).
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

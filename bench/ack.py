@@ -35,9 +35,10 @@ from slack_sdk.signature import SignatureVerifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_runtime, build_web_app
+from bot.app import build_runtime
 from bot.config import Settings
 from bot.sandbox import Sandbox
+from bot.web import build_web_app
 from tests.fakes.slack_api import FakeSlack
 from tests.slack_requests import signed_headers, slash_command
 

@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import Runtime, build_runtime
-from bot.config import Settings
+from bot.app import Runtime
 from bot.crontab import slot_key
 from bot.errors import BotError
-from bot.overage import Company, Overage, Report, build_report, parse_limit
+from bot.overage import Overage, Report, build_report, parse_limit
 from bot.render_slack import (
     DETAILS_SELECT,
     EXPORT_BUTTON,
@@ -28,57 +27,51 @@ from bot.render_slack import (
 )
 from bot.sandbox import Sandbox, is_flagged
 from bot.services import ALERT_EVENT, alert_key
+from tests.clock import Clock
+from tests.companies import company
 from tests.fakes.slack_api import Call, FakeSlack
-from tests.runtime_settings import sandbox_settings
+from tests.runtime import Fakes, running_fakes
 
-BOT_TOKEN = "xoxb-test-token"
 ALERTS = "C0ALERTS"
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 
-class Clock:
-    """The bot's time, moved by the test; starts at the top of the current hour."""
-
-    def __init__(self) -> None:
-        self.moment = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def slot(self, hours: int) -> datetime:
-        """The hourly slot `hours` after the first; the clock is set just after it."""
-        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        slot = start + timedelta(hours=hours)
-        self.moment = slot + timedelta(minutes=1)
-        return slot
+def _this_hour() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass
 class Bed:
-    """The sandbox platform, the fake Slack, and runtimes sharing one database."""
+    """The sandbox platform, the fake Slack, and runtimes sharing one database, whose clock
+    starts at the top of the current hour."""
 
-    sandbox: Sandbox
-    slack: FakeSlack
-    database_url: str
-    clock: Clock = field(default_factory=Clock)
-    runtimes: list[Runtime] = field(default_factory=list)
+    fakes: Fakes
+    start: datetime = field(default_factory=_this_hour)
+    clock: Clock = field(init=False)
 
-    def settings(self, **env: str) -> Settings:
-        return sandbox_settings(
-            keepnet_url=self.sandbox.url,
-            slack_url=self.slack.base_url,
-            database_url=self.database_url,
-            bot_token=BOT_TOKEN,
-            **{"CACHE_SECONDS": "0", **env},
-        )
+    def __post_init__(self) -> None:
+        self.clock = Clock(self.start)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.fakes.sandbox
+
+    @property
+    def slack(self) -> FakeSlack:
+        return self.fakes.slack
 
     async def runtime(self, **env: str) -> Runtime:
-        runtime = await build_runtime(self.settings(**env), now=self.clock)
-        self.runtimes.append(runtime)
-        return runtime
+        settings = self.fakes.settings(**{"CACHE_SECONDS": "0", **env})
+        return await self.fakes.runtime(settings, now=self.clock)
+
+    def slot(self, hours: int) -> datetime:
+        """The hourly slot `hours` after the first; the clock is set just after it."""
+        slot = self.start + timedelta(hours=hours)
+        self.clock.now = slot + timedelta(minutes=1)
+        return slot
 
     async def check(self, runtime: Runtime, hours: int) -> str | None:
-        return await runtime.services.check_alerts(ALERTS, self.clock.slot(hours))
+        return await runtime.services.check_alerts(ALERTS, self.slot(hours))
 
     def alerts(self) -> list[Call]:
         return [call for call in self.slack.posts if call.params.get("channel") == ALERTS]
@@ -111,19 +104,10 @@ class Bed:
 
 @pytest.fixture
 async def bed(database_url: str) -> AsyncIterator[Bed]:
-    sandbox = Sandbox(companies=120, over_limit=6, seed=11)
-    slack = FakeSlack(bot_token=BOT_TOKEN)
-    await sandbox.start()
-    await slack.start()
-    slack.add_channel(ALERTS, name="overage-alerts")
-    bed = Bed(sandbox, slack, database_url)
-    try:
-        yield bed
-    finally:
-        for runtime in bed.runtimes:
-            await runtime.close()
-        await slack.stop()
-        await sandbox.stop()
+    platform = running_fakes(database_url=database_url, companies=120, over_limit=6, seed=11)
+    async with platform as fakes:
+        fakes.slack.add_channel(ALERTS, name="overage-alerts")
+        yield Bed(fakes)
 
 
 def _text(call: Call) -> str:
@@ -144,7 +128,7 @@ async def test_first_check_posts_one_baseline_message_then_nothing(bed: Bed) -> 
     assert "6 customers are over their license limit now" in _text(baseline)
     assert "one alert per customer that newly goes over" in _text(baseline)
     assert "just went over" not in _text(baseline)
-    run = runtime.store.run(alert_key(ALERTS), bed.clock.slot(1))
+    run = runtime.store.run(alert_key(ALERTS), bed.slot(1))
     assert run is not None and run.state == "posted" and run.message_ts is None
 
 
@@ -195,7 +179,7 @@ async def test_failed_post_is_recorded_and_posted_on_the_next_check(bed: Bed) ->
 
     with pytest.raises(BotError):
         await bed.check(runtime, 1)
-    failed = runtime.store.run(alert_key(ALERTS), bed.clock.slot(1))
+    failed = runtime.store.run(alert_key(ALERTS), bed.slot(1))
     ts = await bed.check(runtime, 2)
 
     assert failed is not None and failed.state == "failed" and failed.error
@@ -211,14 +195,14 @@ async def test_failed_check_is_retried_in_the_same_slot(bed: Bed) -> None:
 
     with pytest.raises(BotError):
         await bed.check(runtime, 0)
-    slot = bed.clock.slot(0)
+    slot = bed.slot(0)
     failed = runtime.store.run(alert_key(ALERTS), slot)
     # a refused token does not heal by waiting a minute: the next try is half an hour on
     assert failed is not None and failed.lease_until == bed.clock() + timedelta(minutes=30)
     assert failed.error is not None and "bot token" in failed.error
-    bed.clock.moment += timedelta(minutes=1)
+    bed.clock.now += timedelta(minutes=1)
     assert await runtime.services.check_alerts(ALERTS, slot) is None
-    bed.clock.moment += timedelta(minutes=30)  # the token was fixed meanwhile
+    bed.clock.now += timedelta(minutes=30)  # the token was fixed meanwhile
     ts = await runtime.services.check_alerts(ALERTS, slot)
 
     run = runtime.store.run(alert_key(ALERTS), slot)
@@ -250,7 +234,7 @@ async def test_check_that_died_after_posting_is_not_posted_again_by_the_next_slo
     bed: Bed, stamped: bool
 ) -> None:
     runtime = await bed.runtime()
-    posted = await _die_after_posting(bed, runtime, bed.clock.slot(0), stamp=stamped)
+    posted = await _die_after_posting(bed, runtime, bed.slot(0), stamp=stamped)
     newcomer = bed.under(1)
 
     quiet = await bed.check(runtime, 1)  # restarted after the next hourly slot
@@ -270,7 +254,7 @@ async def test_episodes_whose_check_died_before_posting_are_announced_by_the_nex
 ) -> None:
     runtime = await bed.runtime()
     store = runtime.store
-    slot = bed.clock.slot(0)
+    slot = bed.slot(0)
     # a check set out to announce everyone, and died before its post reached Slack
     store.claim_slot(alert_key(ALERTS), slot, owner="gone-host", now=bed.clock(), lease_s=60)
     report = await runtime.services.report(fresh=True)
@@ -289,7 +273,7 @@ async def test_episodes_whose_check_died_before_posting_are_announced_by_the_nex
 async def test_episodes_of_a_check_still_running_elsewhere_are_left_to_it(bed: Bed) -> None:
     runtime = await bed.runtime()
     store = runtime.store
-    slot = bed.clock.slot(0)
+    slot = bed.slot(0)
     # another replica's check of the previous slot has stamped its episodes and is still
     # working on its post: its lease lasts well past the next slot
     store.claim_slot(alert_key(ALERTS), slot, owner="busy-host", now=bed.clock(), lease_s=7200)
@@ -302,14 +286,14 @@ async def test_episodes_of_a_check_still_running_elsewhere_are_left_to_it(bed: B
 
     assert ts is None and bed.alerts() == []
     assert store.unposted_alerts(ALERTS) == ids  # that check posts or fails them itself
-    run = store.run(alert_key(ALERTS), bed.clock.slot(1))
+    run = store.run(alert_key(ALERTS), bed.slot(1))
     assert run is not None and (run.state, run.message_ts) == ("posted", None)
 
 
 async def test_check_that_died_after_posting_is_recorded_not_posted_again(bed: Bed) -> None:
     runtime = await bed.runtime()
     store, services = runtime.store, runtime.services
-    slot = bed.clock.slot(0)
+    slot = bed.slot(0)
     # another process claimed the slot, opened the episodes, posted, and died before recording
     store.claim_slot(alert_key(ALERTS), slot, owner="gone-host", now=bed.clock(), lease_s=60)
     report = await services.report(fresh=True)
@@ -318,7 +302,7 @@ async def test_check_that_died_after_posting_is_recorded_not_posted_again(bed: B
     metadata = {"event_type": ALERT_EVENT, "event_payload": {"key": slot_key(slot)}}
     message = render_alert(report.overages, report=report, now=bed.clock(), baseline=True)
     posted = await services.poster.post(ALERTS, message, metadata=metadata)
-    bed.clock.moment += timedelta(minutes=5)  # its lease ran out
+    bed.clock.now += timedelta(minutes=5)  # its lease ran out
 
     ts = await services.check_alerts(ALERTS, slot)
 
@@ -334,13 +318,13 @@ async def test_two_instances_on_one_database_post_one_message_per_slot(bed: Bed)
     assert first.services.instance_id != second.services.instance_id
     newcomers = bed.under(2)
 
-    slot = bed.clock.slot(0)
+    slot = bed.slot(0)
     baseline = await asyncio.gather(
         first.services.check_alerts(ALERTS, slot),
         second.services.check_alerts(ALERTS, slot),
     )
     bed.set_users(newcomers, over=True)
-    slot = bed.clock.slot(1)
+    slot = bed.slot(1)
     alert = await asyncio.gather(
         first.services.check_alerts(ALERTS, slot),
         second.services.check_alerts(ALERTS, slot),
@@ -357,8 +341,8 @@ async def test_two_instances_on_one_database_post_one_message_per_slot(bed: Bed)
 
 async def test_scheduler_tick_runs_the_latest_alert_slot_once(bed: Bed) -> None:
     runtime = await bed.runtime(ALERT_CHANNEL=ALERTS, ALERT_SCHEDULE="0 * * * *")
-    slot = bed.clock.slot(0)
-    bed.clock.moment = slot + timedelta(minutes=20)
+    slot = bed.slot(0)
+    bed.clock.now = slot + timedelta(minutes=20)
 
     await runtime.scheduler.tick()
     await runtime.scheduler.tick()
@@ -371,7 +355,7 @@ async def test_scheduler_tick_runs_the_latest_alert_slot_once(bed: Bed) -> None:
 
 async def test_scheduler_survives_a_failed_alert_check(bed: Bed) -> None:
     runtime = await bed.runtime(ALERT_CHANNEL=ALERTS)
-    bed.clock.slot(0)
+    bed.slot(0)
     bed.slack.fail_next("chat.postMessage", "channel_not_found")
 
     await runtime.scheduler.tick()
@@ -384,15 +368,15 @@ async def test_scheduler_survives_a_failed_alert_check(bed: Bed) -> None:
 async def test_scheduler_retries_a_failed_check_until_it_is_posted(bed: Bed) -> None:
     runtime = await bed.runtime(ALERT_CHANNEL=ALERTS, ALERT_SCHEDULE="0 9 * * *")
     slot = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
-    bed.clock.moment = slot + timedelta(seconds=30)
+    bed.clock.now = slot + timedelta(seconds=30)
     bed.slack.fail_next("chat.postMessage", "fatal_error", times=3)
 
     for _ in range(3):  # each failed try waits longer for the next: 1, 2, 4 minutes
         await runtime.scheduler.tick()
         [run] = runtime.store.runs(alert_key(ALERTS))
         assert run.state == "failed"
-        bed.clock.moment = run.lease_until + timedelta(seconds=1)
-    bed.clock.moment = slot + timedelta(hours=3)  # past the two hours a new check may start in
+        bed.clock.now = run.lease_until + timedelta(seconds=1)
+    bed.clock.now = slot + timedelta(hours=3)  # past the two hours a new check may start in
     await runtime.scheduler.tick()
 
     [baseline] = bed.alerts()
@@ -404,7 +388,7 @@ async def test_scheduler_retries_a_failed_check_until_it_is_posted(bed: Bed) -> 
 async def test_scheduler_does_not_start_a_check_missed_by_hours(bed: Bed) -> None:
     runtime = await bed.runtime(ALERT_CHANNEL=ALERTS, ALERT_SCHEDULE="0 9 * * *")
     slot = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
-    bed.clock.moment = slot + timedelta(hours=3)
+    bed.clock.now = slot + timedelta(hours=3)
 
     await runtime.scheduler.tick()
 
@@ -413,7 +397,7 @@ async def test_scheduler_does_not_start_a_check_missed_by_hours(bed: Bed) -> Non
 
 async def test_scheduler_without_alert_channel_checks_nothing(bed: Bed) -> None:
     runtime = await bed.runtime()
-    bed.clock.slot(0)
+    bed.slot(0)
 
     await runtime.scheduler.tick()
 
@@ -425,8 +409,8 @@ async def test_scheduler_without_alert_channel_checks_nothing(bed: Bed) -> None:
 
 
 def _overage(name: str, *, limit: int | None = 100, users: int = 125, cid: str = "") -> Overage:
-    company = Company(cid or name.lower()[:20], name, limit=limit, target_users=users)
-    return build_report([company], fetched_at=NOW).overages[0]
+    one = company(name=name, company_id=cid or name.lower()[:20], limit=limit, users=users)
+    return build_report([one], fetched_at=NOW).overages[0]
 
 
 def _report(overages: list[Overage]) -> Report:

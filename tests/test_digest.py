@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.digest import diff, snapshot_of
-from bot.overage import Company, build_report
+from bot.overage import build_report
 from bot.render_slack import render_digest, to_text
+from tests.companies import company
 
 WEEK1 = datetime(2026, 11, 16, 9, tzinfo=UTC)
 WEEK2 = WEEK1 + timedelta(days=7)
 
 
 def report(rows: list[tuple[str, str, int | None, int]], when: datetime = WEEK2):  # type: ignore[no-untyped-def]
-    companies = [Company(company_id=i, name=n, limit=lim, target_users=u) for i, n, lim, u in rows]
+    companies = [company(company_id=i, name=n, limit=lim, users=u) for i, n, lim, u in rows]
     return build_report(companies, fetched_at=when)
 
 

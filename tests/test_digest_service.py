@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,32 +17,21 @@ from typing import Any
 import pytest
 from python_calamine import CalamineWorkbook
 
-from bot.app import Runtime, build_runtime
+from bot.app import Runtime
 from bot.crontab import slot_key
 from bot.errors import ChannelNotFound, SlackBusy
-from bot.overage import Company, build_report
+from bot.overage import build_report
 from bot.publish import Publisher
 from bot.render_slack import Message
 from bot.sandbox import Sandbox, advance
 from bot.services import DIGEST_EVENT
+from tests.clock import Clock
+from tests.companies import company
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.conftest import eventually
-from tests.runtime_settings import sandbox_settings
+from tests.runtime import running_fakes
 
 SLOT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """The bot's time, set by the test; with a `step`, each reading is that much later."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-        self.step = timedelta(0)
-
-    def __call__(self) -> datetime:
-        moment = self.now
-        self.now += self.step
-        return moment
 
 
 Start = Callable[..., Awaitable[tuple[Runtime, Sandbox, FakeSlack, Clock]]]
@@ -49,30 +39,23 @@ Start = Callable[..., Awaitable[tuple[Runtime, Sandbox, FakeSlack, Clock]]]
 
 @pytest.fixture
 async def start(tmp_path: Path) -> AsyncIterator[Start]:
-    opened: list[tuple[Runtime, Sandbox, FakeSlack]] = []
+    """A runtime whose digest channel is C0GENERAL, five seconds after SLOT by its clock."""
+    async with AsyncExitStack() as stack:
 
-    async def make(
-        *, over_limit: int | None = 40, lease_s: float | None = None, **env: str
-    ) -> tuple[Runtime, Sandbox, FakeSlack, Clock]:
-        sandbox, slack = Sandbox(companies=300, over_limit=over_limit, seed=9), FakeSlack()
-        settings = sandbox_settings(
-            keepnet_url=await sandbox.start(),
-            slack_url=await slack.start(),
-            database_url=f"sqlite:///{tmp_path / 'digest.db'}",
-            **{"DIGEST_CHANNEL": "C0GENERAL", **env},
-        )
-        if lease_s is not None:  # shorter than DIGEST_LEASE_SECONDS allows
-            settings = replace(settings, digest_lease_s=lease_s)  # type: ignore[arg-type]
-        clock = Clock(SLOT + timedelta(seconds=5))
-        runtime = await build_runtime(settings, now=clock)
-        opened.append((runtime, sandbox, slack))
-        return runtime, sandbox, slack, clock
+        async def make(
+            *, over_limit: int | None = 40, lease_s: float | None = None, **env: str
+        ) -> tuple[Runtime, Sandbox, FakeSlack, Clock]:
+            database_url = f"sqlite:///{tmp_path / 'digest.db'}"
+            platform = running_fakes(database_url=database_url, over_limit=over_limit, seed=9)
+            fakes = await stack.enter_async_context(platform)
+            clock = Clock(SLOT + timedelta(seconds=5))
+            settings = fakes.settings(**{"DIGEST_CHANNEL": "C0GENERAL", **env})
+            if lease_s is not None:  # shorter than DIGEST_LEASE_SECONDS allows
+                settings = replace(settings, digest_lease_s=lease_s)  # type: ignore[arg-type]
+            runtime = await fakes.runtime(settings, now=clock)
+            return runtime, fakes.sandbox, fakes.slack, clock
 
-    yield make
-    for runtime, sandbox, slack in opened:
-        await runtime.close()
-        await slack.stop()
-        await sandbox.stop()
+        yield make
 
 
 def digest_posts(slack: FakeSlack) -> list[dict[str, object]]:
@@ -456,7 +439,7 @@ async def test_export_file_is_named_after_the_day_in_the_digest_zone(
     runtime, _, _, _ = await start(DIGEST_TIMEZONE="Pacific/Auckland")
     # 12:00 UTC on the 6th is 01:00 on the 7th in Auckland (UTC+13 in January)
     fetched = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
-    acme = Company("id-Acme", "Acme", limit=100, target_users=125)
+    acme = company(name="Acme")
     rep = build_report([acme], fetched_at=fetched)
 
     exported = await runtime.services.export_file(fmt, rep, trend=())

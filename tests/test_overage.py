@@ -11,32 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.overage import (
-    Company,
     build_report,
     parse_company,
     parse_limit,
     parse_time,
     shortfall_note,
 )
+from tests.companies import company
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-def company(
-    cid: str,
-    limit: int | None,
-    users: int,
-    *,
-    name: str = "",
-    limited: bool = True,
-) -> Company:
-    return Company(
-        company_id=cid,
-        name=name or f"Company {cid}",
-        limit=limit,
-        target_users=users,
-        limited=limited,
-    )
 
 
 @pytest.mark.parametrize(
@@ -181,10 +164,12 @@ def test_parse_company_survives_an_empty_dto() -> None:
 def test_an_unlimited_licence_is_never_over_whatever_the_filter_returned() -> None:
     report = build_report(
         [
-            company("u1", None, 9000, limited=False),
-            company("u2", 100, 900, limited=False),  # a limit on file, but unlimited
-            company("a", 10, 20),
-            company("b", None, 5),  # limited, with a limit that cannot be read
+            company(company_id="u1", limit=None, users=9000, limited=False),
+            # a limit on file, but unlimited
+            company(company_id="u2", limit=100, users=900, limited=False),
+            company(company_id="a", limit=10, users=20),
+            # limited, with a limit that cannot be read
+            company(company_id="b", limit=None, users=5),
         ],
         fetched_at=NOW,
     )
@@ -206,11 +191,11 @@ def test_unlimited_license_has_no_readable_limit() -> None:
 def test_report_ranks_biggest_first_and_unknown_last() -> None:
     report = build_report(
         [
-            company("a", 100, 110),
-            company("b", None, 500),
-            company("c", 10, 60),
-            company("d", 50, 50),
-            company("e", 40, 30),
+            company(company_id="a", limit=100, users=110),
+            company(company_id="b", limit=None, users=500),
+            company(company_id="c", limit=10, users=60),
+            company(company_id="d", limit=50, users=50),
+            company(company_id="e", limit=40, users=30),
         ],
         fetched_at=NOW,
     )
@@ -225,9 +210,9 @@ def test_report_ranks_biggest_first_and_unknown_last() -> None:
 def test_report_deduplicates_by_company_id_not_name() -> None:
     report = build_report(
         [
-            company("a", 10, 20, name="Same"),
-            company("a", 10, 20, name="Same"),
-            company("b", 10, 15, name="Same"),
+            company(company_id="a", limit=10, users=20, name="Same"),
+            company(company_id="a", limit=10, users=20, name="Same"),
+            company(company_id="b", limit=10, users=15, name="Same"),
         ],
         fetched_at=NOW,
     )
@@ -236,26 +221,24 @@ def test_report_deduplicates_by_company_id_not_name() -> None:
 
 
 def test_rows_without_an_id_are_told_apart_by_name_reseller_and_creation() -> None:
-    twin = company("", 10, 20, name="No ID Ltd")
-    report = build_report(
-        [
-            twin,
-            company("", 10, 20, name="No ID Ltd"),  # the same row read twice
-            company("", 10, 25, name="No ID Ltd"),  # read again after its users grew
-            company("", 10, 12, name="Other Co"),
-        ],
-        fetched_at=NOW,
-    )
+    twin = company(company_id="", name="No ID Ltd", limit=10, users=20)
+    again = company(company_id="", name="No ID Ltd", limit=10, users=20)  # the same row read twice
+    grown = company(company_id="", name="No ID Ltd", limit=10, users=25)  # its users grew since
+    other = company(company_id="", name="Other Co", limit=10, users=12)
+    report = build_report([twin, again, grown, other], fetched_at=NOW)
     assert report.companies_over == 2
     assert report.seats_over == 10 + 2
-    assert twin.ref != company("", 10, 12, name="Other Co").ref
-    assert twin.ref == company("", 10, 25, name="No ID Ltd").ref and len(twin.ref) <= 128
-    assert company("a", 10, 20).ref == "a"
+    assert twin.ref != other.ref
+    assert twin.ref == grown.ref and len(twin.ref) <= 128
+    assert company(company_id="a", limit=10, users=20).ref == "a"
 
 
 def test_find_counts_runs_of_whitespace_in_names_as_one_space() -> None:
     report = build_report(
-        [company("a", 10, 20, name="Acme \t  Corp"), company("b", 10, 20, name="Acme")],
+        [
+            company(company_id="a", limit=10, users=20, name="Acme \t  Corp"),
+            company(company_id="b", limit=10, users=20, name="Acme"),
+        ],
         fetched_at=NOW,
     )
     assert [o.company.company_id for o in report.find("acme corp")] == ["a"]
@@ -263,18 +246,21 @@ def test_find_counts_runs_of_whitespace_in_names_as_one_space() -> None:
 
 def test_true_up_is_exact_decimal_money() -> None:
     report = build_report(
-        [company("a", 100, 103), company("b", 10, 11)],
+        [
+            company(company_id="a", limit=100, users=103),
+            company(company_id="b", limit=10, users=11),
+        ],
         fetched_at=NOW,
         seat_price=Decimal("0.10"),
         currency="EUR",
     )
     assert report.true_up == Decimal("0.40")
     assert report.overages[0].true_up == Decimal("0.30")
-    assert build_report([company("a", 1, 2)], fetched_at=NOW).true_up is None
+    assert build_report([company(company_id="a", limit=1, users=2)], fetched_at=NOW).true_up is None
 
 
 def test_limit_zero_has_no_percentage_but_counts_seats() -> None:
-    report = build_report([company("z", 0, 7)], fetched_at=NOW)
+    report = build_report([company(company_id="z", limit=0, users=7)], fetched_at=NOW)
     assert report.seats_over == 7
     assert report.overages[0].ratio is None
 
@@ -282,9 +268,9 @@ def test_limit_zero_has_no_percentage_but_counts_seats() -> None:
 def test_find_is_case_insensitive_and_unicode_aware() -> None:
     report = build_report(
         [
-            company("a", 1, 5, name="İstanbul Lojistik"),
-            company("b", 1, 3, name="STRASSE GmbH"),
-            company("c", 1, 2, name="Acme"),
+            company(company_id="a", limit=1, users=5, name="İstanbul Lojistik"),
+            company(company_id="b", limit=1, users=3, name="STRASSE GmbH"),
+            company(company_id="c", limit=1, users=2, name="Acme"),
         ],
         fetched_at=NOW,
     )
@@ -317,7 +303,7 @@ def test_empty_report() -> None:
 def test_shortfall_note_compares_the_rows_read_with_the_platform_count(
     platform_count: int | None, rows: int, note: str | None
 ) -> None:
-    companies = [company(f"c{i}", 10, 11) for i in range(rows)]
+    companies = [company(company_id=f"c{i}", limit=10, users=11) for i in range(rows)]
     report = build_report(companies, fetched_at=NOW, platform_count=platform_count)
     assert report.platform_count == platform_count
     assert shortfall_note(report) == note
@@ -325,10 +311,11 @@ def test_shortfall_note_compares_the_rows_read_with_the_platform_count(
 
 def test_rows_we_leave_out_ourselves_make_no_shortfall() -> None:
     rows = [
-        company("over", 10, 20),
-        company("unlimited", None, 900, limited=False),
-        company("stale flag", 10, 5),  # flagged, but its limit shows it is not over
-        company("over", 10, 20),  # the same row on two pages
+        company(company_id="over", limit=10, users=20),
+        company(company_id="unlimited", limit=None, users=900, limited=False),
+        # flagged, but its limit shows it is not over
+        company(company_id="stale flag", limit=10, users=5),
+        company(company_id="over", limit=10, users=20),  # the same row on two pages
     ]
     report = build_report(rows, fetched_at=NOW, platform_count=3)
     assert report.companies_over == 1 and report.rows_read == 3

@@ -15,9 +15,10 @@ from bot.errors import (
     SlackBusy,
     SlackDeliveryError,
 )
-from bot.overage import Company, build_report
+from bot.overage import build_report
 from bot.publish import Publisher, make_client
 from bot.render_slack import Message, render_summary, render_top
+from tests.companies import company
 from tests.fakes.slack_api import FakeSlack
 
 TOKEN = "xoxb-1111-secret-token-value"
@@ -268,11 +269,11 @@ async def test_a_table_of_long_hostile_names_is_accepted_by_slack(fake: FakeSlac
     pass the fake's checks (50 blocks, the table in the attachments, 10,000 cell characters)."""
     hostile = ["<!channel>", "https://evil.example/login", "@here", "<@U123>", "#general"]
     companies = [
-        Company(
-            company_id=f"c{n:05d}",
+        company(
+            n,
             name=f"{hostile[n % 5]} {'&<>' * 60} {n}",
             limit=None if n % 3 else 100,
-            target_users=1_234_567 + n,
+            users=1_234_567 + n,
         )
         for n in range(150)
     ]

@@ -23,6 +23,7 @@ from bot.workbook import (
     build_xlsx,
     export_filename,
 )
+from tests.companies import filled_company
 
 ZONE = ZoneInfo("Europe/Istanbul")  # UTC+3 all year
 FETCHED = datetime(2025, 1, 6, 8, 30, tzinfo=UTC)
@@ -55,24 +56,6 @@ HOSTILE = [
     "\rCR",
     " =spaced",
 ]
-
-
-def company(name: str = "Acme", **fields: Any) -> Company:
-    values: dict[str, Any] = {
-        "company_id": f"id-{name}",
-        "name": name,
-        "reseller": "Reseller One",
-        "license_type": "Enterprise",
-        "limit": 100,
-        "target_users": 125,
-        "inactive_users": 3,
-        "monthly_active_users": 90,
-        "license_end": datetime(2025, 3, 31, 23, 0, tzinfo=UTC),
-        "created": datetime(2020, 5, 1, 12, 0, tzinfo=UTC),
-        "tags": ("emea", "gold"),
-    }
-    values.update(fields)
-    return Company(**values)
 
 
 def report(companies: list[Company], **options: Any) -> Report:
@@ -110,11 +93,11 @@ def names_in(data: bytes) -> set[str]:
 
 PRICED: dict[str, Any] = {"seat_price": Decimal("12.34"), "currency": "EUR"}
 MIXED = [
-    company("Small", limit=100, target_users=110),
-    company("Unknown", limit=None, target_users=40),
-    company("Big", limit=50, target_users=150),
-    company("Under", limit=100, target_users=90),  # a stale flag: left out of the report
-    company("Middle", limit=10, target_users=30),
+    filled_company("Small", limit=100, users=110),
+    filled_company("Unknown", limit=None, users=40),
+    filled_company("Big", limit=50, users=150),
+    filled_company("Under", limit=100, users=90),  # a stale flag: left out of the report
+    filled_company("Middle", limit=10, users=30),
 ]
 
 
@@ -122,7 +105,7 @@ MIXED = [
     ("companies", "names", "totals"),
     [
         ([], [], ("Total", 0, None, None, None, 0, 0)),
-        ([company("Solo")], ["Solo"], ("Total", 1, None, None, None, 125, 25)),
+        ([filled_company("Solo")], ["Solo"], ("Total", 1, None, None, None, 125, 25)),
         (
             MIXED,
             ["Big", "Middle", "Small", "Unknown"],
@@ -167,7 +150,7 @@ def test_one_row_per_company_in_report_order_then_totals(
     ],
 )
 def test_each_column_is_typed(column: str, expected: Any, number_format: str) -> None:
-    data = xlsx(report([company()]))
+    data = xlsx(report([filled_company()]))
     cell = load_workbook(io.BytesIO(data))["Over limit"].cell(2, HEADERS.index(column) + 1)
     calamine_value = calamine_rows(data)[1][HEADERS.index(column)]
 
@@ -181,8 +164,8 @@ def test_each_column_is_typed(column: str, expected: Any, number_format: str) ->
 
 
 def test_counts_show_thousands_separators_in_rows_and_totals() -> None:
-    big = company("Big", limit=1_000, target_users=12_500, inactive_users=2_000)
-    data = xlsx(report([big, company("Other", limit=1_000, target_users=1_500)]))
+    big = filled_company("Big", limit=1_000, users=12_500, inactive_users=2_000)
+    data = xlsx(report([big, filled_company("Other", limit=1_000, users=1_500)]))
     ws = load_workbook(io.BytesIO(data))["Over limit"]
     count_columns = ("License limit", "Target users", "Over by", "Inactive users")
 
@@ -234,7 +217,7 @@ def test_dates_are_the_platform_calendar_date_in_any_zone(sent: str, day: date, 
 
 
 def test_summary_moments_stay_date_times_in_a_zone_behind_utc() -> None:
-    renewal = company(license_end=datetime(2025, 3, 31, 0, 0, tzinfo=UTC))
+    renewal = filled_company(license_end=datetime(2025, 3, 31, 0, 0, tzinfo=UTC))
     data = build_xlsx(report([renewal]), generated_at=GENERATED, zone=ZoneInfo("America/New_York"))
     facts = summary_facts(data)
 
@@ -246,7 +229,7 @@ def test_summary_moments_stay_date_times_in_a_zone_behind_utc() -> None:
 
 
 def test_licence_expired_is_a_boolean_cell() -> None:
-    data = xlsx(report([company(licence_expired=True)]))
+    data = xlsx(report([filled_company(licence_expired=True)]))
     cell = load_workbook(io.BytesIO(data))["Over limit"]["L2"]
 
     assert cell.value is True
@@ -255,8 +238,8 @@ def test_licence_expired_is_a_boolean_cell() -> None:
 
 
 def test_limit_unknown_row_leaves_numbers_empty_and_says_so() -> None:
-    unlimited = company("Unlimited", limited=False, limit=None)  # never over: not listed
-    data = xlsx(report([company("Known"), company("Unknown", limit=None), unlimited]))
+    unlimited = filled_company("Unlimited", limited=False, limit=None)  # never over: not listed
+    data = xlsx(report([filled_company("Known"), filled_company("Unknown", limit=None), unlimited]))
     known, unknown = sheet_rows(data)[1:3]
     assert [row[0] for row in sheet_rows(data)[1:]] == ["Known", "Unknown", "Total"]
 
@@ -281,7 +264,7 @@ def test_header_is_bold_frozen_and_filtered_over_the_data_only() -> None:
 
 
 def test_priced_report_has_exact_true_up_column_and_total() -> None:
-    rep = report([company("A", target_users=103), company("B", target_users=101)], **PRICED)
+    rep = report([filled_company("A", users=103), filled_company("B", users=101)], **PRICED)
     data = xlsx(rep)
     ws = load_workbook(io.BytesIO(data))["Over limit"]
 
@@ -296,7 +279,7 @@ def test_priced_report_has_exact_true_up_column_and_total() -> None:
 
 
 def test_unpriced_report_has_no_true_up_column() -> None:
-    rows = sheet_rows(xlsx(report([company()])))
+    rows = sheet_rows(xlsx(report([filled_company()])))
 
     assert rows[0] == HEADERS
     assert all(len(row) == len(HEADERS) for row in rows)
@@ -304,10 +287,10 @@ def test_unpriced_report_has_no_true_up_column() -> None:
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_platform_text_is_stored_as_text_never_as_formula(hostile: str) -> None:
-    hostile_company = company(
+    hostile_company = filled_company(
         hostile, company_id=hostile, reseller=hostile, license_type=hostile, tags=(hostile,)
     )
-    data = xlsx(report([hostile_company, company("Plain", target_users=101)]))
+    data = xlsx(report([hostile_company, filled_company("Plain", users=101)]))
     ws = load_workbook(io.BytesIO(data))["Over limit"]
     hostile_row = calamine_rows(data)[1]
 
@@ -327,7 +310,7 @@ CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
 
 @pytest.mark.parametrize("hostile", [*HOSTILE, "<b>&amp;</b>", "x;=cmd|' /C calc'!A0;"])
 def test_hostile_names_are_escaped_text_in_the_chart_cache(hostile: str) -> None:
-    data = xlsx(report([company(hostile), company("Plain", target_users=101)]))
+    data = xlsx(report([filled_company(hostile), filled_company("Plain", users=101)]))
     chart = ElementTree.fromstring(part(data, "xl/charts/chart1.xml"))  # parses: escaped
     categories = chart.find(f".//{CHART}cat")
 
@@ -357,7 +340,7 @@ def test_hostile_names_are_escaped_text_in_the_chart_cache(hostile: str) -> None
     ],
 )
 def test_control_characters_are_replaced_not_fatal(name: str, stored: str) -> None:
-    hostile = company(name, company_id=name, reseller=name, license_type=name, tags=(name,))
+    hostile = filled_company(name, company_id=name, reseller=name, license_type=name, tags=(name,))
     data = xlsx(report([hostile]))
     text_columns = [0, 1, 2, 3, 12]  # company, ID, reseller, license type, tags
 
@@ -373,7 +356,7 @@ def test_control_characters_are_replaced_not_fatal(name: str, stored: str) -> No
     ids=["ascii", "astral"],
 )
 def test_long_text_is_cut_to_the_excel_cell_limit(name: str, prefix: str) -> None:
-    stored = sheet_rows(xlsx(report([company(name)])))[1][0]
+    stored = sheet_rows(xlsx(report([filled_company(name)])))[1][0]
 
     assert stored.startswith(prefix)
     assert stored.endswith("…")
@@ -425,8 +408,8 @@ def test_summary_states_totals_times_source_and_filter() -> None:
 
 
 def test_summary_charts_the_ten_biggest_overages() -> None:
-    companies = [company(f"C{i:02d}", target_users=100 + i) for i in range(1, 15)]
-    data = xlsx(report([*companies, company("Unknown", limit=None)]))
+    companies = [filled_company(f"C{i:02d}", users=100 + i) for i in range(1, 15)]
+    data = xlsx(report([*companies, filled_company("Unknown", limit=None)]))
     summary = sheet_rows(data, "Summary")
     start = next(i for i, row in enumerate(summary) if str(row[0]).startswith("Biggest"))
 
@@ -445,7 +428,7 @@ def test_summary_charts_the_ten_biggest_overages() -> None:
 @pytest.mark.parametrize(("points", "line_chart"), [(0, False), (1, False), (3, True)])
 def test_trend_chart_needs_two_digests(points: int, line_chart: bool) -> None:
     trend = [(datetime(2025, 1, day, 6, 0, tzinfo=UTC), 10 * day) for day in range(1, points + 1)]
-    data = xlsx(report([company()]), trend=trend)
+    data = xlsx(report([filled_company()]), trend=trend)
     summary = sheet_rows(data, "Summary")
 
     assert ("xl/charts/chart2.xml" in names_in(data)) is line_chart
@@ -461,7 +444,7 @@ def test_trend_chart_needs_two_digests(points: int, line_chart: bool) -> None:
 
 
 def test_summary_says_under_its_title_when_rows_keepnet_counted_could_not_be_read() -> None:
-    companies = [company(f"C{i}") for i in range(139)]
+    companies = [filled_company(f"C{i}") for i in range(139)]
     data = xlsx(report(companies, platform_count=141))
     note = "Keepnet counts 141 companies over their limit; 139 could be read."
     summary = sheet_rows(data, "Summary")
@@ -474,14 +457,14 @@ def test_summary_says_under_its_title_when_rows_keepnet_counted_could_not_be_rea
 
 @pytest.mark.parametrize("platform_count", [None, 2, 1])
 def test_summary_has_no_note_when_every_counted_row_was_read(platform_count: int | None) -> None:
-    data = xlsx(report([company("A"), company("B")], platform_count=platform_count))
+    data = xlsx(report([filled_company("A"), filled_company("B")], platform_count=platform_count))
     summary = sheet_rows(data, "Summary")
     assert summary[1] == [None, None, None]
     assert not any("could be read" in str(cell) for row in summary for cell in row)
 
 
 def test_custom_filter_text_is_recorded() -> None:
-    facts = summary_facts(xlsx(report([company()]), filter_text="=reseller eq 'x'"))
+    facts = summary_facts(xlsx(report([filled_company()]), filter_text="=reseller eq 'x'"))
 
     assert facts["Filter"] == "=reseller eq 'x'"
 
@@ -494,7 +477,7 @@ def csv_rows(data: bytes) -> list[list[str]]:
 
 
 def test_csv_has_bom_header_and_crlf() -> None:
-    data = build_csv(report([company()]))
+    data = build_csv(report([filled_company()]))
 
     assert data.startswith(b'\xef\xbb\xbf"Company","Company ID",')
     assert data.count(b"\r\n") == 2
@@ -505,7 +488,7 @@ def test_csv_has_bom_header_and_crlf() -> None:
 @pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r"])
 def test_csv_neutralises_each_dangerous_first_character(first: str) -> None:
     text = f"{first}HYPERLINK(1)"
-    hostile = company(text, company_id=text, reseller=text, license_type=text, tags=(text,))
+    hostile = filled_company(text, company_id=text, reseller=text, license_type=text, tags=(text,))
     row = csv_rows(build_csv(report([hostile])))[1]
 
     assert [row[i] for i in (0, 1, 2, 3, 12)] == ["'" + text] * 5
@@ -513,7 +496,7 @@ def test_csv_neutralises_each_dangerous_first_character(first: str) -> None:
 
 @pytest.mark.parametrize("name", ["Acme", "O'Brien & Sons", 'Say "hi", ok', "a=b", "1-2"])
 def test_csv_keeps_harmless_text_unchanged(name: str) -> None:
-    assert csv_rows(build_csv(report([company(name)])))[1][0] == name
+    assert csv_rows(build_csv(report([filled_company(name)])))[1][0] == name
 
 
 @pytest.mark.parametrize(
@@ -530,7 +513,7 @@ def test_csv_keeps_harmless_text_unchanged(name: str) -> None:
 def test_csv_quotes_every_text_cell_so_a_separator_inside_cannot_start_a_cell(
     name: str, written: str
 ) -> None:
-    hostile = company(name, company_id="c1", reseller=name, tags=(name,))
+    hostile = filled_company(name, company_id="c1", reseller=name, tags=(name,))
     data = build_csv(report([hostile]))
     line = data.decode("utf-8-sig").split("\r\n")[1]
     read_back = "'" + name if name.startswith("=") else name
@@ -542,7 +525,7 @@ def test_csv_quotes_every_text_cell_so_a_separator_inside_cannot_start_a_cell(
 
 
 def test_csv_numbers_are_bare_and_text_quoted() -> None:
-    big = company(limit=1_000, target_users=2_500, inactive_users=3)
+    big = filled_company(limit=1_000, users=2_500, inactive_users=3)
     data = build_csv(report([big], **PRICED))
     line = data.decode("utf-8-sig").split("\r\n")[1]
 
@@ -554,8 +537,8 @@ def test_csv_numbers_are_bare_and_text_quoted() -> None:
 
 def test_csv_rows_read_back_as_written() -> None:
     companies = [
-        company("Acme", licence_expired=True),
-        company("Unknown", limit=None, target_users=7, tags=(), license_end=None, created=None),
+        filled_company("Acme", licence_expired=True),
+        filled_company("Unknown", limit=None, users=7, tags=(), license_end=None, created=None),
     ]
     data = build_csv(report(companies, **PRICED))
 

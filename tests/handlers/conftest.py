@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -16,17 +17,13 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from aiohttp import web
 from openpyxl import load_workbook
 
-from bot.app import Runtime, build_runtime
+from bot.app import Runtime
 from bot.sandbox import Sandbox, is_flagged
-from bot.web import build_web_app
 from tests.fakes.slack_api import FakeSlack, Upload
-from tests.runtime_settings import sandbox_settings
-from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
-
-BOT_TOKEN = "xoxb-test-token"
+from tests.runtime import Fakes, running_fakes, serving
+from tests.slack_requests import signed_headers, slash_command
 
 
 @dataclass
@@ -35,10 +32,17 @@ class Bot:
 
     url: str
     http: httpx.AsyncClient
-    slack: FakeSlack
-    sandbox: Sandbox
+    fakes: Fakes
     runtime: Runtime
     sent: list[str] = field(default_factory=list)
+
+    @property
+    def slack(self) -> FakeSlack:
+        return self.fakes.slack
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.fakes.sandbox
 
     async def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
         return await self.http.post(self.url + "/slack/events", content=body, headers=headers)
@@ -117,42 +121,25 @@ StartBot = Callable[..., Awaitable[Bot]]
 @pytest.fixture
 async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
     """Start the real app (web server + Bolt) on port 0 with its own sandbox and fake Slack."""
-    cleanups: list[Callable[[], Awaitable[None]]] = []
+    async with AsyncExitStack() as stack:
 
-    async def start(*, companies: int = 300, over_limit: int | None = None,
-                    role: str = "Reseller", **env: str) -> Bot:  # fmt: skip
-        sandbox = Sandbox(companies=companies, over_limit=over_limit, seed=3, role=role)
-        slack = FakeSlack(bot_token=BOT_TOKEN)
-        keepnet_url, slack_url = await sandbox.start(), await slack.start()
-        settings = sandbox_settings(
-            keepnet_url=keepnet_url,
-            slack_url=slack_url,
-            database_url=f"sqlite:///{tmp_path / f'bot-{uuid.uuid4().hex[:6]}.db'}",
-            bot_token=BOT_TOKEN,
-            signing_secret=SIGNING_SECRET,
-            **env,
-        )
-        runtime = await build_runtime(settings)
-        runner = web.AppRunner(build_web_app(runtime), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        http = httpx.AsyncClient(timeout=30)
+        async def start(*, companies: int = 300, over_limit: int | None = None,
+                        role: str = "Reseller", **env: str) -> Bot:  # fmt: skip
+            database_url = f"sqlite:///{tmp_path / f'bot-{uuid.uuid4().hex[:6]}.db'}"
+            fakes = await stack.enter_async_context(
+                running_fakes(
+                    database_url=database_url,
+                    companies=companies,
+                    over_limit=over_limit,
+                    role=role,
+                )
+            )
+            runtime = await fakes.runtime(fakes.settings(**env))
+            url = await stack.enter_async_context(serving(runtime))
+            http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
+            return Bot(url, http, fakes, runtime)
 
-        async def stop() -> None:
-            await http.aclose()
-            await runner.cleanup()
-            await runtime.close()
-            await slack.stop()
-            await sandbox.stop()
-
-        cleanups.append(stop)
-        return Bot(f"http://127.0.0.1:{port}", http, slack, sandbox, runtime)
-
-    yield start
-    for stop in reversed(cleanups):
-        await stop()
+        yield start
 
 
 # --- what the tests read back -------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from io import BytesIO
 from typing import Any
@@ -25,6 +24,7 @@ from tests.handlers.conftest import (
     eventually,
     flagged,
 )
+from tests.runtime import settled
 
 
 async def click_and_answer(bot: Bot, action_id: str, **kwargs: Any) -> dict[str, Any]:
@@ -100,7 +100,7 @@ async def test_a_click_by_someone_not_allowed_is_refused_before_any_fetch(
     answer = await click_and_answer(bot, action_id, user="U1", **kwargs)
     assert "isn't available" in answer["text"]
     assert answer["response_type"] == "ephemeral"
-    await asyncio.sleep(0.3)
+    await settled()
     assert bot.sandbox.token_requests == 0 and bot.sandbox.search_requests == 0
     assert bot.slack.uploads == [] and bot.slack.posts == []
 

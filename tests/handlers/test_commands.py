@@ -19,6 +19,7 @@ from tests.handlers.conftest import (
     eventually,
     flagged,
 )
+from tests.runtime import settled
 from tests.slack_requests import SIGNING_SECRET, signed_headers
 
 
@@ -190,7 +191,7 @@ async def test_outsiders_are_refused_before_anything_is_fetched(
     response = await bot.command("summary", user=user, channel=channel)
     assert response.status_code == 200
     assert "isn't available" in response.text or "not available" in response.text
-    await asyncio.sleep(0.3)
+    await settled()
     assert bot.sandbox.token_requests == 0 and bot.sandbox.search_requests == 0
 
 
@@ -213,7 +214,7 @@ async def test_forged_stale_and_replayed_requests_are_refused(start_bot: StartBo
     replayed = await bot.post(body, headers)
     assert (first.status_code, replayed.status_code) == (200, 401)
     await eventually(bot.answers)
-    await asyncio.sleep(0.2)
+    await settled()
     assert len(bot.answers()) == 1
     assert bot.sandbox.token_requests == 1
 

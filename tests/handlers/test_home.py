@@ -10,6 +10,7 @@ import pytest
 from bot.render_slack import EXPORT_BUTTON, REFRESH_HOME_BUTTON
 from bot.sandbox import is_flagged
 from tests.handlers.conftest import Bot, StartBot, all_text, eventually
+from tests.runtime import settled
 
 HOME_OPENED = {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}
 
@@ -65,7 +66,7 @@ async def test_without_a_digest_channel_the_home_tab_says_not_scheduled(
 async def test_other_tabs_publish_nothing(start_bot: StartBot) -> None:
     bot = await start_bot()
     await bot.event({**HOME_OPENED, "tab": "messages"})
-    await asyncio.sleep(0.3)
+    await settled()
     assert bot.slack.home_views == []
     assert bot.sandbox.search_requests == 0
 
@@ -100,7 +101,7 @@ async def test_someone_not_allowed_sees_the_refusal_and_nothing_is_fetched(
     view = await open_home(bot, user="U1")
     assert "isn't available" in all_text(view["blocks"])
     assert action_ids(view["blocks"]) == []
-    await asyncio.sleep(0.3)
+    await settled()
     assert bot.sandbox.token_requests == 0 and bot.sandbox.search_requests == 0
 
 
@@ -113,7 +114,7 @@ async def test_refresh_by_someone_not_allowed_shows_the_refusal_and_fetches_noth
     views = await eventually(lambda: bot.slack.home_views)
     assert views[-1].params["user_id"] == "U1"
     assert "isn't available" in all_text(views[-1].params["view"]["blocks"])
-    await asyncio.sleep(0.3)
+    await settled()
     assert bot.sandbox.token_requests == 0 and bot.sandbox.search_requests == 0
     assert bot.slack.responses == []
 
@@ -140,7 +141,7 @@ async def test_a_channel_allow_list_keeps_the_home_tab_closed_to_everyone(
     view = await open_home(bot, user="U1")
     assert "isn't available" in all_text(view["blocks"])
     await bot.action(EXPORT_BUTTON, value="xlsx", user="U1", channel=None)
-    await asyncio.sleep(0.3)
+    await settled()
     assert bot.sandbox.token_requests == 0 and bot.sandbox.search_requests == 0
     assert bot.slack.uploads == []
 

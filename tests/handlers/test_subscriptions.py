@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_runtime
 from bot.crontab import make_trigger, next_slot, slot_key
+from tests.clock import Clock
 from tests.handlers.conftest import StartBot, all_text, answer_to
 
 SUBSCRIBE = "subscribe weekly mon 09:00 Europe/Istanbul"
@@ -128,24 +128,21 @@ async def test_a_stored_subscription_fires_once_at_its_time_in_its_zone(
     await answer_to(bot, SUBSCRIBE)
     slot = next_fire("0 9 * * mon", "Europe/Istanbul")  # Monday 09:00 in Istanbul (UTC+3)
     assert (slot.hour, slot.minute, slot.weekday()) == (6, 0, 0)
-    moment = [slot - timedelta(seconds=30)]  # 08:59:30 in Istanbul, 05:59:30 UTC
-    runtime = await build_runtime(bot.runtime.settings, now=lambda: moment[0])
-    try:
-        await runtime.scheduler.tick()
-        assert bot.slack.posts == []
-        moment[0] = slot + timedelta(seconds=30)
-        await runtime.scheduler.tick()
-        posts = bot.slack.posts
-        assert len(posts) == 1
-        assert posts[0].params["channel"] == "C0GENERAL"
-        assert posts[0].params["metadata"]["event_payload"]["key"] == slot_key(slot)
-        assert "digest" in all_text(posts[0].params).lower()
-        assert "Posted late" not in all_text(posts[0].params)
-        moment[0] = slot + timedelta(minutes=1, seconds=30)
-        await runtime.scheduler.tick()
-        assert len(bot.slack.posts) == 1
-    finally:
-        await runtime.close()
+    clock = Clock(slot - timedelta(seconds=30))  # 08:59:30 in Istanbul, 05:59:30 UTC
+    runtime = await bot.fakes.runtime(bot.runtime.settings, now=clock)
+    await runtime.scheduler.tick()
+    assert bot.slack.posts == []
+    clock.now = slot + timedelta(seconds=30)
+    await runtime.scheduler.tick()
+    posts = bot.slack.posts
+    assert len(posts) == 1
+    assert posts[0].params["channel"] == "C0GENERAL"
+    assert posts[0].params["metadata"]["event_payload"]["key"] == slot_key(slot)
+    assert "digest" in all_text(posts[0].params).lower()
+    assert "Posted late" not in all_text(posts[0].params)
+    clock.now = slot + timedelta(minutes=1, seconds=30)
+    await runtime.scheduler.tick()
+    assert len(bot.slack.posts) == 1
 
 
 async def test_a_slot_in_utc_is_not_taken_for_the_subscriptions_zone(
@@ -155,14 +152,11 @@ async def test_a_slot_in_utc_is_not_taken_for_the_subscriptions_zone(
     await answer_to(bot, SUBSCRIBE)
     slot = next_fire("0 9 * * mon", "Europe/Istanbul")
     at_nine_utc = slot + timedelta(hours=3, seconds=30)  # Monday 12:00:30 in Istanbul
-    runtime = await build_runtime(bot.runtime.settings, now=lambda: at_nine_utc)
-    try:
-        await runtime.scheduler.tick()
-        posts = bot.slack.posts  # only the 06:00 UTC slot, posted late, never one at 09:00 UTC
-        assert [p.params["metadata"]["event_payload"]["key"] for p in posts] == [slot_key(slot)]
-        assert "Posted late: the bot was offline" in all_text(posts[0].params)
-    finally:
-        await runtime.close()
+    runtime = await bot.fakes.runtime(bot.runtime.settings, now=Clock(at_nine_utc))
+    await runtime.scheduler.tick()
+    posts = bot.slack.posts  # only the 06:00 UTC slot, posted late, never one at 09:00 UTC
+    assert [p.params["metadata"]["event_payload"]["key"] for p in posts] == [slot_key(slot)]
+    assert "Posted late: the bot was offline" in all_text(posts[0].params)
 
 
 async def test_a_damaged_database_file_is_explained_in_one_sentence(start_bot: StartBot) -> None:
@@ -182,13 +176,10 @@ async def test_a_daily_subscription_posts_a_daily_digest(start_bot: StartBot) ->
     bot = await start_bot(DIGEST_ATTACH_EXPORT="false")
     await answer_to(bot, "subscribe daily 08:30")
     just_after = next_fire("30 8 * * *") + timedelta(seconds=30)
-    runtime = await build_runtime(bot.runtime.settings, now=lambda: just_after)
-    try:
-        await runtime.scheduler.tick()
-        (post,) = bot.slack.posts
-        assert post.params["text"].startswith("Daily license overage digest")
-    finally:
-        await runtime.close()
+    runtime = await bot.fakes.runtime(bot.runtime.settings, now=Clock(just_after))
+    await runtime.scheduler.tick()
+    (post,) = bot.slack.posts
+    assert post.params["text"].startswith("Daily license overage digest")
 
 
 async def test_a_new_subscription_posts_no_digest_for_a_slot_from_before_it(
@@ -198,19 +189,16 @@ async def test_a_new_subscription_posts_no_digest_for_a_slot_from_before_it(
     made = datetime.now(UTC)
     two_hours_ago = made - timedelta(hours=2)  # e.g. `daily 08:30` made at 10:30
     await answer_to(bot, f"subscribe daily {two_hours_ago:%H:%M}")
-    moment = [made + timedelta(minutes=1)]
-    runtime = await build_runtime(bot.runtime.settings, now=lambda: moment[0])
-    try:
-        await runtime.scheduler.tick()
-        assert bot.slack.posts == []
-        assert runtime.store.runs("C0GENERAL") == []
-        first = next_fire(f"{two_hours_ago.minute} {two_hours_ago.hour} * * *")
-        moment[0] = first + timedelta(seconds=30)
-        await runtime.scheduler.tick()
-        (post,) = bot.slack.posts
-        assert "Posted late" not in all_text(post.params)
-    finally:
-        await runtime.close()
+    clock = Clock(made + timedelta(minutes=1))
+    runtime = await bot.fakes.runtime(bot.runtime.settings, now=clock)
+    await runtime.scheduler.tick()
+    assert bot.slack.posts == []
+    assert runtime.store.runs("C0GENERAL") == []
+    first = next_fire(f"{two_hours_ago.minute} {two_hours_ago.hour} * * *")
+    clock.now = first + timedelta(seconds=30)
+    await runtime.scheduler.tick()
+    (post,) = bot.slack.posts
+    assert "Posted late" not in all_text(post.params)
 
 
 @pytest.mark.parametrize("text", ["subscribe daily 08:30", "unsubscribe"])

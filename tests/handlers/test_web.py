@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
 
 from bot.publish import Identity, make_client
 from bot.web import CLOCK_SKEW_S, SIGNATURE_WINDOW_S, ReplayGuard
+from tests.clock import Clock
 from tests.fakes.slack_api import FakeSlack
-from tests.handlers.conftest import BOT_TOKEN, StartBot, answer_to
+from tests.handlers.conftest import StartBot, answer_to
+from tests.runtime import BOT_TOKEN
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 
 
@@ -42,12 +44,7 @@ async def test_healthz_without_a_digest_has_no_next_digest(start_bot: StartBot) 
     assert report["scheduler"]["next_digest"] is None and report["scheduler"]["channels"] == []
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+START = datetime.fromtimestamp(1_700_000_000, UTC)
 
 
 def _signed(stamp: int) -> tuple[bytes, dict[str, str]]:
@@ -56,27 +53,28 @@ def _signed(stamp: int) -> tuple[bytes, dict[str, str]]:
 
 
 def test_a_request_stamped_in_the_future_cannot_be_replayed_later() -> None:
-    clock = Clock(1_700_000_000.0)
-    guard = ReplayGuard(SIGNING_SECRET, clock=clock)
-    body, headers = _signed(int(clock.now) + 290)  # the sender's clock runs 290 s ahead
+    clock = Clock(START)
+    guard = ReplayGuard(SIGNING_SECRET, clock=clock.epoch)
+    body, headers = _signed(int(clock.epoch()) + 290)  # the sender's clock runs 290 s ahead
     assert guard.admit(body, headers)
     for later in (1, 331, 400, 290 + SIGNATURE_WINDOW_S):
-        clock.now = 1_700_000_000.0 + later
+        clock.now = START + timedelta(seconds=later)
         assert not guard.admit(body, headers), f"replayed {later} s later"
-    clock.now = 1_700_000_000.0 + 290 + SIGNATURE_WINDOW_S + CLOCK_SKEW_S + 1
+    clock.now = START + timedelta(seconds=290 + SIGNATURE_WINDOW_S + CLOCK_SKEW_S + 1)
     assert not guard.admit(body, headers)  # now stale for the verifier itself
 
 
 def test_a_replay_guard_forgets_a_signature_once_it_is_stale() -> None:
-    clock = Clock(1_700_000_000.0)
-    guard = ReplayGuard(SIGNING_SECRET, clock=clock)
-    body, headers = _signed(int(clock.now))
+    clock = Clock(START)
+    guard = ReplayGuard(SIGNING_SECRET, clock=clock.epoch)
+    body, headers = _signed(int(clock.epoch()))
     assert guard.admit(body, headers)
-    clock.now += 60
-    assert guard.admit(*_signed(int(clock.now)))
+    clock.now += timedelta(seconds=60)
+    assert guard.admit(*_signed(int(clock.epoch())))
     assert len(guard) == 2  # both still within their window
-    clock.now += SIGNATURE_WINDOW_S + CLOCK_SKEW_S - 60 + 1  # the first one's window is over
-    assert guard.admit(*_signed(int(clock.now)))
+    # the first one's window is over
+    clock.now += timedelta(seconds=SIGNATURE_WINDOW_S + CLOCK_SKEW_S - 60 + 1)
+    assert guard.admit(*_signed(int(clock.epoch())))
     assert len(guard) == 2  # the first one forgotten, the second and the newest kept
     assert not guard.admit(body, headers)  # and the verifier refuses the old one anyway
 

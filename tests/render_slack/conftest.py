@@ -22,6 +22,7 @@ from bot.render_slack import (
     render_top,
     render_working,
 )
+from tests.companies import company
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 FETCHED = NOW - timedelta(minutes=7)
@@ -42,23 +43,6 @@ HOSTILE = (
     "<@U123>",
     "#general",
 )
-
-
-def company(
-    index: int,
-    *,
-    name: str | None = None,
-    limit: int | None = 100,
-    users: int | None = None,
-    **extra: Any,
-) -> Company:
-    return Company(
-        company_id=f"c{index:05d}",
-        name=f"Company {index:05d}" if name is None else name,
-        limit=limit,
-        target_users=users if users is not None else (limit or 100) + index + 1,
-        **extra,
-    )
 
 
 def report_of(

@@ -1,7 +1,7 @@
 """System tier: `python -m bot serve` as a real process against the sandbox and the fake Slack.
 
 Every process a test starts is stopped at the end of that test (SIGTERM, then SIGKILL).
-The counters in TALLY are printed at the end of the run by pytest_terminal_summary.
+The counters in TALLY (tests/system/tally.py) are printed at the end of the run.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,95 +28,14 @@ import pytest
 from bot import grammar
 from bot.sandbox import Sandbox
 from tests.fakes.slack_api import FakeSlack
-from tests.handlers.conftest import BOT_TOKEN
+from tests.runtime import BOT_TOKEN, KEEPNET_SECRET, fakes_env
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
+from tests.system.tally import TALLY
 
 REPO = Path(__file__).resolve().parents[2]
-KEEPNET_SECRET = "sandbox-secret"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, KEEPNET_SECRET)
 START_TIMEOUT_S = 60.0  # several processes may start at once on a busy machine
 STOP_TIMEOUT_S = 35.0  # the app drains for up to 25 s
-
-
-# --- the tier's tally, printed at the end -------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    faults_injected: int = 0
-    faults_survived: int = 0
-    hostile_inputs: int = 0
-    load_commands: int = 0
-    ack_latencies_s: list[float] = field(default_factory=list)
-    slots_checked: int = 0
-    posts_lost: int = 0
-    posts_duplicated: int = 0
-    commands_sent: int = 0
-    commands_answered: int = 0
-    notes: list[str] = field(default_factory=list)
-    used: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def fault(self, survived: bool) -> None:
-        with self.lock:
-            self.used = True
-            self.faults_injected += 1
-            self.faults_survived += int(survived)
-
-    def commands(self, *, sent: int, answered: int) -> None:
-        with self.lock:
-            self.used = True
-            self.commands_sent += sent
-            self.commands_answered += answered
-
-    def note(self, text: str) -> None:
-        with self.lock:
-            self.used = True
-            self.notes.append(text)
-
-
-TALLY = Tally()
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def summary_lines() -> list[str]:
-    t = TALLY
-    lines = [
-        f"faults injected: {t.faults_injected}, survived: {t.faults_survived}",
-        f"hostile inputs tried: {t.hostile_inputs}",
-    ]
-    if t.ack_latencies_s:
-        lat = t.ack_latencies_s
-        lines.append(
-            f"commands under load: {t.load_commands}, ack latency p50 "
-            f"{_percentile(lat, 0.5) * 1000:.0f} ms, p99 {_percentile(lat, 0.99) * 1000:.0f} ms, "
-            f"max {max(lat) * 1000:.0f} ms (mean {statistics.fmean(lat) * 1000:.0f} ms)"
-        )
-    else:
-        lines.append("commands under load: 0")
-    lines.append(
-        f"commands answered at the response_url: sent {t.commands_sent}, answered "
-        f"{t.commands_answered}, lost {t.commands_sent - t.commands_answered}"
-    )
-    lines.append(
-        f"digest slots checked: {t.slots_checked}, posts lost: {t.posts_lost}, "
-        f"duplicated: {t.posts_duplicated}"
-    )
-    lines.extend(f"note: {n}" for n in t.notes)
-    return lines
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
-    if not TALLY.used:
-        return
-    terminalreporter.section("system tier summary")
-    for line in summary_lines():
-        terminalreporter.write_line(line)
 
 
 # --- small helpers ------------------------------------------------------------------------------
@@ -264,23 +182,17 @@ def serve_env(
     database_url: str,
     **extra: str,
 ) -> dict[str, str]:
-    env = {
+    slack_url = slack_url or (slack.base_url if slack else "http://127.0.0.1:9/api/")
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(REPO),
         "PYTHONUNBUFFERED": "1",
         "LANG": "C.UTF-8",
-        "SLACK_API_URL": slack_url or (slack.base_url if slack else "http://127.0.0.1:9/api/"),
-        "KEEPNET_BASE_URL": keepnet_url,
         "PORT": str(free_port()),
-        "DATABASE_URL": database_url,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "KEEPNET_CLIENT_ID": "sandbox-client",
-        "KEEPNET_CLIENT_SECRET": KEEPNET_SECRET,
         "LOG_LEVEL": "INFO",
+        **fakes_env(keepnet_url=keepnet_url, slack_url=slack_url, database_url=database_url),
+        **extra,
     }
-    env.update(extra)
-    return env
 
 
 class Processes:
