@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,10 +49,13 @@ class Item:
     ok: bool
     what: str
     fix: str = ""
+    warning: str = ""  # said under a passing item: something that may still go wrong
 
     def line(self) -> str:
         text = f"{PASS if self.ok else FAIL} {self.what}"
-        return text if self.ok or not self.fix else f"{text}\n    fix: {self.fix}"
+        if self.ok:
+            return f"{text}\n    warning: {self.warning}" if self.warning else text
+        return f"{text}\n    fix: {self.fix}" if self.fix else text
 
 
 def mask(secret: str) -> str:
@@ -112,10 +116,11 @@ async def _attempt(what: str, step: Callable[[], Awaitable[str]]) -> Item:
 async def _keepnet_items(settings: Settings) -> list[Item]:
     async with httpx.AsyncClient(timeout=settings.keepnet_timeout_s) as http:
         client = KeepnetClient(settings, http)
+        claims: dict[str, Any] = {}
 
         async def token() -> str:
             settings.require_keepnet()
-            claims = await client.claims()
+            claims.update(await client.claims())
             company = claims.get("user_company_name") or "unknown company"
             return f"role {claims.get('role', 'unknown')} at {company}"
 
@@ -126,7 +131,22 @@ async def _keepnet_items(settings: Settings) -> list[Item]:
         first = await _attempt(f"Keepnet token from {settings.keepnet_base_url}", token)
         if not first.ok:
             return [first, Item(False, "Keepnet overage search", "fix the token first")]
+        first = dataclasses.replace(first, warning=_role_warning(claims))
         return [first, await _attempt("Keepnet overage search", search)]
+
+
+def _role_warning(claims: Mapping[str, Any]) -> str:
+    """A word on a role claim other than Reseller: only a hint (Keepnet has custom client
+    roles), so the search below decides, and this passes when it works."""
+    role = claims.get("role")
+    roles = [str(r) for r in role] if isinstance(role, list) else [str(role)]
+    if role is not None and "Reseller" in roles:
+        return ""
+    shown = f"'{' '.join(', '.join(roles).split())[:60]}'" if role is not None else "no role"
+    return (
+        f"the token names {shown}, not Reseller; the search below shows whether Keepnet "
+        "lets this credential read the company list"
+    )
 
 
 # --- Slack ---------------------------------------------------------------------------------

@@ -74,7 +74,11 @@ class Settings:
             keepnet_client_id=r.text("KEEPNET_CLIENT_ID", ""),
             keepnet_client_secret=r.text("KEEPNET_CLIENT_SECRET", ""),
             keepnet_base_url=r.url("KEEPNET_BASE_URL", d.keepnet_base_url),
-            keepnet_page_size=r.integer("KEEPNET_PAGE_SIZE", d.keepnet_page_size, low=1, high=1000),
+            # no ceiling of our own: the spec sets none (int32 is its type), and a server that
+            # serves fewer rows is paged by what it answers
+            keepnet_page_size=r.integer(
+                "KEEPNET_PAGE_SIZE", d.keepnet_page_size, low=1, high=2**31 - 1
+            ),
             keepnet_concurrency=r.integer(
                 "KEEPNET_CONCURRENCY", d.keepnet_concurrency, low=1, high=32
             ),

@@ -44,6 +44,28 @@ class RequestRejected(UpstreamError):
     lasting = True
 
 
+class PageSizeRefused(RequestRejected):
+    """The platform refused the page size the bot asks for (KEEPNET_PAGE_SIZE)."""
+
+    hint = "Set KEEPNET_PAGE_SIZE to a smaller number, such as the default 100."
+
+
+def list_refused(
+    *, role: str | None = None, roleless: bool = False, missing: str | None = None
+) -> NotReseller:
+    """The 403 of the company search or export, with what the token says of why: a role other
+    than Reseller, no role at all, or permissions without the one the request needs."""
+    reasons = []
+    if role is not None:
+        reasons.append(f"its role is '{role}', not Reseller")
+    elif roleless:
+        reasons.append("it has no role and no reseller access")
+    if missing is not None:
+        reasons.append(f"its permissions do not include {missing}")
+    why = f": {', and '.join(reasons)}" if reasons else ""
+    return NotReseller(f"Keepnet refused the company list to this credential (403){why}.")
+
+
 class PlatformDown(UpstreamError):
     hint = "Try again in a few minutes."
 

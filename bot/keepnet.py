@@ -21,7 +21,15 @@ from typing import Any
 import httpx
 
 from bot.config import Settings
-from bot.errors import BadCredentials, NotReseller, PlatformDown, RequestRejected, WrongAddress
+from bot.errors import (
+    BadCredentials,
+    NotReseller,
+    PageSizeRefused,
+    PlatformDown,
+    RequestRejected,
+    WrongAddress,
+    list_refused,
+)
 from bot.overage import Company, parse_company, parse_limit
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,14 @@ EXTRA_PASSES = 3
 MAX_PAGES = 10_000  # whatever totalNumberOfRecords claims
 MAX_TOKEN_LIFETIME_S = 86_400.0
 _TRANSIENT = frozenset({429, 500, 502, 503, 504})
+# envelope statuses that say the request failed, read in any letter case; the spec gives
+# ResultStatus no values, so any other status on a 2xx with data is a success
+_FAILED_STATUSES = frozenset({"failed", "failure", "fail", "error", "unsuccessful"})
+# the permission each call needs, as the token answer lists them
+_PERMISSIONS = {
+    "/api/companies/search": "companies/search|POST",
+    "/api/companies/search/export": "companies/search/export|POST",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +61,16 @@ class Page:
     total_pages: int
     rows: tuple[Company, ...]
     total_known: bool = True  # False when totalNumberOfRecords was missing or not a count
+    size: int = 100  # the page size the server used (its pageSize), not the one asked for
+    over_count: int | None = None  # limitExceededCompanyCount, when it sent a count
+
+    @property
+    def platform_count(self) -> int | None:
+        """Keepnet's count of companies over their limit: limitExceededCompanyCount, else
+        totalNumberOfRecords; None when it sent neither."""
+        if self.over_count is not None:
+            return self.over_count
+        return self.total_records if self.total_known else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +81,8 @@ class Fetch:
     fetched_at: datetime
     total_records: int  # the platform's count; the companies read when it sent none
     passes: int
+    # Keepnet's own count of companies over their limit, as last read (see Page)
+    platform_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +105,7 @@ class _Token:
     value: str = field(repr=False)
     renew_at: float
     claims: dict[str, Any]
+    permissions: frozenset[str] | None = None  # as the token answer listed them, folded
 
 
 class KeepnetClient:
@@ -158,10 +187,11 @@ class KeepnetClient:
         if not value:
             raise PlatformDown("The Keepnet platform sent a token answer without a token.")
         lifetime = min(_finite(body.get("expires_in"), default=3600.0), MAX_TOKEN_LIFETIME_S)
+        # the role claim is only a hint (custom roles exist): a 403 is what proves it wrong
         claims = _jwt_claims(value)
-        _require_reseller(claims)
         margin = min(60.0, lifetime * 0.1)  # renew shortly before it expires
-        return _Token(value, self._clock() + max(lifetime - margin, 1.0), claims)
+        renew_at = self._clock() + max(lifetime - margin, 1.0)
+        return _Token(value, renew_at, claims, _permissions(body.get("permissions")))
 
     # --- search ---------------------------------------------------------------------------
 
@@ -184,26 +214,37 @@ class KeepnetClient:
         data = _envelope_data(_json(answer))
         rows = data.get("results")
         listed = rows if isinstance(rows, list) else []
+        # paged by the size the server says it used: it may serve fewer rows than asked
+        served = parse_limit(data.get("pageSize"))
+        size = served if served else self._settings.keepnet_page_size
         # counts as parse_limit reads them: NaN, Infinity or 1e400 are no count at all
         reported = parse_limit(data.get("totalNumberOfRecords"))
-        lower = (page - 1) * self._settings.keepnet_page_size + len(listed)
-        total = lower if reported is None else reported
+        total = (page - 1) * size + len(listed) if reported is None else reported
         listed_pages = parse_limit(data.get("totalNumberOfPages"))
-        pages = self._pages_for(total) if listed_pages is None else listed_pages
+        pages = _pages_for(total, size) if listed_pages is None else listed_pages
         companies = tuple(parse_company(r) for r in listed if isinstance(r, Mapping))
-        return Page(page, total, pages, companies, total_known=reported is not None)
+        return Page(
+            page,
+            total,
+            pages,
+            companies,
+            total_known=reported is not None,
+            size=size,
+            over_count=parse_limit(data.get("limitExceededCompanyCount")),
+        )
 
     async def fetch_over_limit(self) -> Fetch:
         """Every over-limit company, once, even while records move between pages.
 
         The first pass reads page 1, then the other pages concurrently, then page 1 again.
-        Another pass (bounded) follows any sign that the list changed meanwhile: totals that
-        differ, a short page before the last, a company on two pages, a different page 1, or
-        fewer companies than the total while a pass still finds new ones.
+        Another pass (bounded) follows any sign that the list changed meanwhile: totals or
+        page sizes that differ, a short page before the last, a company on two pages, a
+        different page 1, or fewer companies than the total while a pass still finds new ones.
+        Pages are counted by the page size the server reports, whatever KEEPNET_PAGE_SIZE asks.
         """
         deadline = self._deadline()
         first = await self._search_page(1, "", deadline)
-        count = self._page_count(first)
+        count = _page_count(first)
         if count == MAX_PAGES and first.total_known:
             log.warning("the platform reports %d records; reading at most %d pages",
                         first.total_records, MAX_PAGES)  # fmt: skip
@@ -211,32 +252,17 @@ class KeepnetClient:
         seen: dict[str, Company] = {}
         passes = 1
         while True:
-            new, moved = self._absorb(pages, again, seen)
+            new, moved = _absorb(pages, again, seen)
             total = max((page.total_records for page in pages if page.total_known), default=0)
             short = len(seen) < total
             if not (moved or (short and new)) or passes > EXTRA_PASSES:
                 break
             passes += 1
-            count = max(self._page_count(page) for page in pages)
+            count = max(_page_count(page) for page in pages)
             pages, again = await self._pass(None, range(1, count + 1), deadline)
-        if moved or short:
-            log.warning(
-                "over-limit list: %d unique of %d reported after %d passes%s",
-                len(seen), total, passes, " (still changing)" if moved else "",
-            )  # fmt: skip
-        return Fetch(tuple(seen.values()), self._now(), total or len(seen), passes)
-
-    def _pages_for(self, records: int) -> int:
-        return -(-records // self._settings.keepnet_page_size)
-
-    def _page_count(self, page: Page) -> int:
-        """Pages to read: from the record count, one more if totalNumberOfPages says so;
-        without a count, up to MAX_PAGES (reading stops at the first short page)."""
-        if not page.total_known:
-            full = len(page.rows) >= self._settings.keepnet_page_size
-            return MAX_PAGES if full else page.number
-        by_records = self._pages_for(page.total_records)
-        return min(max(1, by_records, min(page.total_pages, by_records + 1)), MAX_PAGES)
+        counted = _last_count([*pages, *([again] if again else [])])
+        _log_outcome(len(seen), total, counted, passes=passes, moved=moved)
+        return Fetch(tuple(seen.values()), self._now(), total or len(seen), passes, counted)
 
     async def _pass(
         self, first: Page | None, numbers: range, deadline: float
@@ -256,7 +282,6 @@ class KeepnetClient:
         """Read pages in the order given, at most KEEPNET_CONCURRENCY at a time. A page after
         the end is not requested (None in its place): after an empty page, or after a short
         one when the platform gave no record count."""
-        size = self._settings.keepnet_page_size
         read: list[Page | None] = [None] * len(numbers)
         queue = iter(enumerate(numbers))
         end = MAX_PAGES + 1
@@ -268,7 +293,7 @@ class KeepnetClient:
                     continue
                 page = await self._search_page(number, "", deadline)
                 read[index] = page
-                if not page.rows or (not page.total_known and len(page.rows) < size):
+                if not page.rows or (not page.total_known and len(page.rows) < page.size):
                     end = min(end, number)
 
         try:
@@ -278,32 +303,6 @@ class KeepnetClient:
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
         return read
-
-    def _absorb(
-        self, pages: list[Page], again: Page | None, seen: dict[str, Company]
-    ) -> tuple[bool, bool]:
-        """Add one pass's rows to seen: whether any was new, and whether the list moved."""
-        size = self._settings.keepnet_page_size
-        before = len(seen)
-        on_pages: set[str] = set()
-        twice = False
-        for page in pages:
-            for company in page.rows:
-                key = company.ref
-                twice = twice or key in on_pages
-                on_pages.add(key)
-                seen.setdefault(key, company)
-        read = [*pages, *([again] if again else [])]
-        totals = {page.total_records for page in read if page.total_known}
-        short = any(
-            page.total_known
-            and len(page.rows) < size
-            and page.number < self._pages_for(page.total_records)
-            for page in pages
-        )
-        one = next((page for page in pages if page.number == 1), None)
-        changed = again is not None and one is not None and _keys(again.rows) != _keys(one.rows)
-        return len(seen) > before, len(totals) > 1 or short or twice or changed
 
     # --- export ---------------------------------------------------------------------------
 
@@ -338,6 +337,8 @@ class KeepnetClient:
             self._forget_token(token)
             if attempt == 2:
                 raise BadCredentials("Keepnet refused the bot's access token twice.")
+        if answer.response.status_code == 403:
+            raise _refusal(token, _PERMISSIONS.get(path, ""))
         self._raise_for_status(answer)
         return answer
 
@@ -386,10 +387,12 @@ class KeepnetClient:
         if status < 300:
             return
         if status == 403:
-            raise NotReseller("Keepnet refused the company list to this credential (403).")
+            raise list_refused()
         if status == 400:
             reason = _reason(answer.body)
-            raise RequestRejected(f"The Keepnet platform rejected the request: {reason}.")
+            # a server that sets its own bound on the page size says so here
+            refused = PageSizeRefused if "pagesize" in reason.casefold() else RequestRejected
+            raise refused(f"The Keepnet platform rejected the request: {reason}.")
         raise WrongAddress(f"The Keepnet API at {_shown(self._base)} answered {_status(status)}.")
 
 
@@ -397,6 +400,68 @@ def _settle(flight: asyncio.Task[_Token]) -> None:
     """Mark a token request's failure as seen even when every caller went away."""
     if not flight.cancelled():
         flight.exception()
+
+
+# --- paging -----------------------------------------------------------------------------------
+
+
+def _pages_for(records: int, size: int) -> int:
+    return -(-records // max(size, 1))
+
+
+def _page_count(page: Page) -> int:
+    """Pages to read: from the record count, one more if totalNumberOfPages says so;
+    without a count, up to MAX_PAGES (reading stops at the first short page)."""
+    if not page.total_known:
+        return MAX_PAGES if len(page.rows) >= page.size else page.number
+    by_records = _pages_for(page.total_records, page.size)
+    return min(max(1, by_records, min(page.total_pages, by_records + 1)), MAX_PAGES)
+
+
+def _absorb(pages: list[Page], again: Page | None, seen: dict[str, Company]) -> tuple[bool, bool]:
+    """Add one pass's rows to seen: whether any was new, and whether the list moved."""
+    before = len(seen)
+    on_pages: set[str] = set()
+    twice = False
+    for page in pages:
+        for company in page.rows:
+            key = company.ref
+            twice = twice or key in on_pages
+            on_pages.add(key)
+            seen.setdefault(key, company)
+    read = [*pages, *([again] if again else [])]
+    totals = {page.total_records for page in read if page.total_known}
+    sizes = {page.size for page in read}  # a server that changed its page size mid-pass
+    short = any(
+        page.total_known
+        and len(page.rows) < page.size
+        and page.number < _pages_for(page.total_records, page.size)
+        for page in pages
+    )
+    one = next((page for page in pages if page.number == 1), None)
+    changed = again is not None and one is not None and _keys(again.rows) != _keys(one.rows)
+    moved = len(totals) > 1 or len(sizes) > 1 or short or twice or changed
+    return len(seen) > before, moved
+
+
+def _last_count(read: Sequence[Page]) -> int | None:
+    """The platform's count from the last page read that carried one."""
+    return next((p.platform_count for p in reversed(read) if p.platform_count is not None), None)
+
+
+def _log_outcome(unique: int, total: int, counted: int | None, *, passes: int, moved: bool) -> None:
+    """One warning line when the list is not complete, or was still changing at the end."""
+    if counted is not None and unique < counted:
+        log.warning(
+            "over-limit list incomplete after %d passes: Keepnet counts %d companies over "
+            "their limit; %d could be read",
+            passes, counted, unique,
+        )  # fmt: skip
+    elif moved or unique < total:
+        log.warning(
+            "over-limit list: %d unique of %d reported after %d passes%s",
+            unique, total, passes, " (still changing)" if moved else "",
+        )  # fmt: skip
 
 
 # --- pure helpers -------------------------------------------------------------------------
@@ -478,9 +543,12 @@ def _json(answer: _Answer) -> dict[str, Any]:
 
 
 def _envelope_data(body: dict[str, Any]) -> dict[str, Any]:
-    """Read both envelopes: status/validationMessages and isSuccess/messages."""
-    failed = body.get("status") not in (None, "Success") or body.get("isSuccess") is False
-    if failed:
+    """Read both envelopes: status/validationMessages and isSuccess/messages. Only an explicit
+    failure is a refusal: isSuccess false, or a status such as "Failed" or "ERROR" in any
+    letter case; "Success", "SUCCESS" or a status never seen before, with data, is success."""
+    status = body.get("status")
+    said_failed = isinstance(status, str) and status.strip().casefold() in _FAILED_STATUSES
+    if said_failed or body.get("isSuccess") is False:
         raise RequestRejected(f"The Keepnet platform rejected the request: {_reason(body)}.")
     data = body.get("data")
     if not isinstance(data, dict):
@@ -525,17 +593,28 @@ def _jwt_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def _require_reseller(claims: Mapping[str, Any]) -> None:
+def _permissions(listed: object) -> frozenset[str] | None:
+    """The token answer's permissions, folded; None when it listed none."""
+    if not isinstance(listed, list):
+        return None
+    return frozenset(str(p).strip().casefold() for p in listed if isinstance(p, str))
+
+
+def _refusal(token: _Token, needed: str) -> NotReseller:
+    """A 403, said as precisely as the token allows: its role claim, or its permissions."""
+    claims = token.claims
     role = claims.get("role")
-    if role is None:
-        access = str(claims.get("reseller_access", "")).lower()
-        if access in ("", "true"):
-            return  # nothing says otherwise; a 403 will tell if it is wrong
-        raise NotReseller("The Keepnet credential has no role and no reseller access.")
-    roles = role if isinstance(role, list) else [role]
-    if "Reseller" not in [str(r) for r in roles]:
-        shown = ", ".join(str(r) for r in roles)[:60]
-        raise NotReseller(f"The Keepnet credential's role is '{shown}', not Reseller.")
+    roles = [str(r) for r in role] if isinstance(role, list) else [str(role)]
+    shown = " ".join(", ".join(roles).split())[:60]
+    odd_role = shown if role is not None and "Reseller" not in roles else None
+    access = str(claims.get("reseller_access", "")).casefold()
+    roleless = role is None and access == "false"
+    lacking = (
+        bool(needed)
+        and token.permissions is not None
+        and needed.casefold() not in token.permissions
+    )
+    return list_refused(role=odd_role, roleless=roleless, missing=needed if lacking else None)
 
 
 _FILENAME_STAR = re.compile(r"filename\*\s*=\s*(?:UTF-8'')?\"?([^\";]+)\"?", re.IGNORECASE)

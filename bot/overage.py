@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +72,12 @@ class Report:
     source: str = ""
     seat_price: Decimal | None = None
     currency: str = "USD"
+    # Keepnet's own count of companies over their limit (limitExceededCompanyCount, else
+    # totalNumberOfRecords, as last read); None when the platform sent neither
+    platform_count: int | None = None
+    # the unique rows read from the platform's over-limit answer, before any row was left out
+    # here (unlimited licences, flags whose limit shows they are not over)
+    rows_read: int = 0
 
     @property
     def companies_over(self) -> int:
@@ -113,17 +119,17 @@ def build_report(
     source: str = "",
     seat_price: Decimal | None = None,
     currency: str = "USD",
+    platform_count: int | None = None,
 ) -> Report:
     """Rank the flagged companies: biggest overage first, "limit unknown" last.
 
     A row whose readable limit shows it is not over (a stale flag) is left out: the platform
-    UI highlights only `targetUserCount > limit`, and billing must not charge for it.
+    UI highlights only `targetUserCount > limit`, and billing must not charge for it. So is an
+    unlimited licence (isNumberOfUsersLimited false), whatever the filter returned: it has no
+    limit to be over. platform_count is what the platform said it holds (see shortfall_note).
     """
-    overages = [
-        _overage(c, seat_price)
-        for c in _unique(companies)
-        if c.seats_over is None or c.seats_over > 0
-    ]
+    unique = _unique(companies)
+    overages = [_overage(c, seat_price) for c in unique if _counts_as_over(c)]
     overages.sort(key=_rank)
     return Report(
         overages=tuple(overages),
@@ -131,7 +137,27 @@ def build_report(
         source=source,
         seat_price=seat_price,
         currency=currency,
+        platform_count=platform_count,
+        rows_read=len(unique),
     )
+
+
+def shortfall_note(report: Report) -> str | None:
+    """One sentence when rows Keepnet counted could not be read, e.g. "Keepnet counts 141
+    companies over their limit; 139 could be read."; None when the list is complete.
+
+    The comparison is between the unique rows read from the over-limit answer, before any of
+    them was left out here, and the platform's own count. Rows left out by us (unlimited
+    licences, flags whose limit shows they are not over) were read, so they never make a
+    note: only rows that the platform counted and no page served do. More rows than the count
+    (the list grew while it was read) is no shortfall either: nothing counted is missing.
+    """
+    counted, read = report.platform_count, report.rows_read
+    if counted is None or read >= counted:
+        return None
+    what = "company over its limit" if counted == 1 else "companies over their limit"
+    could = f"{read:,}" if read else "none"
+    return f"Keepnet counts {counted:,} {what}; {could} could be read."
 
 
 def _unique(companies: Iterable[Company]) -> list[Company]:
@@ -139,6 +165,11 @@ def _unique(companies: Iterable[Company]) -> list[Company]:
     for company in companies:
         seen.setdefault(company.ref, company)
     return list(seen.values())
+
+
+def _counts_as_over(company: Company) -> bool:
+    """Limited, and over its limit or with a limit that cannot be read ("limit unknown")."""
+    return company.limited and (company.seats_over is None or company.seats_over > 0)
 
 
 def _overage(company: Company, seat_price: Decimal | None) -> Overage:
@@ -205,24 +236,49 @@ def parse_limit(value: object) -> int | None:
     return int(match.group(1).replace(",", "")) if match else None
 
 
+# RFC 3339 date-time: T or space, a fraction of any length, Z or an offset (or none: UTC)
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?"
+)
+
+
 def parse_time(value: object) -> datetime | None:
-    """ISO 8601 from the platform; naive times are taken as UTC; junk is None."""
+    """An RFC 3339 date-time from the platform as the instant it names, in the offset it was
+    sent with: a fraction of any length (cut to microseconds), any offset, Z, a leap second
+    (read as the next second). Other ISO 8601 forms Python reads (a date alone) are read too;
+    a time without an offset is taken as UTC; junk is None."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # .NET may send 7 fractional digits; Python takes at most 6
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits) :]
-        text = f"{head}.{digits[:6]}{zone}"
+    match = _RFC3339.fullmatch(text)
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = _rfc3339(match) if match else datetime.fromisoformat(text)
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _rfc3339(match: re.Match[str]) -> datetime:
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    micro = int((match.group(7) or "").ljust(6, "0")[:6])
+    zone = None if match.group(8) else _offset(match.group(9), match.group(10), match.group(11))
+    leap = second == 60  # 23:59:60 is the second before the next minute begins
+    moment = datetime(year, month, day, hour, minute, 59 if leap else second, micro, UTC)
+    if zone is not None:
+        moment = moment.replace(tzinfo=zone)
+    return moment + timedelta(seconds=1) if leap else moment
+
+
+def _offset(sign: str | None, hours: str | None, minutes: str | None) -> timezone | None:
+    """The offset as a zone; None when there is none (read as UTC). Raises ValueError past
+    23:59, as no offset can be."""
+    if sign is None or hours is None or minutes is None:
+        return None
+    if int(minutes) > 59:
+        raise ValueError("offset minutes past 59")
+    delta = timedelta(hours=int(hours), minutes=int(minutes))
+    return timezone(-delta if sign == "-" else delta)
 
 
 def _text(value: object) -> str:

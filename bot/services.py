@@ -132,6 +132,7 @@ class Services:
             source=self.keepnet.source,
             seat_price=self.settings.seat_price,
             currency=self.settings.currency,
+            platform_count=fetch.platform_count,
         )
 
     async def report(self, *, fresh: bool = False) -> Report:

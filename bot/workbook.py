@@ -22,7 +22,7 @@ from xlsxwriter import Workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from bot.overage import Overage, Report
+from bot.overage import Overage, Report, shortfall_note
 
 DEFAULT_FILTER = "isTargetUserCountExceededLimit = true"
 OVER_LIMIT_SHEET = "Over limit"
@@ -346,7 +346,11 @@ def _write_summary(
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 1)  # the figures and both charts on one printed page
-    rows: list[_Row] = [[("License overage", None, True)], []]
+    rows: list[_Row] = [[("License overage", None, True)]]
+    note = shortfall_note(report)
+    if note:  # right under the title: the list below is not the whole list
+        rows.append([(note, None, True)])
+    rows.append([])
     rows += _facts(report, styles, generated_at=generated_at, zone=zone, filter_text=filter_text)
     rows.append([])
     top_start = len(rows) + 1

@@ -123,6 +123,30 @@ def test_a_credential_without_the_reseller_role_says_so(slack: FakeSlack, tmp_pa
     problems = failed(done.stdout)
     assert "Company Admin" in problems
     assert "Client Role = Reseller" in problems
+    # the role claim is a hint; the search's 403 is what fails
+    assert "✓ Keepnet token" in done.stdout and "✗ Keepnet token" not in done.stdout
+    assert "    warning: the token names 'Company Admin', not Reseller" in done.stdout
+    assert (
+        "✗ Keepnet overage search: Keepnet refused the company list to this credential (403): "
+        "its role is 'Company Admin', not Reseller"
+    ) in problems
+
+
+def test_a_custom_role_the_api_serves_passes_with_a_warning(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    platform = Sandbox(companies=50, seed=9, client_secret=CLIENT_SECRET, role="Billing Partner")
+    platform.switches.served_roles = ["Billing Partner"]
+    with platform.run_in_thread():
+        done = check(environment(platform, slack, tmp_path), tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "✓ Keepnet token from" in done.stdout and "role Billing Partner" in done.stdout
+    assert (
+        "    warning: the token names 'Billing Partner', not Reseller; the search below shows "
+        "whether Keepnet lets this credential read the company list"
+    ) in done.stdout
+    assert "✓ Keepnet overage search: " in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "All checks passed."
 
 
 def test_an_invalid_slack_token_asks_for_a_reinstall(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -49,8 +49,10 @@ def test_values_are_typed() -> None:
             "SLACK_APP_TOKEN": "xapp-1-abc",
             "DATABASE_URL": "postgresql://u@db/x",
             "SLACK_API_URL": "http://127.0.0.1:9/api",
+            "KEEPNET_PAGE_SIZE": "5000",  # no ceiling of our own
         }
     )
+    assert settings.keepnet_page_size == 5000
     assert settings.seat_price == Decimal("4.50")
     assert settings.currency == "EUR"
     assert settings.allowed_channel_ids == frozenset({"C1", "C2"})
@@ -78,7 +80,12 @@ def test_alert_and_admin_settings_are_read() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("KEEPNET_PAGE_SIZE", "ten", "KEEPNET_PAGE_SIZE must be a whole number from 1 to 1000"),
+        (
+            "KEEPNET_PAGE_SIZE",
+            "ten",
+            "KEEPNET_PAGE_SIZE must be a whole number from 1 to 2147483647",
+        ),
+        ("KEEPNET_PAGE_SIZE", "2147483648", "got '2147483648'"),
         ("KEEPNET_PAGE_SIZE", "0", "got '0'"),
         ("KEEPNET_CONCURRENCY", "-1", "KEEPNET_CONCURRENCY"),
         ("PORT", "70000", "PORT"),

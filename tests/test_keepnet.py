@@ -7,6 +7,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -16,11 +17,13 @@ from bot.errors import (
     BadCredentials,
     BotError,
     NotReseller,
+    PageSizeRefused,
     PlatformDown,
     RequestRejected,
     WrongAddress,
 )
 from bot.keepnet import EXTRA_PASSES, MAX_ATTEMPTS, KeepnetClient, upstream_calls
+from bot.overage import build_report, shortfall_note
 from bot.sandbox import Sandbox, is_flagged
 
 SECRET = "sandbox-secret"
@@ -386,15 +389,21 @@ async def test_wrong_credentials_are_reported_without_retry(make_client: MakeCli
     assert sandbox.token_requests == 1
 
 
-async def test_a_non_reseller_role_is_caught_from_the_token_before_any_search(
+async def test_a_role_the_search_refuses_is_named_when_its_403_comes(
     make_client: MakeClient,
 ) -> None:
     client, sandbox = await make_client(role="Company Admin")
+    assert (await client.claims())["role"] == "Company Admin"  # the token itself is fine
     with pytest.raises(NotReseller) as caught:
         await client.fetch_over_limit()
-    assert "Company Admin" in str(caught.value)
+    assert str(caught.value) == (
+        "Keepnet refused the company list to this credential (403): its role is "
+        "'Company Admin', not Reseller, and its permissions do not include "
+        "companies/search|POST."
+    )
     assert "Client Role = Reseller" in caught.value.for_user()
-    assert sandbox.search_requests == 0
+    assert sandbox.requests[-1] == ("/api/companies/search", 403)  # the search decided
+    assert sandbox.search_requests == 1
 
 
 async def test_a_token_without_a_role_or_reseller_access_reads_plainly(
@@ -403,9 +412,36 @@ async def test_a_token_without_a_role_or_reseller_access_reads_plainly(
     client, sandbox = await make_client(role="")
     with pytest.raises(NotReseller) as caught:
         await client.fetch_over_limit()
-    assert str(caught.value) == "The Keepnet credential has no role and no reseller access."
+    assert str(caught.value) == (
+        "Keepnet refused the company list to this credential (403): it has no role and no "
+        "reseller access, and its permissions do not include companies/search|POST."
+    )
     assert "Client Role = Reseller" in caught.value.for_user()
-    assert sandbox.search_requests == 0
+    assert sandbox.search_requests == 1
+
+
+@pytest.mark.parametrize("role", ["Billing Partner", "reseller", "Company Admin"])
+async def test_a_credential_the_api_serves_works_whatever_its_role_says(
+    make_client: MakeClient, role: str
+) -> None:
+    client, sandbox = await make_client(role=role, companies=400, over_limit=150)
+    sandbox.switches.served_roles = ["Reseller", role]  # a custom client role with search
+    fetch = await client.fetch_over_limit()
+    assert {c.company_id for c in fetch.companies} == flagged_ids(sandbox)
+    assert (await client.claims())["role"] == role
+
+
+async def test_a_reseller_token_without_the_search_permission_says_which_it_lacks(
+    make_client: MakeClient,
+) -> None:
+    client, sandbox = await make_client()
+    sandbox.switches.served_roles = []
+    with pytest.raises(NotReseller) as caught:
+        await client.export("csv")
+    assert str(caught.value) == (
+        "Keepnet refused the company list to this credential (403): its permissions do not "
+        "include companies/search/export|POST."
+    )
 
 
 STATUSES = [
@@ -455,10 +491,28 @@ async def test_a_403_is_reported_as_not_reseller(make_client: MakeClient) -> Non
 
 
 async def test_a_rejected_request_carries_the_platform_messages(make_client: MakeClient) -> None:
-    client, _ = await make_client(keepnet_page_size=5000)
+    client, sandbox = await make_client()
+    sandbox.switches.fail_next = [400]
     with pytest.raises(RequestRejected) as caught:
         await client.fetch_over_limit()
-    assert "pageSize" in str(caught.value)
+    assert str(caught.value) == "The Keepnet platform rejected the request: Sandbox fault 400."
+    assert not isinstance(caught.value, PageSizeRefused)
+
+
+async def test_a_server_that_refuses_the_page_size_gives_a_sentence(
+    make_client: MakeClient,
+) -> None:
+    client, sandbox = await make_client(keepnet_page_size=5000)
+    sandbox.switches.max_page_size = 500
+    with pytest.raises(PageSizeRefused) as caught:
+        await client.fetch_over_limit()
+    assert str(caught.value) == (
+        "The Keepnet platform rejected the request: 'pageSize' must be at most 500."
+    )
+    assert caught.value.for_user().endswith(
+        "Set KEEPNET_PAGE_SIZE to a smaller number, such as the default 100."
+    )
+    assert isinstance(caught.value, RequestRejected)
 
 
 @pytest.mark.parametrize(
@@ -537,3 +591,143 @@ async def test_secrets_never_reach_logs_or_errors(
         assert SECRET not in text and "another-secret-xyz" not in text
         assert all(token not in text for token in tokens)
     assert "another-secret-xyz" not in repr(bad._settings)
+
+
+# --- success is a 2xx with data ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["Success", "SUCCESS", "success", "Succeeded", "OK", ""])
+async def test_a_2xx_with_data_is_success_whatever_its_status_spelling(
+    make_client: MakeClient, status: str
+) -> None:
+    client, sandbox = await make_client()
+    sandbox.switches.envelope_status = status
+    fetch = await client.fetch_over_limit()
+    assert {c.company_id for c in fetch.companies} == flagged_ids(sandbox)
+
+
+@pytest.mark.parametrize("status", ["FAILED", "failed", "Error", " Failure "])
+async def test_an_explicit_failure_status_in_any_letter_case_is_a_refusal(
+    make_client: MakeClient, status: str
+) -> None:
+    client, sandbox = await make_client()
+    sandbox.switches.envelope_status = status
+    with pytest.raises(RequestRejected, match="rejected the request: no reason given"):
+        await client.fetch_over_limit()
+    assert sandbox.search_requests == 1
+
+
+# --- paged by what the server answers ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("over", "cap"), [(450, 50), (451, 50), (450, 7), (49, 50)])
+async def test_a_server_serving_fewer_rows_than_asked_yields_every_company_once(
+    make_client: MakeClient, over: int, cap: int
+) -> None:
+    client, sandbox = await make_client(companies=3000, over_limit=over, keepnet_page_size=100)
+    sandbox.switches.page_size_cap = cap
+    fetch = await client.fetch_over_limit()
+    ids = [c.company_id for c in fetch.companies]
+    assert len(ids) == len(set(ids)) == over
+    assert set(ids) == flagged_ids(sandbox)
+    assert fetch.passes == 1 and fetch.platform_count == over
+    pages = -(-over // cap)
+    assert sandbox.search_requests == (pages + 1 if pages > 1 else 1)
+
+
+async def test_a_capped_server_whose_list_moves_loses_no_company(make_client: MakeClient) -> None:
+    client, sandbox = await make_client(companies=3000, over_limit=450, keepnet_page_size=100)
+    sandbox.switches.page_size_cap = 50
+    before = flagged_ids(sandbox)
+    sandbox.switches.leave_join_after_page = 3
+    fetch = await client.fetch_over_limit()
+    got = {c.company_id for c in fetch.companies}
+    assert (before & flagged_ids(sandbox)) <= got and flagged_ids(sandbox) <= got
+    assert fetch.passes == 2
+
+
+async def test_a_page_size_beyond_the_old_ceiling_is_asked_for(make_client: MakeClient) -> None:
+    client, sandbox = await make_client(companies=3000, over_limit=1500, keepnet_page_size=5000)
+    fetch = await client.fetch_over_limit()
+    assert len(fetch.companies) == 1500
+    assert sandbox.search_requests == 1
+
+
+# --- complete or say so --------------------------------------------------------------------
+
+
+async def test_rows_counted_but_never_served_are_said_once_in_the_log_and_the_report(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.keepnet")
+    client, sandbox = await make_client(companies=3000, over_limit=450, keepnet_page_size=50)
+    sandbox.switches.hidden_rows = 2
+    fetch = await client.fetch_over_limit()
+    assert len(fetch.companies) == 448 and fetch.platform_count == 450
+    assert 2 <= fetch.passes <= 1 + EXTRA_PASSES  # re-read, bounded, then said
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].endswith("Keepnet counts 450 companies over their limit; 448 could be read")
+    report = build_report(fetch.companies, fetched_at=fetch.fetched_at,
+                          platform_count=fetch.platform_count)  # fmt: skip
+    assert shortfall_note(report) == (
+        "Keepnet counts 450 companies over their limit; 448 could be read."
+    )
+
+
+async def test_a_complete_fetch_carries_the_platform_count_and_no_note(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.keepnet")
+    client, _ = await make_client(companies=3000, over_limit=450)
+    fetch = await client.fetch_over_limit()
+    report = build_report(fetch.companies, fetched_at=fetch.fetched_at,
+                          platform_count=fetch.platform_count)  # fmt: skip
+    assert (fetch.platform_count, report.rows_read) == (450, 450)
+    assert shortfall_note(report) is None
+    assert not caplog.records
+
+
+# --- unlimited licences are never over -----------------------------------------------------
+
+
+async def test_unlimited_rows_in_the_over_limit_answer_are_left_out_and_make_no_note(
+    make_client: MakeClient,
+) -> None:
+    client, sandbox = await make_client(companies=600, over_limit=90)
+    sandbox.switches.unlimited_in_answer = True
+    unlimited = {c["companyResourceId"] for c in sandbox.companies
+                 if c["isNumberOfUsersLimited"] is False}  # fmt: skip
+    fetch = await client.fetch_over_limit()
+    read = {c.company_id for c in fetch.companies}
+    assert unlimited and unlimited <= read  # the filter did return them
+    report = build_report(fetch.companies, fetched_at=fetch.fetched_at,
+                          platform_count=fetch.platform_count)  # fmt: skip
+    assert {o.company.company_id for o in report.overages} == flagged_ids(sandbox)
+    assert report.companies_over == 90 and fetch.platform_count == 90
+    assert shortfall_note(report) is None
+
+
+# --- RFC 3339 date-times -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("offset", "digits", "added_us"),
+    [(180, 3, 123_000), (180, 7, 123_456), (-330, 12, 123_456), (None, 1, 100_000), (0, 0, 0)],
+)
+async def test_date_times_with_fractions_and_offsets_are_the_right_instants(
+    make_client: MakeClient, offset: int | None, digits: int, added_us: int
+) -> None:
+    client, sandbox = await make_client(companies=200, over_limit=30)
+    sandbox.switches.time_offset_minutes = offset
+    sandbox.switches.time_fraction_digits = digits
+    rows = {c["companyResourceId"]: c for c in sandbox.companies}
+    fetch = await client.fetch_over_limit()
+    assert len(fetch.companies) == 30
+    added = timedelta(microseconds=added_us)
+    for company in fetch.companies:
+        raw = rows[company.company_id]
+        assert company.created == datetime.fromisoformat(raw["createTime"]) + added
+        assert company.license_end == datetime.fromisoformat(raw["licenseEndDate"]) + added
+        assert company.created is not None
+        assert company.created.utcoffset() == timedelta(minutes=offset or 0)

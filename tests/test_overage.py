@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bot.overage import Company, build_report, parse_company, parse_limit, parse_time
+from bot.overage import (
+    Company,
+    build_report,
+    parse_company,
+    parse_limit,
+    parse_time,
+    shortfall_note,
+)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -84,10 +93,56 @@ def test_a_user_count_that_is_not_a_plain_number_is_zero() -> None:
         ("not a date", None),
         (None, None),
         (12345, None),
+        ("2025-06-30T00:00:00.123+03:00", datetime(2025, 6, 29, 21, 0, 0, 123000, tzinfo=UTC)),
+        ("2025-06-30T00:00:00+03:00", datetime(2025, 6, 29, 21, tzinfo=UTC)),
+        ("2025-06-30T00:00:00.5-05:30", datetime(2025, 6, 30, 5, 30, 0, 500000, tzinfo=UTC)),
+        ("2025-06-30t10:00:00.000000001z", datetime(2025, 6, 30, 10, tzinfo=UTC)),
+        ("2025-06-30 10:00:00-00:00", datetime(2025, 6, 30, 10, tzinfo=UTC)),
+        ("2016-12-31T23:59:60Z", datetime(2017, 1, 1, tzinfo=UTC)),  # a leap second
+        ("2025-06-30", datetime(2025, 6, 30, tzinfo=UTC)),
+        ("2025-06-30T00:00:00+24:00", None),
+        ("2025-06-30T00:00:00+03:60", None),
+        ("2025-13-01T00:00:00Z", None),
     ],
 )
 def test_parse_time(raw: object, expected: datetime | None) -> None:
     assert parse_time(raw) == expected
+
+
+def test_parse_time_keeps_the_offset_it_was_sent_with() -> None:
+    parsed = parse_time("2025-06-30T00:00:00.123+03:00")
+    assert parsed is not None and parsed.utcoffset() == timedelta(hours=3)
+    assert parsed.date().isoformat() == "2025-06-30"
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1900, 1, 2), max_value=datetime(2999, 12, 30), timezones=st.just(UTC)
+    ),
+    offset_minutes=st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1),
+    digits=st.integers(min_value=0, max_value=15),
+    extra=st.text(alphabet="0123456789", max_size=9),
+    separator=st.sampled_from(["T", "t", " "]),
+    utc_as=st.sampled_from(["Z", "z", "+00:00", "-00:00"]),
+)
+def test_any_rfc3339_date_time_is_the_instant_it_names(
+    moment: datetime, offset_minutes: int, digits: int, extra: str, separator: str, utc_as: str
+) -> None:
+    """Written in any offset with a fraction of any length, a date-time reads as its instant
+    (to the microsecond: further digits are cut) and keeps its offset."""
+    kept = min(digits, 6)
+    instant = moment.replace(microsecond=moment.microsecond // 10 ** (6 - kept) * 10 ** (6 - kept))
+    local = instant.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    fraction = f"{local.microsecond:06d}"[:kept] + extra if digits > 6 else ""
+    fraction = fraction or f"{local.microsecond:06d}"[:kept]
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    zone = f"{'-' if offset_minutes < 0 else '+'}{hours:02d}:{minutes:02d}"
+    if offset_minutes == 0:
+        zone = utc_as
+    text = f"{local:%Y-%m-%d}{separator}{local:%H:%M:%S}" + (f".{fraction}" if fraction else "")
+    parsed = parse_time(text + zone)
+    assert parsed == instant
+    assert parsed is not None and parsed.utcoffset() == timedelta(minutes=offset_minutes)
 
 
 def test_parse_company_reads_a_full_dto() -> None:
@@ -121,6 +176,21 @@ def test_parse_company_survives_an_empty_dto() -> None:
     assert parsed.company_id == "" and parsed.name == ""
     assert parsed.limit is None and parsed.seats_over is None
     assert parsed.target_users == 0 and parsed.tags == ()
+
+
+def test_an_unlimited_licence_is_never_over_whatever_the_filter_returned() -> None:
+    report = build_report(
+        [
+            company("u1", None, 9000, limited=False),
+            company("u2", 100, 900, limited=False),  # a limit on file, but unlimited
+            company("a", 10, 20),
+            company("b", None, 5),  # limited, with a limit that cannot be read
+        ],
+        fetched_at=NOW,
+    )
+    assert [o.company.company_id for o in report.overages] == ["a", "b"]
+    assert (report.companies_over, report.seats_over, report.limit_unknown) == (2, 10, 1)
+    assert report.rows_read == 4
 
 
 def test_unlimited_license_has_no_readable_limit() -> None:
@@ -228,3 +298,41 @@ def test_empty_report() -> None:
     report = build_report([], fetched_at=NOW, seat_price=Decimal(5))
     assert report.companies_over == 0 and report.seats_over == 0
     assert report.true_up == Decimal(0)
+
+
+# --- complete or say so ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform_count", "rows", "note"),
+    [
+        (141, 139, "Keepnet counts 141 companies over their limit; 139 could be read."),
+        (1_141, 1_139, "Keepnet counts 1,141 companies over their limit; 1,139 could be read."),
+        (1, 0, "Keepnet counts 1 company over its limit; none could be read."),
+        (3, 3, None),
+        (2, 3, None),  # the list grew while it was read: nothing counted is missing
+        (None, 3, None),  # the platform sent no count
+    ],
+)
+def test_shortfall_note_compares_the_rows_read_with_the_platform_count(
+    platform_count: int | None, rows: int, note: str | None
+) -> None:
+    companies = [company(f"c{i}", 10, 11) for i in range(rows)]
+    report = build_report(companies, fetched_at=NOW, platform_count=platform_count)
+    assert report.platform_count == platform_count
+    assert shortfall_note(report) == note
+
+
+def test_rows_we_leave_out_ourselves_make_no_shortfall() -> None:
+    rows = [
+        company("over", 10, 20),
+        company("unlimited", None, 900, limited=False),
+        company("stale flag", 10, 5),  # flagged, but its limit shows it is not over
+        company("over", 10, 20),  # the same row on two pages
+    ]
+    report = build_report(rows, fetched_at=NOW, platform_count=3)
+    assert report.companies_over == 1 and report.rows_read == 3
+    assert shortfall_note(report) is None
+    assert shortfall_note(build_report(rows, fetched_at=NOW, platform_count=4)) == (
+        "Keepnet counts 4 companies over their limit; 3 could be read."
+    )

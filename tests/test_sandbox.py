@@ -9,6 +9,7 @@ import io
 import json
 import math
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -150,7 +151,8 @@ async def test_company_admin_credential_gets_403() -> None:
         ({"filter": {"Condition": "AND", "SearchInputTextValue": None}}, "SearchInputTextValue"),
         ({"filter": {"Condition": "XOR", "SearchInputTextValue": ""}}, "Condition"),
         ({"pageNumber": 0}, "pageNumber"),
-        ({"pageSize": 1001}, "pageSize"),
+        ({"pageSize": 0}, "pageSize"),
+        ({"pageSize": 2**31}, "pageSize"),  # beyond the spec's int32
     ],
 )
 async def test_invalid_search_body_is_400_naming_the_field(
@@ -211,6 +213,97 @@ async def test_filter_items_select_by_reseller(client: httpx.AsyncClient) -> Non
     assert rows and {r["resellerName"] for r in rows} == {"Nordic Cyber Partners"}
 
 
+# --- what the published spec allows is accepted -----------------------------------------------
+
+
+async def test_no_page_size_is_too_big(client: httpx.AsyncClient) -> None:
+    data = (await _search(client, await _token(client), pageSize=100_000)).json()["data"]
+    assert (data["pageSize"], data["totalNumberOfPages"], len(data["results"])) == (
+        100_000,
+        1,
+        OVER,
+    )
+
+
+@pytest.mark.parametrize(
+    ("order_by", "field"),
+    [
+        ("createTime", "createTime"),
+        ("CREATETIME", "createTime"),
+        ("targetUserCount", "targetUserCount"),
+        ("MonthlyActiveUserCount", "monthlyActiveUserCount"),
+        ("licenseTypeName", "licenseTypeName"),
+        ("companyResourceId", "companyResourceId"),
+        ("licenceExpired", "licenceExpired"),
+    ],
+)
+async def test_order_by_takes_any_dto_field_in_any_letter_case(
+    client: httpx.AsyncClient, order_by: str, field: str
+) -> None:
+    token = await _token(client)
+    rows = await _all_pages(client, token, orderBy=order_by, ascending=True, pageSize=15)
+    assert len(rows) == OVER
+    values = [row[field] for row in rows]
+    key = (lambda v: v.casefold()) if isinstance(values[0], str) else (lambda v: v)
+    assert [key(v) for v in values] == sorted(key(v) for v in values)
+
+
+@pytest.mark.parametrize(
+    "media_type",
+    ["application/json-patch+json", "application/json", "text/json", "application/merge+json",
+     "application/json; charset=utf-8"],
+)  # fmt: skip
+async def test_every_request_media_type_of_the_spec_is_read(
+    client: httpx.AsyncClient, media_type: str
+) -> None:
+    headers = {"Authorization": f"Bearer {await _token(client)}", "Content-Type": media_type}
+    answer = await client.post(
+        "/api/companies/search", content=json.dumps(_body()), headers=headers
+    )
+    assert answer.status_code == 200
+    assert answer.json()["data"]["totalNumberOfRecords"] == OVER
+
+
+async def test_a_body_that_is_not_json_by_its_media_type_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = {"Authorization": f"Bearer {await _token(client)}", "Content-Type": "text/plain"}
+    answer = await client.post(
+        "/api/companies/search", content=json.dumps(_body()), headers=headers
+    )
+    assert answer.status_code == 400
+    assert "text/plain" in answer.json()["validationMessages"][0]
+
+
+async def test_camel_case_keys_bind_like_pascal_case(client: httpx.AsyncClient) -> None:
+    item = {"FieldName": "ResellerName", "Operator": "=", "Value": "Nordic Cyber Partners"}
+    pascal = {"Condition": "AND", "SearchInputTextValue": "a",
+              "FilterGroups": [{"Condition": "AND", "FilterItems": [item]}]}  # fmt: skip
+    camel_item = {"fieldName": "resellerName", "operator": "=", "value": "Nordic Cyber Partners"}
+    nested = {"condition": "and", "filterGroups": [{"filterItems": [camel_item]}]}
+    camel = {"condition": "AND", "searchInputTextValue": "a", "filterGroups": [nested]}
+    token = await _token(client)
+    expected = await _all_pages(client, token, filter=pascal)
+    got = await _all_pages(client, token, filter=camel)
+    assert expected and got == expected
+    assert {r["resellerName"] for r in got} == {"Nordic Cyber Partners"}
+    body = {"PageNumber": 1, "PAGESIZE": 5, "OrderBy": "createTime", "Ascending": False,
+            "IsTargetUserCountExceededLimit": True, "Filter": camel}  # fmt: skip
+    answer = await client.post(
+        "/api/companies/search", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.json()["data"]["results"] == expected[:5]
+
+
+async def test_the_token_request_needs_its_scope(client: httpx.AsyncClient) -> None:
+    without = {name: value for name, value in FORM.items() if name != "scope"}
+    missing = await client.post("/connect/token", data=without)
+    wrong = await client.post("/connect/token", data={**FORM, "scope": "api2"})
+    assert (missing.status_code, wrong.status_code) == (400, 400)
+    assert wrong.json() == {"error": "invalid_scope"}
+    assert (await client.post("/connect/token", data=FORM)).status_code == 200
+
+
 # --- export -----------------------------------------------------------------------------------
 
 
@@ -241,6 +334,18 @@ async def test_excel_export_is_a_workbook_keeping_names_as_text(
     book.close()
     assert rows[0][0] == "Company Name" and len(rows) == OVER + 1
     assert '=HYPERLINK("http://evil.example","click")' in {row[0] for row in rows}
+
+
+@pytest.mark.parametrize(
+    ("export_type", "kind"),
+    [("CSV", "text/csv"), ("csv", "text/csv"), ("EXCEL", "application/vnd.openxmlformats")],
+)
+async def test_export_type_is_read_in_any_letter_case(
+    client: httpx.AsyncClient, export_type: str, kind: str
+) -> None:
+    export = "/api/companies/search/export"
+    answer = await _search(client, await _token(client), export, exportType=export_type)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith(kind)
 
 
 async def test_unknown_export_type_is_400(client: httpx.AsyncClient) -> None:
@@ -433,6 +538,94 @@ async def test_is_success_envelope(client: httpx.AsyncClient, sandbox: Sandbox) 
     bad = (await _search(client, token, filter=None)).json()
     assert good["isSuccess"] is True and "status" not in good and good["data"]["results"]
     assert bad["isSuccess"] is False and bad["messages"]
+
+
+async def test_page_size_cap_serves_fewer_rows_and_says_so(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    steady = await _all_pages(client, token, pageSize=15)
+    sandbox.switches.page_size_cap = 15
+    first = (await _search(client, token, pageSize=100)).json()["data"]
+    second = (await _search(client, token, pageSize=100, pageNumber=2)).json()["data"]
+    assert (first["pageSize"], first["totalNumberOfPages"]) == (15, 3)
+    assert first["results"] + second["results"] == steady[:30]
+    assert (await _search(client, token, pageSize=10)).json()["data"]["pageSize"] == 10
+
+
+async def test_max_page_size_refuses_a_bigger_page(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    sandbox.switches.max_page_size = 50
+    refused = await _search(client, token, pageSize=51)
+    assert refused.status_code == 400
+    assert refused.json()["validationMessages"] == ["'pageSize' must be at most 50."]
+    assert (await _search(client, token, pageSize=50)).status_code == 200
+
+
+async def test_hidden_rows_are_counted_but_never_served(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    steady = await _all_pages(client, token, pageSize=15)
+    sandbox.switches.hidden_rows = 3
+    rows = await _all_pages(client, token, pageSize=15)
+    data = (await _search(client, token, pageSize=15)).json()["data"]
+    assert rows == steady[:-3]
+    assert data["totalNumberOfRecords"] == data["limitExceededCompanyCount"] == OVER
+
+
+@pytest.mark.parametrize("status", ["SUCCESS", "success", "Ok"])
+async def test_envelope_status_spells_the_status_of_a_success(
+    client: httpx.AsyncClient, sandbox: Sandbox, status: str
+) -> None:
+    token = await _token(client)
+    sandbox.switches.envelope_status = status
+    assert (await _search(client, token)).json()["status"] == status
+    assert (await _search(client, token, filter=None)).json()["status"] == "Failed"
+
+
+async def test_served_roles_decide_the_search_and_the_permissions_listed(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    sandbox.switches.role = "Billing Partner"
+    refused = (await client.post("/connect/token", data=FORM)).json()
+    assert "companies/search|POST" not in refused["permissions"]
+    assert (await _search(client, refused["access_token"])).status_code == 403
+    sandbox.switches.served_roles = ["Reseller", "Billing Partner"]
+    served = (await client.post("/connect/token", data=FORM)).json()
+    assert "companies/search|POST" in served["permissions"]
+    assert _claims(served["access_token"])["role"] == "Billing Partner"
+    assert (await _search(client, served["access_token"])).status_code == 200
+
+
+async def test_unlimited_in_answer_lets_unlimited_licences_through_the_filter(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    sandbox.switches.unlimited_in_answer = True
+    rows = await _all_pages(client, token, pageSize=50)
+    unlimited = [r for r in sandbox.companies if r["isNumberOfUsersLimited"] is False]
+    data = (await _search(client, token)).json()["data"]
+    assert unlimited and len(rows) == OVER + len(unlimited)
+    assert data["totalNumberOfRecords"] == OVER + len(unlimited)
+    assert data["limitExceededCompanyCount"] == OVER
+
+
+async def test_time_switches_send_the_instant_in_an_offset_with_a_fraction(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    token = await _token(client)
+    plain = (await _search(client, token, pageSize=5)).json()["data"]["results"]
+    sandbox.switches.time_offset_minutes = -330
+    sandbox.switches.time_fraction_digits = 4
+    sent = (await _search(client, token, pageSize=5)).json()["data"]["results"]
+    assert plain[0]["createTime"].endswith("Z")
+    for before, after in zip(plain, sent, strict=True):
+        moment = datetime.fromisoformat(before["createTime"].replace("Z", "+00:00"))
+        local = moment.astimezone(timezone(timedelta(hours=-5, minutes=-30)))
+        assert after["createTime"] == f"{local:%Y-%m-%dT%H:%M:%S}.1234-05:30"
 
 
 async def test_admin_endpoints_steer_the_sandbox(

@@ -255,8 +255,10 @@ def test_licence_expired_is_a_boolean_cell() -> None:
 
 
 def test_limit_unknown_row_leaves_numbers_empty_and_says_so() -> None:
-    data = xlsx(report([company("Known"), company("Unlimited", limited=False, limit=None)]))
+    unlimited = company("Unlimited", limited=False, limit=None)  # never over: not listed
+    data = xlsx(report([company("Known"), company("Unknown", limit=None), unlimited]))
     known, unknown = sheet_rows(data)[1:3]
+    assert [row[0] for row in sheet_rows(data)[1:]] == ["Known", "Unknown", "Total"]
 
     assert unknown[HEADERS.index("License limit")] is None
     assert unknown[HEADERS.index("Over by")] == "limit unknown"
@@ -456,6 +458,26 @@ def test_trend_chart_needs_two_digests(points: int, line_chart: bool) -> None:
         cached = re.findall(r"<c:pt idx=\"\d+\"><c:v>([^<]*)</c:v>", chart)
         assert [float(v) for v in cached[-3:]] == [10.0, 20.0, 30.0]
         assert float(cached[1]) == pytest.approx(45658.375)  # 2025-01-01 09:00 as an Excel date
+
+
+def test_summary_says_under_its_title_when_rows_keepnet_counted_could_not_be_read() -> None:
+    companies = [company(f"C{i}") for i in range(139)]
+    data = xlsx(report(companies, platform_count=141))
+    note = "Keepnet counts 141 companies over their limit; 139 could be read."
+    summary = sheet_rows(data, "Summary")
+    assert summary[0][0] == "License overage"
+    assert summary[1][0] == note
+    assert load_workbook(io.BytesIO(data))["Summary"]["A2"].font.b
+    assert calamine_rows(data, "Summary")[1][0] == note
+    assert summary_facts(data)["Companies over limit"] == 139
+
+
+@pytest.mark.parametrize("platform_count", [None, 2, 1])
+def test_summary_has_no_note_when_every_counted_row_was_read(platform_count: int | None) -> None:
+    data = xlsx(report([company("A"), company("B")], platform_count=platform_count))
+    summary = sheet_rows(data, "Summary")
+    assert summary[1] == [None, None, None]
+    assert not any("could be read" in str(cell) for row in summary for cell in row)
 
 
 def test_custom_filter_text_is_recorded() -> None:

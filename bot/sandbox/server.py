@@ -1,75 +1,35 @@
-"""The sandbox Keepnet API: token, company search and export on loopback, with fault switches."""
+"""The sandbox Keepnet API: token, company search and export on loopback, with fault switches.
+
+Request binding lives in binding.py, row selection in selection.py, the answers in answers.py,
+the switches in switches.py, tokens in tokens.py and the export files in files.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import csv
 import dataclasses
-import hashlib
-import hmac
-import io
 import json
-import math
 import random
 import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from bot.sandbox import answers, tokens
+from bot.sandbox.binding import Query, bind, is_json_type
 from bot.sandbox.data import advance, generate_companies, is_flagged, new_company_id
+from bot.sandbox.files import XLSX_TYPE, csv_file, file_response, xlsx_file
+from bot.sandbox.selection import ordered, select
+from bot.sandbox.switches import Switches
 
 Row = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-ORDER_FIELDS: dict[str, str] = {
-    "CreateTime": "createTime",
-    "CompanyName": "companyName",
-    "TargetUserCount": "targetUserCount",
-    "ResellerName": "resellerName",
-    "LicenseEndDate": "licenseEndDate",
-}
-FILTER_FIELDS: dict[str, str] = {
-    "CompanyName": "companyName",
-    "ResellerName": "resellerName",
-    "IndustryResourceId": "industryResourceId",
-    "LicenseTypeResourceId": "licenseTypeResourceId",
-    "TargetUserCount": "targetUserCount",
-    "MonthlyActiveUser": "monthlyActiveUserCount",
-    "LicenseEndDate": "licenseEndDate",
-    "CreateTime": "createTime",
-    "LicenceExpired": "licenceExpired",
-}
-OPERATORS = ("=", "!=", "Contains", ">", "<", ">=", "<=")
-EXPORT_TYPES = ("Csv", "Excel")
-MAX_PAGE_SIZE = 1000
-PERMISSIONS = (
-    "companies/search|POST",
-    "companies/search/export|POST",
-    "companies|GET",
-    "target-users/search|POST",
-)
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("Company Name", "companyName"),
-    ("Reseller", "resellerName"),
-    ("Industry", "industryName"),
-    ("License Type", "licenseTypeName"),
-    ("License Limit", "numberOfUsers"),
-    ("Target Users", "targetUserCount"),
-    ("Inactive Users", "inactiveTargetUserCount"),
-    ("Deleted Users", "deletedTargetUserCount"),
-    ("Monthly Users", "monthlyActiveUserCount"),
-    ("Licence Expired", "licenceExpired"),
-    ("License End Date", "licenseEndDate"),
-    ("Create Time", "createTime"),
-    ("Tags", "tags"),
-)
 _COUNTERS = {
     "/connect/token": "token_requests",
     "/api/companies/search": "search_requests",
@@ -78,87 +38,13 @@ _COUNTERS = {
 _CACHE_LIMIT = 64
 
 
-@dataclass
-class Switches:
-    """Faults and behaviours a test turns on; read on every request, so change them any time."""
-
-    latency_s: float = 0.0
-    token_ttl_s: int = 3600
-    token_max_calls: int | None = None
-    fail_next: list[int] = field(default_factory=list)
-    retry_after_s: float = 1
-    fail_token_next: list[int] = field(default_factory=list)
-    hang_next: int = 0
-    hang_s: float = 30
-    malformed_next: int = 0
-    shift_every: int | None = None
-    shift_remove: bool = False
-    # once, right after page K is answered: the top company leaves, a new one joins at the end
-    leave_join_after_page: int | None = None
-    # sent as totalNumberOfRecords and totalNumberOfPages (NaN and Infinity as JSON spells them)
-    reported_total: float | None = None
-    export_envelope_next: int = 0  # exports answered 200 with a JSON "Failed" envelope
-    role: str = "Reseller"
-    use_is_success_envelope: bool = False
-
-    def update(self, changes: Mapping[str, Any]) -> None:
-        """Set the named switches, checking each name and value type first."""
-        checked = {name: _switch_value(name, value) for name, value in changes.items()}
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-
-def _sorted_like(row: dict[str, Any], other: Mapping[str, Any], query: _Query) -> None:
-    """Give row the other row's sort value under query's orderBy, and keep it over its limit."""
-    name = ORDER_FIELDS[query.order_by]
-    row[name] = other.get(name)
-    if name == "targetUserCount":
-        row["numberOfUsers"] = str(max(0, int(other.get(name) or 1) - 1))
-
-
-def _switch_value(name: str, value: Any) -> Any:
-    kinds = {f.name: f.type for f in dataclasses.fields(Switches)}
-    if name not in kinds:
-        raise ValueError(f"unknown switch: {name}")
-    kind = str(kinds[name])
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if kind == "float" and number:
-        return float(value)
-    if kind.startswith("int") and _whole(value):
-        return value
-    if kind in ("int | None", "float | None") and value is None:
-        return None
-    if kind == "float | None" and number:
-        return float(value)
-    if kind == "list[int]" and isinstance(value, list) and all(_whole(v) for v in value):
-        return list(value)
-    if kind == "bool" and isinstance(value, bool):
-        return value
-    if kind == "str" and isinstance(value, str):
-        return value
-    raise ValueError(f"switch {name} must be {kind}, got {value!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Query:
-    """A validated search or export body."""
-
-    page: int
-    size: int
-    order_by: str
-    ascending: bool
-    flagged_only: bool
-    text: str
-    condition: str
-    groups: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...]
-    export_type: str = ""
-    all_pages: bool = False
-
-    @property
-    def selection(self) -> tuple[Any, ...]:
-        """What decides the rows and their order, paging aside."""
-        return (self.order_by, self.ascending, self.flagged_only, self.text, self.condition,
-                self.groups)  # fmt: skip
+def _sorted_like(row: Row, other: Mapping[str, Any], order_by: str) -> None:
+    """Give row the other row's sort value under order_by, and keep it over its limit."""
+    row[order_by] = other.get(order_by)
+    if order_by == "targetUserCount":
+        row["numberOfUsers"] = str(max(0, int(other.get(order_by) or 1) - 1))
+    elif order_by == "numberOfUsers" and not is_flagged(row):
+        row["numberOfUsers"] = str(max(0, int(row.get("targetUserCount") or 1) - 1))
 
 
 @dataclass(slots=True)
@@ -216,13 +102,15 @@ class Sandbox:
         self._companies = list(rows)
         self._cache.clear()
 
-    def _ordered(self, query: _Query) -> list[Row]:
-        key = query.selection
+    def _ordered(self, query: Query) -> list[Row]:
+        unlimited_too = self.switches.unlimited_in_answer and query.flagged_only
+        key = (*query.selection, unlimited_too)
         rows = self._cache.get(key)
         if rows is None:
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
-            rows = _select(self._sorted(query.order_by, query.ascending), query)
+            rows = select(self._sorted(query.order_by, query.ascending), query,
+                          unlimited_too=unlimited_too)  # fmt: skip
             self._cache[key] = rows
         return rows
 
@@ -230,16 +118,16 @@ class Sandbox:
         key = ("sorted", order_by, ascending)
         rows = self._cache.get(key)
         if rows is None:
-            name = ORDER_FIELDS[order_by]
-            rows = sorted(self._companies, key=lambda r: str(r.get("companyResourceId") or ""))
-            rows.sort(key=lambda r: _sort_value(r.get(name)), reverse=not ascending)
+            rows = ordered(self._companies, order_by, ascending)
             self._cache[key] = rows
         return rows
 
-    def _flagged_count(self, query: _Query) -> int:
-        return len(self._ordered(dataclasses.replace(query, flagged_only=True)))
+    def _flagged_count(self, query: Query) -> int:
+        """limitExceededCompanyCount: the companies over their limit among those query selects."""
+        flagged = dataclasses.replace(query, flagged_only=True)
+        return sum(1 for row in self._ordered(flagged) if is_flagged(row))
 
-    def _shift(self, query: _Query) -> None:
+    def _shift(self, query: Query) -> None:
         """Slide records between pages: a new flagged company on top, or the top one gone."""
         top = next(iter(self._ordered(query)), None)
         if self.switches.shift_remove:
@@ -252,10 +140,10 @@ class Sandbox:
         # puts the newcomer first under any orderBy
         newcomer["companyResourceId"] = self._shift_id(taken)
         if top is not None:
-            _sorted_like(newcomer, top, query)
+            _sorted_like(newcomer, top, query.order_by)
         self.companies = [newcomer, *self._companies]
 
-    def _leave_and_join(self, query: _Query) -> None:
+    def _leave_and_join(self, query: Query) -> None:
         """The company on top leaves; a new flagged one joins last: the total stays the same."""
         rows = self._ordered(query)
         if not rows:
@@ -263,7 +151,7 @@ class Sandbox:
         top, last = rows[0], rows[-1]
         joiner = generate_companies(1, seed=self._rng.randrange(2**31), over_limit=1)[0]
         # the last row's sort value and a larger ID than any: last under any orderBy
-        _sorted_like(joiner, last, query)
+        _sorted_like(joiner, last, query.order_by)
         ids = [str(r.get("companyResourceId") or "") for r in self._companies]
         joiner["companyResourceId"] = max(ids, default="") + "z"
         self.companies = [*(r for r in self._companies if r is not top), joiner]
@@ -392,7 +280,7 @@ class Sandbox:
 
     async def _token(self, request: web.Request) -> web.StreamResponse:
         if self.switches.fail_token_next:
-            return self._failure(self.switches.fail_token_next.pop(0))
+            return answers.failure(self.switches, self.switches.fail_token_next.pop(0))
         if request.content_type != "application/x-www-form-urlencoded":
             # what the real server does with a JSON body
             return web.Response(status=500, text="Internal Server Error")
@@ -400,17 +288,22 @@ class Sandbox:
         if form.get("grant_type") != "client_credentials":
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
         given_id, given_secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
-        if not (_same(given_id, self.client_id) and _same(given_secret, self.client_secret)):
+        if not (
+            tokens.same(given_id, self.client_id) and tokens.same(given_secret, self.client_secret)
+        ):
             return web.json_response({"error": "invalid_client"}, status=400)
-        if str(form.get("scope") or "api1").split() != ["api1"]:
+        if "scope" not in form:  # the spec requires it
+            return web.json_response({"error": "invalid_request"}, status=400)
+        if str(form["scope"]).split() != ["api1"]:
             return web.json_response({"error": "invalid_scope"}, status=400)
         ttl = self.switches.token_ttl_s
-        token = self._issue(ttl)
+        token, served = self._issue(ttl)
         body = {"access_token": token, "expires_in": ttl, "token_type": "Bearer",
-                "scope": "api1", "permissions": list(PERMISSIONS)}  # fmt: skip
+                "scope": "api1", "permissions": tokens.permissions(served)}  # fmt: skip
         return web.json_response(body)
 
-    def _issue(self, ttl_s: int) -> str:
+    def _issue(self, ttl_s: int) -> tuple[str, bool]:
+        """A new token, and whether its role is one the search serves."""
         now = time.time()
         role = self.switches.role
         claims = {
@@ -429,9 +322,9 @@ class Sandbox:
         }
         if not role:
             del claims["role"]  # a credential with no role at all
-        token = _jwt(claims, self._signing_key)
+        token = tokens.jwt(claims, self._signing_key)
         self._tokens[token] = _Issued(expires_at=now + ttl_s, role=role)
-        return token
+        return token, role in self.switches.served_roles
 
     # --- company search and export ------------------------------------------------------------
 
@@ -441,21 +334,9 @@ class Sandbox:
             return early
         query, problems = await self._read_query(request, export=False)
         if query is None:
-            return self._rejected(problems)
-        rows = self._ordered(query)
-        start = (query.page - 1) * query.size
-        data = {
-            "pageNumber": query.page,
-            "pageSize": query.size,
-            "totalNumberOfPages": math.ceil(len(rows) / query.size),
-            "totalNumberOfRecords": len(rows),
-            "limitExceededCompanyCount": self._flagged_count(query),
-            "results": rows[start : start + query.size],
-        }
-        if self.switches.reported_total is not None:
-            reported = self.switches.reported_total
-            data["totalNumberOfPages"] = data["totalNumberOfRecords"] = reported
-        response = web.json_response(self._envelope(data=data), dumps=json.dumps)
+            return answers.rejected(self.switches, problems)
+        flagged = self._flagged_count(query)
+        response = answers.page(self._ordered(query), query, self.switches, flagged=flagged)
         self._answered_searches += 1
         every = self.switches.shift_every
         if every and self._answered_searches % every == 0:
@@ -471,19 +352,20 @@ class Sandbox:
             return early
         query, problems = await self._read_query(request, export=True)
         if query is None:
-            return self._rejected(problems)
+            return answers.rejected(self.switches, problems)
         if self.switches.export_envelope_next > 0:
             self.switches.export_envelope_next -= 1
-            body = self._envelope(message="Sandbox export fault.", failed=True)
+            body = answers.envelope(self.switches, message="Sandbox export fault.", failed=True)
             return web.json_response(body)
         rows = self._ordered(query)
         if not query.all_pages:
             start = (query.page - 1) * query.size
             rows = rows[start : start + query.size]
         if query.export_type == "Csv":
-            return _file(_csv(rows).encode("utf-8"), "Companies.csv", "text/csv", "utf-8")
-        workbook = await asyncio.to_thread(_xlsx, rows)
-        return _file(workbook, "Companies.xlsx", XLSX_TYPE, None)
+            content = csv_file(rows).encode("utf-8")
+            return file_response(content, "Companies.csv", "text/csv", "utf-8")
+        workbook = await asyncio.to_thread(xlsx_file, rows)
+        return file_response(workbook, "Companies.xlsx", XLSX_TYPE, None)
 
     async def _gate(self, request: web.Request) -> web.StreamResponse | None:
         """The faults first, then the token and its role; None lets the request through."""
@@ -492,24 +374,26 @@ class Sandbox:
             switches.hang_next -= 1
             await self._pause(switches.hang_s)
         if switches.fail_next:
-            return self._failure(switches.fail_next.pop(0))
+            return answers.failure(switches, switches.fail_next.pop(0))
         if switches.malformed_next > 0:
             switches.malformed_next -= 1
-            return web.Response(text='{"status": "Success", "data": {"resu', content_type=_JSON)
+            text = '{"status": "Success", "data": {"resu'
+            return web.Response(text=text, content_type=answers.JSON)
         issued = self._bearer(request)
         if issued is None:
-            body = self._envelope(message="Unauthorized", failed=True)
+            body = answers.envelope(switches, message="Unauthorized", failed=True)
             headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             return web.json_response(body, status=401, headers=headers)
-        if issued.role != "Reseller":
-            body = self._envelope(message="You are not authorized for this action.", failed=True)
-            return web.json_response(body, status=403)
+        if issued.role not in switches.served_roles:
+            message = "You are not authorized for this action."
+            return web.json_response(answers.envelope(switches, message=message, failed=True),
+                                     status=403)  # fmt: skip
         return None
 
     def _bearer(self, request: web.Request) -> _Issued | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         issued = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if issued is None or not _signed(token.strip(), self._signing_key):
+        if issued is None or not tokens.signed(token.strip(), self._signing_key):
             return None
         if time.time() >= issued.expires_at:
             return None
@@ -521,8 +405,8 @@ class Sandbox:
 
     async def _read_query(
         self, request: web.Request, *, export: bool
-    ) -> tuple[_Query | None, list[str]]:
-        if request.content_type != _JSON:
+    ) -> tuple[Query | None, list[str]]:
+        if not is_json_type(request.content_type):
             return None, [f"Content type '{request.content_type}' is not supported."]
         try:
             body = json.loads(await request.read())
@@ -530,36 +414,11 @@ class Sandbox:
             return None, ["The request body is not valid JSON."]
         if not isinstance(body, dict):
             return None, ["The request body must be a JSON object."]
-        problems = _check_body(body, export=export)
-        if problems:
-            return None, problems
-        return _query(body), []
-
-    def _failure(self, status: int) -> web.Response:
-        headers = {"Retry-After": _seconds(self.switches.retry_after_s)} if status == 429 else {}
-        if status >= 500:
-            return web.Response(status=status, text=f"{status} sandbox fault", headers=headers)
-        body = self._envelope(message=f"Sandbox fault {status}.", failed=True)
-        return web.json_response(body, status=status, headers=headers)
-
-    def _rejected(self, problems: list[str]) -> web.Response:
-        body = self._envelope(message="Validation failed.", messages=problems, failed=True)
-        return web.json_response(body, status=400)
-
-    def _envelope(
-        self,
-        *,
-        data: Any = None,
-        message: str | None = None,
-        messages: list[str] | None = None,
-        failed: bool = False,
-    ) -> dict[str, Any]:
-        if self.switches.use_is_success_envelope:
-            return {"isSuccess": not failed, "message": message, "messages": messages,
-                    "data": data}  # fmt: skip
-        status = "Failed" if failed else "Success"
-        return {"status": status, "message": message, "validationMessages": messages,
-                "data": data}  # fmt: skip
+        query, problems = bind(body, export=export)
+        biggest = self.switches.max_page_size
+        if query is not None and biggest is not None and query.size > biggest:
+            return None, [f"'pageSize' must be at most {biggest}."]
+        return query, problems
 
     # --- admin --------------------------------------------------------------------------------
 
@@ -599,255 +458,3 @@ class Sandbox:
             "flagged": len([r for r in self._companies if is_flagged(r)]),
             "requests": [list(entry) for entry in self.requests],
         }
-
-
-_JSON = "application/json"
-
-
-# --- validation, as the real server does it ---------------------------------------------------
-
-
-def _check_body(body: Mapping[str, Any], *, export: bool) -> list[str]:
-    problems = _check_paging(body) + _check_order(body) + _check_filter(body.get("filter", ...))
-    for name in ("isTargetUserCountExceededLimit", "isClustered", "reportAllPages"):
-        if body.get(name) is not None and not isinstance(body[name], bool):
-            problems.append(f"'{name}' must be true or false.")
-    if export and body.get("exportType") not in EXPORT_TYPES:
-        problems.append(f"'exportType' must be one of {', '.join(EXPORT_TYPES)}.")
-    return problems
-
-
-def _check_paging(body: Mapping[str, Any]) -> list[str]:
-    problems = []
-    page, size = body.get("pageNumber"), body.get("pageSize")
-    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
-        problems.append("'pageNumber' must be a whole number greater than or equal to 1.")
-    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_PAGE_SIZE:
-        problems.append(f"'pageSize' must be a whole number from 1 to {MAX_PAGE_SIZE}.")
-    return problems
-
-
-def _check_order(body: Mapping[str, Any]) -> list[str]:
-    problems = []
-    order_by = body.get("orderBy")
-    if order_by is None:
-        problems.append("'orderBy' is required and must not be null.")
-    elif order_by not in ORDER_FIELDS:
-        problems.append(f"'orderBy' must be one of {', '.join(ORDER_FIELDS)}; got {order_by!r}.")
-    if "ascending" not in body:
-        problems.append("'ascending' is required.")
-    elif not isinstance(body["ascending"], bool):
-        problems.append("'ascending' must be true or false.")
-    return problems
-
-
-def _check_filter(given: Any) -> list[str]:
-    if given is ...:
-        return ["'filter' is required."]
-    if given is None:
-        return ["'filter' must not be null."]
-    if not isinstance(given, dict):
-        return ["'filter' must be an object."]
-    problems = [f"'filter.{name}' must not be null." for name, v in given.items() if v is None]
-    if given.get("Condition") not in (None, "AND", "OR"):
-        problems.append("'filter.Condition' must be AND or OR.")
-    text = given.get("SearchInputTextValue")
-    if text is not None and not isinstance(text, str):
-        problems.append("'filter.SearchInputTextValue' must be a string.")
-    groups = given.get("FilterGroups")
-    if groups is not None and not isinstance(groups, list):
-        return [*problems, "'filter.FilterGroups' must be a list."]
-    for index, group in enumerate(groups or []):
-        problems += _check_group(group, f"filter.FilterGroups[{index}]")
-    return problems
-
-
-def _check_group(group: Any, where: str) -> list[str]:
-    if not isinstance(group, dict):
-        return [f"'{where}' must be an object."]
-    problems = [f"'{where}.{name}' must not be null." for name, v in group.items() if v is None]
-    if group.get("Condition") not in (None, "AND", "OR"):
-        problems.append(f"'{where}.Condition' must be AND or OR.")
-    items = group.get("FilterItems")
-    if items is not None and not isinstance(items, list):
-        return [*problems, f"'{where}.FilterItems' must be a list."]
-    for index, item in enumerate(items or []):
-        problems += _check_item(item, f"{where}.FilterItems[{index}]")
-    return problems
-
-
-def _check_item(item: Any, where: str) -> list[str]:
-    if not isinstance(item, dict):
-        return [f"'{where}' must be an object."]
-    problems = [f"'{where}.{name}' must not be null." for name, v in item.items() if v is None]
-    if item.get("FieldName") not in FILTER_FIELDS:
-        problems.append(f"'{where}.FieldName' must be one of {', '.join(FILTER_FIELDS)}.")
-    if item.get("Operator") not in OPERATORS:
-        problems.append(f"'{where}.Operator' must be one of {', '.join(OPERATORS)}.")
-    if "Value" not in item or isinstance(item.get("Value"), dict | list):
-        problems.append(f"'{where}.Value' must be a string, number or boolean.")
-    return problems
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _query(body: Mapping[str, Any]) -> _Query:
-    given = body["filter"]
-    groups = tuple(
-        (
-            str(group.get("Condition") or "AND"),
-            tuple(
-                (item["FieldName"], item["Operator"], item["Value"])
-                for item in group.get("FilterItems") or []
-            ),
-        )
-        for group in given.get("FilterGroups") or []
-    )
-    return _Query(
-        page=body["pageNumber"],
-        size=body["pageSize"],
-        order_by=body["orderBy"],
-        ascending=body["ascending"],
-        flagged_only=body.get("isTargetUserCountExceededLimit") is True,
-        text=str(given.get("SearchInputTextValue") or "").strip().casefold(),
-        condition=str(given.get("Condition") or "AND"),
-        groups=groups,
-        export_type=str(body.get("exportType") or ""),
-        all_pages=body.get("reportAllPages") is True,
-    )
-
-
-# --- selecting and ordering rows --------------------------------------------------------------
-
-
-def _select(rows: list[Row], query: _Query) -> list[Row]:
-    return [row for row in rows if _matches(row, query)]
-
-
-def _matches(row: Row, query: _Query) -> bool:
-    if query.flagged_only and not is_flagged(row):
-        return False
-    if query.text and query.text not in str(row.get("companyName") or "").casefold():
-        return False
-    if not query.groups:
-        return True
-    verdicts = (_group_matches(row, condition, items) for condition, items in query.groups)
-    return all(verdicts) if query.condition == "AND" else any(verdicts)
-
-
-def _group_matches(row: Row, condition: str, items: tuple[tuple[str, str, Any], ...]) -> bool:
-    verdicts = (_item_matches(row.get(FILTER_FIELDS[name]), op, value) for name, op, value in items)
-    return all(verdicts) if condition == "AND" else any(verdicts)
-
-
-def _item_matches(actual: Any, operator: str, wanted: Any) -> bool:
-    if operator == "Contains":
-        return str(wanted).casefold() in str(actual if actual is not None else "").casefold()
-    left, right = _comparable(actual, wanted)
-    if operator == "=":
-        return bool(left == right)
-    if operator == "!=":
-        return bool(left != right)
-    if left is None or right is None:
-        return False
-    comparisons = {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}
-    return bool(comparisons[operator])
-
-
-def _comparable(actual: Any, wanted: Any) -> tuple[Any, Any]:
-    """Both sides as numbers, booleans or folded text, whichever the row's value is."""
-    if isinstance(actual, bool):
-        return actual, str(wanted).strip().lower() == "true"
-    if isinstance(actual, int | float):
-        try:
-            return actual, float(wanted)
-        except (TypeError, ValueError):
-            return actual, None
-    if actual is None:
-        return None, str(wanted).casefold()
-    return str(actual).casefold(), str(wanted).casefold()
-
-
-def _sort_value(value: Any) -> tuple[int, Any]:
-    if value is None:
-        return (0, "")
-    if isinstance(value, bool | int | float):
-        return (1, float(value))
-    return (2, str(value).casefold())
-
-
-# --- tokens -----------------------------------------------------------------------------------
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _jwt(claims: Mapping[str, Any], key: bytes) -> str:
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-    signature = hmac.new(key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    return f"{header}.{payload}.{_b64(signature)}"
-
-
-def _signed(token: str, key: bytes) -> bool:
-    head, _, signature = token.rpartition(".")
-    expected = _b64(hmac.new(key, head.encode(), hashlib.sha256).digest())
-    return hmac.compare_digest(expected, signature)
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-# --- files ------------------------------------------------------------------------------------
-
-
-def _file(content: bytes, filename: str, content_type: str, charset: str | None) -> web.Response:
-    disposition = f"attachment; filename={filename}; filename*=UTF-8''{filename}"
-    headers = {"Content-Disposition": disposition}
-    return web.Response(body=content, content_type=content_type, charset=charset, headers=headers)
-
-
-def _cell(row: Row, key: str) -> Any:
-    value = row.get(key)
-    if key == "tags":
-        return ", ".join(str(tag) for tag in value or [])
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    return "" if value is None else value
-
-
-def _csv(rows: list[Row]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([title for title, _ in EXPORT_COLUMNS])
-    for row in rows:
-        writer.writerow([_cell(row, key) for _, key in EXPORT_COLUMNS])
-    return out.getvalue()
-
-
-def _xlsx(rows: list[Row]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Companies")
-    sheet.append([title for title, _ in EXPORT_COLUMNS])
-    for row in rows:
-        cells = []
-        for _, key in EXPORT_COLUMNS:
-            cell = WriteOnlyCell(sheet, value=_cell(row, key))
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # a name such as =HYPERLINK(...) is text, not a formula
-            cells.append(cell)
-        sheet.append(cells)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
