@@ -135,6 +135,16 @@ class NotInChannel(SlackDeliveryError):
         """A private channel: the bot cannot join it, a person must invite it."""
         return cls(f"The bot is not a member of the private channel {channel}.")
 
+    @classmethod
+    def cannot_join(cls, channel: str | None) -> NotInChannel:
+        """Slack refused the join (private, a direct message, no channels:join, archived)."""
+        return cls(f"The bot is not a member of the channel {channel} and cannot join it.")
+
+    @classmethod
+    def refused(cls, channel: str | None) -> NotInChannel:
+        """Slack keeps the bot out for the channel's kind or state (archived, restricted)."""
+        return cls(f"Slack does not let the bot post in the channel {channel}.")
+
 
 class ChannelNotFound(SlackDeliveryError):
     hint = "Check the channel ID (for the digest: DIGEST_CHANNEL)."

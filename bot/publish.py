@@ -8,7 +8,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -26,6 +26,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from slack_sdk.web.file_upload_v2_result import FileUploadV2Result
 
 from bot.errors import (
     ChannelNotFound,
@@ -49,7 +50,24 @@ _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "tok
 _BUSY_ERRORS = frozenset(
     {"service_unavailable", "fatal_error", "internal_error", "request_timeout"}
 )
+# Slack's answers to a post, an upload or a join that only someone in the channel can cure,
+# by inviting the bot there (the error lists of chat.postMessage, files.completeUploadExternal
+# and conversations.join); a join refused for any other reason is told the same way
+# (Publisher._join), and Slack's own code goes to the log
+_CHANNEL_ERRORS = frozenset(
+    {
+        "not_in_channel",
+        "is_archived",
+        "method_not_supported_for_channel_type",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+        "team_access_not_granted",
+    }
+)
 
+T = TypeVar("T")
 Send = Callable[[], Awaitable[AsyncSlackResponse]]
 
 
@@ -185,8 +203,10 @@ def slack_error(
         return SlackAuthError("Slack did not accept the bot token.")
     if code == "channel_not_found":
         return ChannelNotFound.unknown(channel)
-    if code == "not_in_channel":
-        return NotInChannel.public(channel)
+    if code in _CHANNEL_ERRORS:
+        if code == "not_in_channel":
+            return NotInChannel.public(channel)
+        return NotInChannel.refused(channel)
     if status == 429 or code == "ratelimited":
         when = f"in {retry_after} s" if retry_after else "in a minute"
         return SlackBusy(
@@ -334,20 +354,52 @@ class Publisher:
         initial_comment: str = "",
         thread_ts: str | None = None,
     ) -> None:
-        """Upload a file into the channel (or its thread), joining a public channel first."""
+        """Upload a file into the channel (or its thread), joining a public channel first.
 
-        def send() -> Awaitable[AsyncSlackResponse]:
-            # without `channel` the file is uploaded but stays private to the bot
-            return self._client.files_upload_v2(
-                channel=channel,
-                content=content,
-                filename=filename,
-                title=title,
+        The file's bytes go to Slack once: when the channel turns out to need a join, only the
+        completion that shares the uploaded file is sent again.
+        """
+        action = f"upload of {filename}"
+        file_id = await self._send_file(content, filename=filename, action=action)
+
+        def complete() -> Awaitable[AsyncSlackResponse]:
+            # without `channel_id` the file is uploaded but stays private to the bot
+            return self._client.files_completeUploadExternal(
+                files=[{"id": file_id, "title": title}],
+                channel_id=channel,
                 initial_comment=initial_comment or None,
                 thread_ts=thread_ts,
             )
 
-        await self._joining(send, action=f"upload of {filename}", channel=channel)
+        await self._joining(complete, action=action, channel=channel)
+
+    async def _send_file(self, content: bytes, *, filename: str, action: str) -> str:
+        """Slack's upload steps 1 and 2: a URL for the file, then its bytes there; the file ID."""
+
+        def ask() -> Awaitable[AsyncSlackResponse]:
+            return self._client.files_getUploadURLExternal(filename=filename, length=len(content))
+
+        answer = await self._call(ask, action=action)
+        url, file_id = answer["upload_url"], answer["file_id"]
+        if not isinstance(url, str) or not isinstance(file_id, str):
+            raise TypeError("files.getUploadURLExternal answered without a URL or a file ID")
+
+        def send() -> Awaitable[FileUploadV2Result]:
+            # the step files_upload_v2 takes, with the client's retries, timeout, proxy and TLS
+            return self._client._upload_file(
+                url=url,
+                data=content,
+                logger=log,
+                timeout=self._client.timeout,
+                proxy=self._client.proxy,
+                ssl=self._client.ssl,
+            )
+
+        sent = await self._call(send, action=action)
+        if sent.status != 200:
+            log.warning("Slack %s failed: the upload URL answered HTTP %s", action, sent.status)
+            raise SlackDeliveryError(f"Slack did not accept the {action}.")
+        return file_id
 
     async def publish_home(self, user_id: str, blocks: list[Block]) -> None:
         def send() -> Awaitable[AsyncSlackResponse]:
@@ -415,27 +467,34 @@ class Publisher:
         await self._join(channel)
 
     async def _joining(self, send: Send, *, action: str, channel: str) -> AsyncSlackResponse:
-        """Send; if the bot is not in the channel and it is public, join and send once more."""
+        """Send; if the bot is not in the channel, join it and send once more. Nothing is
+        looked up first: a post where the bot is a member (a channel it was invited to, the
+        person's direct message with it) needs no scope beyond the post's own."""
         try:
             return await self._call(send, action=action, channel=channel)
-        except NotInChannel:
+        except NotInChannel as exc:
+            if _slack_code(exc) != "not_in_channel":
+                raise  # archived, restricted, a direct message: joining cannot help
             await self._join(channel)
         return await self._call(send, action=action, channel=channel)
 
     async def _join(self, channel: str) -> None:
-        info = await self.channel_info(channel)
-        if info.get("is_private"):
-            raise NotInChannel.private(channel)
+        """Join a public channel. Whatever Slack refuses the join with (a private channel or a
+        direct message, a missing channels:join, an archived channel), only an invitation can
+        let the bot in; the log line of the refusal names Slack's code."""
 
         def send() -> Awaitable[AsyncSlackResponse]:
             return self._client.conversations_join(channel=channel)
 
-        await self._call(send, action="channel join", channel=channel)
+        try:
+            await self._call(send, action="channel join", channel=channel)
+        except (NotInChannel, ChannelNotFound, SlackRefused) as exc:
+            raise NotInChannel.cannot_join(channel) from exc
         log.info("joined the public channel %s", channel)
 
     async def _call(
-        self, send: Send, *, action: str, channel: str | None = None
-    ) -> AsyncSlackResponse:
+        self, send: Callable[[], Awaitable[T]], *, action: str, channel: str | None = None
+    ) -> T:
         try:
             return await send()
         except SlackApiError as exc:
@@ -445,8 +504,8 @@ class Publisher:
             raise slack_error(
                 code, status=status, action=action, channel=channel, retry_after=wait
             ) from exc
-        except SlackRequestError as exc:  # the upload URL refused the file's bytes
-            log.warning("Slack %s failed before completing", action)
+        except SlackRequestError as exc:  # the SDK refused to send it (a malformed argument)
+            log.warning("Slack %s failed before it was sent", action)
             raise SlackDeliveryError(f"Slack did not accept the {action}.") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("Slack %s failed: %s", action, type(exc).__name__)
@@ -468,6 +527,12 @@ def error_code_and_status(exc: SlackApiError) -> tuple[str | None, int]:
     data = getattr(response, "data", None)
     code = data.get("error") if isinstance(data, dict) else None
     return (str(code) if code else None), int(getattr(response, "status_code", 0) or 0)
+
+
+def _slack_code(exc: BaseException) -> str | None:
+    """The Slack error code behind one of our errors, from the exception it was raised from."""
+    cause = exc.__cause__
+    return error_code_and_status(cause)[0] if isinstance(cause, SlackApiError) else None
 
 
 def _granted_scopes(headers: Mapping[str, Any]) -> frozenset[str] | None:

@@ -110,7 +110,8 @@ async def test_post_needs_a_known_channel_the_bot_is_in(api: Any, channel: str, 
         pytest.param(
             [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}], id="context"
         ),
-        pytest.param([_table(2, 2)], id="table-in-blocks"),
+        pytest.param([_table(2, 2), _table(2, 2)], id="two-tables-in-blocks"),
+        pytest.param([_table(101, 2)], id="table-rows-in-blocks"),
     ],
 )
 async def test_block_kit_limits_are_invalid_blocks(api: Any, blocks: list[dict[str, Any]]) -> None:
@@ -147,6 +148,16 @@ async def test_blocks_at_the_limits_are_accepted(api: Any, fake: FakeSlack) -> N
         ),
         pytest.param([{"blocks": [_table(100, 20, text="x" * 5 + "y")]}], "10000", id="chars"),
         pytest.param([{"blocks": [_section("s" * 3001)]}], "3000", id="other-block"),
+        pytest.param(
+            [{"blocks": [{**_table(2, 2), "column_settings": [None] * 21}]}],
+            "column_settings",
+            id="column-settings",
+        ),
+        pytest.param(
+            [{"blocks": [{"type": "table", "rows": [[{"type": "mrkdwn", "text": "*x*"}]]}]}],
+            "raw_text, raw_number or rich_text",
+            id="cell-type",
+        ),
     ],
 )
 async def test_table_limits_in_attachments_are_invalid_attachments(
@@ -158,17 +169,77 @@ async def test_table_limits_in_attachments_are_invalid_attachments(
     assert fake.posts == []
 
 
-async def test_a_home_view_holds_no_table(api: Any, fake: FakeSlack) -> None:
+async def test_a_table_among_the_top_level_blocks_is_accepted(api: Any, fake: FakeSlack) -> None:
+    """The table-block page: a table goes "in the `attachments` or `blocks` fields"."""
+    blocks = [_section("Biggest overages"), _table(100, 20, text="xxxxx")]  # 10,000 characters
+    answer = await api("chat.postMessage", channel="C0GENERAL", text="t", blocks=blocks)
+    assert answer["ok"], answer
+    assert fake.posts[0].params["blocks"] == blocks
+
+
+async def test_one_table_a_message_counting_blocks_and_attachments(api: Any) -> None:
+    answer = await api(
+        "chat.postMessage",
+        channel="C0GENERAL",
+        text="t",
+        blocks=[_table(2, 2)],
+        attachments=[{"blocks": [_table(2, 2)]}],
+    )
+    assert answer["error"] == "invalid_attachments"
+    assert "only_one_table_allowed" in answer["response_metadata"]["messages"][0]
+
+
+async def test_a_table_in_attachments_needs_text_or_blocks_beside_it(api: Any) -> None:
+    """The table-block page: "You must include a value for one of either the top-level
+    blocks or text arguments in the message payload." """
+    alone = [{"blocks": [_table(2, 2)]}]
+    assert (await api("chat.postMessage", channel="C0GENERAL", attachments=alone))[
+        "error"
+    ] == "no_text"
+    with_text = await api("chat.postMessage", channel="C0GENERAL", text="t", attachments=alone)
+    assert with_text["ok"]
+
+
+async def test_a_home_view_may_hold_a_table(api: Any, fake: FakeSlack) -> None:
+    """The published Block Kit schema admits a table among a home view's blocks."""
     view = {"type": "home", "blocks": [_section("x"), _table(2, 2)]}
-    assert (await api("views.publish", user_id="U1", view=view))["error"] == "invalid_blocks"
-    assert fake.home_views == []
+    assert (await api("views.publish", user_id="U1", view=view))["ok"]
+    too_big = {"type": "home", "blocks": [_table(101, 2)]}
+    assert (await api("views.publish", user_id="U1", view=too_big))["error"] == "invalid_blocks"
+    assert len(fake.home_views) == 1
+
+
+async def test_blocks_over_twelve_thousand_characters_of_text_are_msg_blocks_too_long(
+    api: Any, fake: FakeSlack
+) -> None:
+    """Every text counts, the options of a select too; a table's cells do not."""
+    options = [
+        {"text": {"type": "plain_text", "text": "o" * 40}, "value": f"v{n}"} for n in range(100)
+    ]
+    select = {"type": "static_select", "action_id": "pick", "options": options}
+    at_the_limit = [
+        _section("s" * 3000),
+        _section("s" * 3000),
+        _section("s" * 2000),
+        {"type": "actions", "elements": [select]},  # 4,000 characters of options
+        _table(100, 20, text="xxxxx"),
+    ]
+    accepted = await api("chat.postMessage", channel="C0GENERAL", text="t", blocks=at_the_limit)
+    assert accepted["ok"], accepted
+    over = [*at_the_limit, {"type": "context", "elements": [{"type": "mrkdwn", "text": "!"}]}]
+    refused = await api("chat.postMessage", channel="C0GENERAL", text="t", blocks=over)
+    assert refused["error"] == "msg_blocks_too_long"
+    assert "12001" in refused["response_metadata"]["messages"][0]
+    update = await api("chat.update", channel="C0GENERAL", ts=accepted["ts"], text="t", blocks=over)
+    assert update["error"] == "msg_blocks_too_long"
+    assert len(fake.posts) == 1
 
 
 async def test_a_response_url_answer_is_checked_like_a_post(fake: FakeSlack) -> None:
     good = {"text": "t", "blocks": [_section("ok")], "attachments": [{"blocks": [_table(2, 2)]}]}
     bad = [
         {"text": "t", "blocks": [_section("row")] * 51},
-        {"text": "t", "blocks": [_table(2, 2)]},
+        {"text": "t", "blocks": [_table(2, 2), _table(2, 2)]},
         {"text": "x" * 40_001},
         {"text": "t", "attachments": [{"blocks": [_table(101, 2)]}]},
         {"response_type": "ephemeral"},
@@ -235,6 +306,8 @@ async def test_history_is_newest_first_with_metadata_only_when_asked(api: Any) -
 async def test_join_works_for_public_channels_only(api: Any, fake: FakeSlack) -> None:
     private = await api("conversations.join", channel="G0INSIDE")
     assert private["error"] == "method_not_supported_for_channel_type"
+    dm = await api("conversations.join", channel=fake.add_dm("U1"))
+    assert dm["error"] == "method_not_supported_for_channel_type"
     assert (await api("conversations.join", channel="C0OUTSIDE"))["channel"]["is_member"]
     assert (await api("chat.postMessage", channel="C0OUTSIDE", text="now in"))["ok"]
     info = await api("conversations.info", channel="G0INSIDE")
@@ -303,3 +376,98 @@ def _post_sync(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     except urllib.error.HTTPError as error:
         with error:
             return error.code, json.loads(error.read())
+
+
+async def test_a_scope_the_token_lacks_is_missing_scope_naming_it() -> None:
+    """Each method needs its scope; a conversation look-up the scope of the conversation's
+    type, so conversations.info on a direct message needs im:read, which the manifest does
+    not grant."""
+    slack = FakeSlack(bot_token=TOKEN, scopes=("chat:write", "channels:read"))
+    await slack.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def call(method: str, **body: Any) -> dict[str, Any]:
+                headers = {"Authorization": f"Bearer {TOKEN}"}
+                async with session.post(slack.base_url + method, json=body, headers=headers) as r:
+                    answer: dict[str, Any] = await r.json()
+                    return answer
+
+            dm = slack.add_dm("U1")
+            refused = await call("conversations.info", channel=dm)
+            assert (refused["error"], refused["needed"]) == ("missing_scope", "im:read")
+            assert refused["provided"] == "chat:write,channels:read"
+            assert (await call("conversations.info", channel="C0GENERAL"))["ok"]
+            assert (await call("chat.postMessage", channel=dm, text="hi"))["ok"]
+            upload = await call("files.getUploadURLExternal", filename="x.csv", length=1)
+            assert (upload["error"], upload["needed"]) == ("missing_scope", "files:write")
+            assert (await call("conversations.join", channel="C0GENERAL"))["needed"] == (
+                "channels:join"
+            )
+    finally:
+        await slack.stop()
+
+
+async def test_the_manifest_grants_what_the_bot_does_and_no_im_read(
+    api: Any, fake: FakeSlack
+) -> None:
+    dm = fake.add_dm("U1")
+    assert (await api("conversations.info", channel="C0GENERAL"))["ok"]
+    assert (await api("conversations.info", channel="G0INSIDE"))["ok"]
+    assert (await api("conversations.info", channel=dm))["needed"] == "im:read"
+    assert (await api("conversations.history", channel=dm))["needed"] == "im:history"
+    assert (await api("chat.postMessage", channel=dm, text="in the DM"))["ok"]
+    opened = await api("conversations.open", users="U1")
+    assert (opened["channel"]["id"], opened["already_open"]) == (dm, True)
+
+
+async def test_a_direct_message_with_im_read_reads_as_slack_im_object() -> None:
+    slack = FakeSlack(bot_token=TOKEN, scopes=("im:read",))
+    await slack.start()
+    try:
+        dm = slack.add_dm("U7")
+        async with aiohttp.ClientSession() as session:
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            body = {"channel": dm}
+            url = slack.base_url + "conversations.info"
+            async with session.post(url, json=body, headers=headers) as response:
+                info = (await response.json())["channel"]
+        assert (info["id"], info["is_im"], info["user"]) == (dm, True, "U7")
+        assert "is_member" not in info and "name" not in info
+    finally:
+        await slack.stop()
+
+
+async def test_an_archived_channel_refuses_posts_uploads_and_joins(
+    api: Any, fake: FakeSlack
+) -> None:
+    fake.add_channel("C0OLD", name="old", archived=True)
+    fake.add_channel("C0OLDOUT", name="old-out", archived=True, member=False)
+    assert (await api("chat.postMessage", channel="C0OLD", text="hi"))["error"] == "is_archived"
+    assert (await api("conversations.join", channel="C0OLDOUT"))["error"] == "is_archived"
+    url = await api("files.getUploadURLExternal", filename="x.csv", length=1)
+    complete = await api(
+        "files.completeUploadExternal", files=[{"id": url["file_id"]}], channel_id="C0OLD"
+    )
+    assert complete["error"] == "is_archived"
+    assert (await api("conversations.history", channel="C0OLD"))["ok"]  # still readable
+
+
+async def test_every_post_of_a_files_bytes_is_counted(api: Any, fake: FakeSlack) -> None:
+    url = await api("files.getUploadURLExternal", filename="x.csv", length=3)
+    fake.fail_upload_next(status=500)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(2):
+            async with session.post(url["upload_url"], data=b"a,b") as response:
+                await response.read()
+    assert [(b.file_id, b.length) for b in fake.bytes_received] == [(url["file_id"], 3)] * 2
+    complete = await api(
+        "files.completeUploadExternal", files=[{"id": url["file_id"]}], channel_id="C0OUTSIDE"
+    )
+    assert complete["error"] == "not_in_channel"
+    await api("conversations.join", channel="C0OUTSIDE")
+    again = await api(
+        "files.completeUploadExternal", files=[{"id": url["file_id"]}], channel_id="C0OUTSIDE"
+    )
+    assert again["ok"]  # the uploaded file waits for a completion that can share it
+    assert [u.content for u in fake.uploads] == [b"a,b"]

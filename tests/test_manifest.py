@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # Slack Web API method (as slack_sdk names it) → the bot scopes it needs (any one of each set)
 SCOPES_FOR = {
     "chat_postMessage": [{"chat:write"}],
-    "files_upload_v2": [{"files:write"}],
     "files_getUploadURLExternal": [{"files:write"}],
     "files_completeUploadExternal": [{"files:write"}],
+    # a public or a private channel; the bot never looks up a direct message (im:read)
     "conversations_info": [{"channels:read"}, {"groups:read"}],
     "conversations_join": [{"channels:join"}],
     "conversations_history": [{"channels:history"}, {"groups:history"}],
@@ -27,10 +27,6 @@ SCOPES_FOR = {
     "auth_test": [],
     "apps_connections_open": [],  # Socket Mode: the app-level token (connections:write)
 }
-# called by files_upload_v2, not by our code
-CALLED_INSIDE_FILES_UPLOAD_V2 = frozenset(
-    {"files_getUploadURLExternal", "files_completeUploadExternal"}
-)
 # every Web API method slack_sdk's client has, as it names them (chat_postMessage, ...)
 WEB_API = frozenset(
     name for name, value in vars(AsyncWebClient).items() if callable(value) and name[0] != "_"
@@ -70,13 +66,13 @@ def test_the_walk_finds_a_method_the_table_does_not_know() -> None:
 
 
 def test_no_method_in_the_table_is_left_uncalled() -> None:
-    assert set(SCOPES_FOR) - CALLED_INSIDE_FILES_UPLOAD_V2 == methods_called()
+    assert set(SCOPES_FOR) == methods_called()
 
 
 def test_every_method_the_code_calls_has_its_scope() -> None:
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
     called = methods_called()
-    assert {"chat_postMessage", "files_upload_v2", "views_publish"} <= called
+    assert {"chat_postMessage", "files_completeUploadExternal", "views_publish"} <= called
     for method in called:
         for needed in SCOPES_FOR[method]:
             assert needed <= scopes, f"{method} needs {needed}"
@@ -85,7 +81,7 @@ def test_every_method_the_code_calls_has_its_scope() -> None:
 def test_no_scope_is_asked_for_that_no_call_needs() -> None:
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
     needed = {"commands"}
-    for method in methods_called() | CALLED_INSIDE_FILES_UPLOAD_V2:
+    for method in methods_called():
         for group in SCOPES_FOR.get(method, []):
             needed |= group
     assert scopes == needed

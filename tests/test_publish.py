@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ import pytest
 from bot.errors import (
     BotError,
     ChannelNotFound,
+    NotInChannel,
     SlackAuthError,
     SlackBusy,
     SlackDeliveryError,
@@ -75,17 +77,88 @@ async def test_not_in_a_public_channel_joins_it_and_delivers(fake: FakeSlack) ->
     await publisher.post("C0PUBLIC", MESSAGE)
     assert [c.method for c in fake.calls] == [
         "chat.postMessage",
-        "conversations.info",
         "conversations.join",
         "chat.postMessage",
     ]
     assert fake.posts[0].params["channel"] == "C0PUBLIC"
 
 
-async def test_upload_into_a_public_channel_joins_it_first(fake: FakeSlack) -> None:
+async def test_upload_into_a_public_channel_joins_it_and_sends_the_bytes_once(
+    fake: FakeSlack,
+) -> None:
+    """Slack refuses to share the uploaded file where the bot is not a member; the bot joins
+    and shares the same file again, without uploading its bytes a second time."""
     await _publisher(fake).upload("C0PUBLIC", content=b"a,b\n", filename="x.csv", title="x")
-    assert len(fake.calls_to("conversations.join")) == 1
-    assert [u.channel_id for u in fake.uploads] == ["C0PUBLIC"]
+    assert [(c.method, c.error) for c in fake.calls] == [
+        ("files.getUploadURLExternal", None),
+        ("files.completeUploadExternal", "not_in_channel"),
+        ("conversations.join", None),
+        ("files.completeUploadExternal", None),
+    ]
+    assert [b.length for b in fake.bytes_received] == [4]
+    assert [(u.channel_id, u.content) for u in fake.uploads] == [("C0PUBLIC", b"a,b\n")]
+
+
+async def test_an_upload_into_the_persons_direct_message_looks_nothing_up(
+    fake: FakeSlack,
+) -> None:
+    """The manifest grants no im:read: a look-up of a direct message would be refused."""
+    dm = fake.add_dm("U0USER")
+    await _publisher(fake).upload(dm, content=b"a,b\n", filename="x.csv", title="x")
+    await _publisher(fake).post(dm, MESSAGE)
+    assert [u.channel_id for u in fake.uploads] == [dm]
+    assert not [c for c in fake.calls if c.method.startswith("conversations.")]
+    assert "im:read" not in fake.scopes
+
+
+@pytest.mark.parametrize(
+    ("refuse", "code"),
+    [
+        pytest.param("scope", "missing_scope", id="no-channels-join"),
+        pytest.param("archived", "is_archived", id="archived"),
+        pytest.param("direct-message", "method_not_supported_for_channel_type", id="dm"),
+        pytest.param("restricted_action", "restricted_action", id="restricted"),
+        pytest.param("channel_not_found", "channel_not_found", id="not-found"),
+        pytest.param("user_is_restricted", "user_is_restricted", id="any-other-code"),
+    ],
+)
+async def test_a_join_refused_for_any_reason_asks_for_an_invite_and_logs_slacks_code(
+    fake: FakeSlack, caplog: pytest.LogCaptureFixture, refuse: str, code: str
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.publish")
+    channel = "C0PUBLIC"
+    if refuse == "scope":
+        fake.scopes = tuple(s for s in fake.scopes if s != "channels:join")
+    elif refuse == "archived":
+        fake.add_channel(channel := "C0OLD", name="old", archived=True, member=False)
+    elif refuse == "direct-message":
+        channel = fake.add_dm("U0USER")
+        fake.fail_next("files.completeUploadExternal", "not_in_channel")
+    else:
+        fake.fail_next("conversations.join", refuse)
+    with pytest.raises(NotInChannel) as caught:
+        await _publisher(fake).upload(channel, content=b"a,b\n", filename="x.csv", title="x")
+    assert "/invite @Overage Bot" in caught.value.for_user() and channel in str(caught.value)
+    assert [c.error for c in fake.calls_to("conversations.join")] == [code]
+    assert fake.calls_to("conversations.info") == []
+    assert any(code in r.getMessage() for r in caplog.records), caplog.text
+    assert fake.uploads == [] and len(fake.bytes_received) == 1
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["is_archived", "restricted_action", "method_not_supported_for_channel_type"],
+)
+async def test_a_post_refused_for_a_channel_reason_asks_for_an_invite_without_joining(
+    fake: FakeSlack, caplog: pytest.LogCaptureFixture, code: str
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.publish")
+    fake.fail_next("chat.postMessage", code)
+    with pytest.raises(NotInChannel) as caught:
+        await _publisher(fake).post("C0GENERAL", MESSAGE)
+    assert "/invite @Overage Bot" in caught.value.for_user()
+    assert [c.method for c in fake.calls] == ["chat.postMessage"]
+    assert any(code in r.getMessage() for r in caplog.records), caplog.text
 
 
 async def test_a_private_channel_the_bot_is_not_in_is_not_found(fake: FakeSlack) -> None:

@@ -173,11 +173,9 @@ async def test_an_unexpected_failure_gives_a_reference_that_the_log_explains(
     start_bot: StartBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = await start_bot()
-    # exporting into a public channel the bot is not in looks the channel up before joining;
-    # Slack's answer says ok but holds no channel
-    bot.slack.add_channel("C0PUBLIC", name="billing", private=False, member=False)
-    bot.slack.answer_next("conversations.info", {})
-    answer = await click_and_answer(bot, EXPORT_BUTTON, value="xlsx", channel="C0PUBLIC")
+    # Slack's answer to the first step of the upload says ok but holds no upload URL
+    bot.slack.answer_next("files.getUploadURLExternal", {})
+    answer = await click_and_answer(bot, EXPORT_BUTTON, value="xlsx")
     found = re.search(
         r"Something went wrong on our side \(reference ([0-9a-f]{8})\)", answer["text"]
     )

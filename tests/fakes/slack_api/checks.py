@@ -10,18 +10,33 @@ from tests.fakes.slack_api.records import Params
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT_CHARS = 40_000
+# Slack refuses a message whose blocks carry too much text in all (msg_blocks_too_long), well
+# below the per-block limits. Slack documents no number; reports put it between 11,000 and
+# 13,000 characters. The fake refuses above 12,000, the middle of that range (and the
+# cumulative limit Slack documents for markdown blocks). The bot budgets 10,000 a message.
+MAX_BLOCK_TEXT_CHARS = 12_000
+# docs.slack.dev/reference/block-kit/blocks/table-block: "Maximum 100 rows. Each row object is
+# an array with a max of 20 table cells." and, of column_settings, "Maximum 20 items."
 MAX_TABLE_ROWS = 100
 MAX_TABLE_CELLS = 20  # in one row
-MAX_TABLE_CHARS = 10_000  # summed over every cell of the table
+MAX_TABLE_COLUMN_SETTINGS = 20
+# the same page: "A single table's character count across all cells cannot exceed 10,000
+# characters. Additionally, the aggregate character count across all table cells for a single
+# message cannot exceed 10,000 characters." (with one table a message, one check is both)
+MAX_TABLE_CHARS = 10_000
+# the same page: "Table cells can have a type of `rich_text`, `raw_text`, or `raw_number`."
+_TABLE_CELL_TYPES = frozenset({"raw_text", "raw_number", "rich_text"})
 
 
 class _Refusal(Exception):
-    """Slack's `{"ok": false, "error": code}`, with the detail Slack gives for block errors."""
+    """Slack's `{"ok": false, "error": code}`, with the detail Slack gives for block errors
+    and any fields of its own (missing_scope's `needed` and `provided`)."""
 
-    def __init__(self, code: str, detail: str | None = None) -> None:
+    def __init__(self, code: str, detail: str | None = None, **fields: str) -> None:
         super().__init__(code)
         self.code = code
         self.detail = detail
+        self.fields = fields
 
 
 def _check_message(params: Params) -> None:
@@ -33,21 +48,50 @@ def _check_message(params: Params) -> None:
         raise _Refusal("msg_too_long")
     if blocks is not None:
         _check_blocks(blocks, limit=MAX_MESSAGE_BLOCKS)
+        _check_block_text(blocks)
     if params.get("attachments") is not None:
         _check_attachments(params["attachments"])
+    _check_tables(params)
+
+
+def _check_block_text(blocks: list[Any]) -> None:
+    """The text of every block but a table (whose cells have a limit of their own), summed."""
+    chars = _text_chars([block for block in blocks if not _is_table(block)])
+    if chars > MAX_BLOCK_TEXT_CHARS:
+        raise _Refusal(
+            "msg_blocks_too_long",
+            f"the blocks carry {chars} characters of text, more than {MAX_BLOCK_TEXT_CHARS}",
+        )
+
+
+def _check_tables(params: Params) -> None:
+    """Where a table may go. The table-block page, as of 2026: "Apps can programmatically
+    publish messages that include a table by providing a table block in the `attachments` or
+    `blocks` fields of a chat.postMessage request. [...] You must include a value for one of
+    either the top-level blocks or text arguments in the message payload." (An earlier text
+    of the page named attachments only; a public example posts a table among the top-level
+    blocks.) One table a message: Slack refuses a second with only_one_table_allowed."""
+    in_blocks = [block for block in params.get("blocks") or [] if _is_table(block)]
+    in_attachments = [
+        block
+        for attachment in params.get("attachments") or []
+        for block in attachment.get("blocks") or []
+        if _is_table(block)
+    ]
+    if len(in_blocks) + len(in_attachments) > 1:
+        code = "invalid_attachments" if in_attachments else "invalid_blocks"
+        raise _Refusal(code, "only_one_table_allowed")
+    if in_attachments and not params.get("text") and not params.get("blocks"):
+        raise _Refusal("no_text")
 
 
 def _check_attachments(attachments: Any) -> None:
-    """Attachments may carry blocks; a table block is published only here, one a message."""
+    """Attachments may carry blocks (a table among them), each checked as in `blocks`."""
     if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
         raise _Refusal("invalid_attachments")
     blocks = [block for a in attachments for block in (a.get("blocks") or [])]
-    tables = [b for b in blocks if isinstance(b, dict) and b.get("type") == "table"]
-    if len(tables) > 1:
-        raise _Refusal("invalid_attachments", "only_one_table_allowed")
     for index, block in enumerate(blocks):
-        is_table = isinstance(block, dict) and block.get("type") == "table"
-        problem = _table_problem(block) if is_table else _block_problem(block)
+        problem = _block_problem(block)
         if problem is not None:
             raise _Refusal(
                 "invalid_attachments", f"{problem} [json-pointer:/attachments/blocks/{index}]"
@@ -62,6 +106,10 @@ def _check_metadata(metadata: Any) -> None:
 
 
 def _check_blocks(blocks: Any, *, limit: int) -> None:
+    """A message's or a view's blocks. A table is a block like any other here: the published
+    Block Kit schema (../shared/reference/slack/block-kit.subset.schema.json) lets a home view
+    hold any block of its union, the table included, and the table-block page names no
+    surface it is refused on."""
     if not isinstance(blocks, list):
         raise _Refusal("invalid_blocks_format")
     if len(blocks) > limit:
@@ -69,11 +117,6 @@ def _check_blocks(blocks: Any, *, limit: int) -> None:
             "invalid_blocks", f"no more than {limit} items allowed [json-pointer:/blocks]"
         )
     for index, block in enumerate(blocks):
-        if isinstance(block, dict) and block.get("type") == "table":
-            raise _Refusal(
-                "invalid_blocks",
-                f"a table block goes in attachments, not blocks [json-pointer:/blocks/{index}]",
-            )
         problem = _block_problem(block)
         if problem is not None:
             raise _Refusal("invalid_blocks", f"{problem} [json-pointer:/blocks/{index}]")
@@ -143,21 +186,40 @@ def _table_problem(block: Params) -> str | None:
         return "table needs rows"
     if len(rows) > MAX_TABLE_ROWS:
         return f"table must have at most {MAX_TABLE_ROWS} rows"
-    if any(not isinstance(row, list) or len(row) > MAX_TABLE_CELLS for row in rows):
-        return f"table rows must have at most {MAX_TABLE_CELLS} cells"
-    chars = sum(len(_cell_text(cell)) for row in rows for cell in row)
+    if any(not isinstance(row, list) or not row or len(row) > MAX_TABLE_CELLS for row in rows):
+        return f"table rows must have 1 to {MAX_TABLE_CELLS} cells"
+    settings = block.get("column_settings")
+    if settings is not None and (
+        not isinstance(settings, list) or len(settings) > MAX_TABLE_COLUMN_SETTINGS
+    ):
+        return f"table column_settings must have at most {MAX_TABLE_COLUMN_SETTINGS} items"
+    if any(_type_of(cell) not in _TABLE_CELL_TYPES for row in rows for cell in row):
+        return "table cells must be raw_text, raw_number or rich_text"
+    chars = _text_chars(rows)
     if chars > MAX_TABLE_CHARS:
         return f"table cells must hold at most {MAX_TABLE_CHARS} characters in all, not {chars}"
     return None
 
 
-def _cell_text(cell: Any) -> str:
-    """The text of a raw_text cell, or of every element of a rich_text one."""
-    if not isinstance(cell, dict):
-        return ""
-    nested = cell.get("elements")
-    own = str(cell.get("text", "")) if isinstance(cell.get("text"), str) else ""
-    return own + "".join(_cell_text(e) for e in nested) if isinstance(nested, list) else own
+def _is_table(block: Any) -> bool:
+    return _type_of(block) == "table"
+
+
+def _type_of(value: Any) -> Any:
+    return value.get("type") if isinstance(value, dict) else None
+
+
+def _text_chars(value: Any) -> int:
+    """The characters of every text in blocks, rows or cells: text objects, fields, buttons,
+    options and rich text alike, each a string under a "text" key."""
+    if isinstance(value, list):
+        return sum(_text_chars(item) for item in value)
+    if not isinstance(value, dict):
+        return 0
+    return sum(
+        len(item) if key == "text" and isinstance(item, str) else _text_chars(item)
+        for key, item in value.items()
+    )
 
 
 _BLOCK_CHECKS: dict[str, Callable[[Params], str | None]] = {
@@ -165,4 +227,5 @@ _BLOCK_CHECKS: dict[str, Callable[[Params], str | None]] = {
     "header": _header_problem,
     "context": _context_problem,
     "actions": _actions_problem,
+    "table": _table_problem,
 }

@@ -14,6 +14,7 @@ from tests.fakes.slack_api.checks import (
     _Refusal,
 )
 from tests.fakes.slack_api.records import Channel, Params, Upload, _PendingFile
+from tests.fakes.slack_api.scopes import CONVERSATION_SCOPES, METHOD_SCOPES
 from tests.fakes.slack_api.state import SlackState
 
 
@@ -46,6 +47,16 @@ class WebApiMethods(SlackState):
             "is_enterprise_install": False,
         }
 
+    def _require_scope(self, method: str, channel: Channel | None = None) -> None:
+        """missing_scope, as Slack answers it, unless the token has the scope the method needs
+        (a conversation method: the scope of the conversation's type)."""
+        if channel is None:
+            needed = METHOD_SCOPES.get(method)
+        else:
+            needed = CONVERSATION_SCOPES[method][channel.kind]
+        if needed is not None and needed not in self.scopes:
+            raise _Refusal("missing_scope", needed=needed, provided=",".join(self.scopes))
+
     def _channel(self, params: Params, key: str = "channel") -> Channel:
         """The channel named by `key`; a private one the bot is not in is hidden from it."""
         channel = self._channels.get(str(params.get(key) or ""))
@@ -59,8 +70,15 @@ class WebApiMethods(SlackState):
             raise _Refusal("not_in_channel")
         return channel
 
+    def _open_channel(self, params: Params, key: str = "channel") -> Channel:
+        """A channel the bot may post in: it is a member, and the channel is not archived."""
+        channel = self._member_channel(params, key)
+        if channel.archived:
+            raise _Refusal("is_archived")
+        return channel
+
     def _post_message(self, params: Params) -> Params:
-        channel = self._member_channel(params)
+        channel = self._open_channel(params)
         _check_message(params)
         metadata = params.get("metadata")
         if metadata is not None:
@@ -87,14 +105,14 @@ class WebApiMethods(SlackState):
         return f"{seconds}.{micros:06d}"
 
     def _post_ephemeral(self, params: Params) -> Params:
-        self._member_channel(params)
+        self._open_channel(params)
         if not params.get("user"):
             raise _Refusal("user_not_in_channel")
         _check_message(params)
         return {"message_ts": self._next_ts()}
 
     def _update(self, params: Params) -> Params:
-        channel = self._member_channel(params)
+        channel = self._open_channel(params)
         _check_message(params)
         ts = str(params.get("ts") or "")
         for message in self._messages[channel.id]:
@@ -106,12 +124,15 @@ class WebApiMethods(SlackState):
 
     def _conversation_info(self, params: Params) -> Params:
         channel = self._channel(params)
+        self._require_scope("conversations.info", channel)
         return {"channel": _channel_json(channel)}
 
     def _join(self, params: Params) -> Params:
         channel = self._channel(params)
-        if channel.private:
+        if channel.kind != "public":
             raise _Refusal("method_not_supported_for_channel_type")
+        if channel.archived:
+            raise _Refusal("is_archived")
         channel.member = True
         return {"channel": _channel_json(channel)}
 
@@ -123,14 +144,13 @@ class WebApiMethods(SlackState):
         if len(users) > 1:
             raise _Refusal("not_implemented", "the fake opens direct messages with one user only")
         already_open = users[0] in self._dms
-        if not already_open:
-            dm = self._dms[users[0]] = f"D{next(self._ids):08d}"
-            self._channels[dm] = Channel(dm, users[0], private=True, member=True)
-            self._messages.setdefault(dm, [])
-        return {"channel": {"id": self._dms[users[0]]}, "already_open": already_open}
+        return {"channel": {"id": self._dm_of(users[0])}, "already_open": already_open}
 
     def _history(self, params: Params) -> Params:
-        channel = self._member_channel(params)
+        channel = self._channel(params)
+        self._require_scope("conversations.history", channel)
+        if not channel.member:
+            raise _Refusal("not_in_channel")
         oldest = float(params.get("oldest") or 0)
         with_metadata = _truthy(params.get("include_all_metadata"))
         top_level = [
@@ -164,7 +184,7 @@ class WebApiMethods(SlackState):
             raise _Refusal("invalid_arguments")
         channel_id = params.get("channel_id") or None
         if channel_id is not None:
-            self._member_channel(params, "channel_id")
+            self._open_channel(params, "channel_id")
         for item in files:
             self._check_pending(str(item.get("id")))
         uploads = [self._finish_upload(item, params) for item in files]
@@ -210,6 +230,14 @@ def _truthy(value: Any) -> bool:
 
 
 def _channel_json(channel: Channel) -> Params:
+    if channel.im_user is not None:  # Slack's im object: no name, no is_member
+        return {
+            "id": channel.id,
+            "is_im": True,
+            "user": channel.im_user,
+            "is_user_deleted": False,
+            "is_archived": False,
+        }
     return {
         "id": channel.id,
         "name": channel.name,

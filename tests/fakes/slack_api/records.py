@@ -59,6 +59,14 @@ class Channel:
     private: bool = False
     member: bool = True
     archived: bool = False
+    im_user: str | None = None  # a direct message between the bot and this person
+
+    @property
+    def kind(self) -> str:
+        """Slack's conversation type, which decides the scope a look-up needs."""
+        if self.im_user is not None:
+            return "im"
+        return "private" if self.private else "public"
 
 
 @dataclass(slots=True)
@@ -67,6 +75,14 @@ class _Fault:
     times: int
     retry_after: int | None
     http_status: int
+
+
+@dataclass(frozen=True, slots=True)
+class BytesReceived:
+    """One POST of a file's bytes to the upload URL that files.getUploadURLExternal gave."""
+
+    file_id: str
+    length: int
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from tests.fakes.slack_api.checks import _check_message, _Refusal
 from tests.fakes.slack_api.methods import WebApiMethods
-from tests.fakes.slack_api.records import Call, Params, ResponsePost, _Fault
+from tests.fakes.slack_api.records import BytesReceived, Call, Params, ResponsePost, _Fault
 
 # values that arrive JSON-encoded inside form or query parameters
 _JSON_PARAMS = ("blocks", "attachments", "metadata", "view", "files")
@@ -202,10 +202,11 @@ class FakeSlack(WebApiMethods):
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method"}, "unknown_method"
         try:
+            self._require_scope(method)
             scopes = {"x-oauth-scopes": ",".join(self.scopes)} if method == "auth.test" else {}
             return 200, scopes, {"ok": True, **handler(params)}, None
         except _Refusal as refusal:
-            body: Params = {"ok": False, "error": refusal.code}
+            body: Params = {"ok": False, "error": refusal.code, **refusal.fields}
             if refusal.detail:
                 body["response_metadata"] = {"messages": [f"[ERROR] {refusal.detail}"]}
             return 200, {}, body, refusal.code
@@ -222,11 +223,13 @@ class FakeSlack(WebApiMethods):
 
     async def _on_upload(self, request: web.Request) -> web.Response:
         content = await _read_upload_body(request)
+        file_id = request.match_info["file_id"]
         with self._lock:
+            self._bytes_received.append(BytesReceived(file_id, len(content)))
             if self._upload_faults:
                 status = self._upload_faults.pop(0)
                 return web.Response(status=status, text="upload failed", content_type="text/plain")
-            pending = self._pending.get(request.match_info["file_id"])
+            pending = self._pending.get(file_id)
             if pending is None:
                 return web.Response(status=404, text="unknown upload", content_type="text/plain")
             pending.content = content

@@ -11,6 +11,7 @@ import yaml
 from aiohttp import web
 
 from tests.fakes.slack_api.records import (
+    BytesReceived,
     Call,
     Channel,
     Params,
@@ -44,6 +45,7 @@ class SlackState:
         self._calls: list[Call] = []
         self._responses: list[ResponsePost] = []
         self._uploads: list[Upload] = []
+        self._bytes_received: list[BytesReceived] = []
         self._messages: dict[str, list[Params]] = {}
         self._channels: dict[str, Channel] = {}
         self._faults: dict[str, list[_Fault]] = {}
@@ -79,6 +81,18 @@ class SlackState:
         with self._lock:
             self._channels[id] = Channel(id, name, private, member, archived)
             self._messages.setdefault(id, [])
+
+    def add_dm(self, user: str) -> str:
+        """The direct message between the bot and `user` (the app's Messages tab); its ID."""
+        with self._lock:
+            return self._dm_of(user)
+
+    def _dm_of(self, user: str) -> str:
+        if user not in self._dms:
+            dm = self._dms[user] = f"D{next(self._ids):08d}"
+            self._channels[dm] = Channel(dm, user, private=True, member=True, im_user=user)
+            self._messages.setdefault(dm, [])
+        return self._dms[user]
 
     def fail_next(
         self,
@@ -192,6 +206,12 @@ class SlackState:
     def uploads(self) -> list[Upload]:
         with self._lock:
             return list(self._uploads)
+
+    @property
+    def bytes_received(self) -> list[BytesReceived]:
+        """Every POST of a file's bytes to an upload URL, refused ones included."""
+        with self._lock:
+            return list(self._bytes_received)
 
     def messages(self, channel: str) -> list[Params]:
         """The messages in a channel, oldest first, as conversations.history would hold them."""
