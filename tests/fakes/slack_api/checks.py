@@ -13,6 +13,9 @@ MAX_TEXT_CHARS = 40_000
 MAX_TABLE_ROWS = 100
 MAX_TABLE_CELLS = 20  # in one row
 MAX_TABLE_CHARS = 10_000  # summed over every cell of the table
+# msg_blocks_too_long: the text in all of a message's blocks and attachments, in UTF-16 units
+# (Slack refuses from about 11,000 to 13,000, well below the per-block limits)
+MAX_MESSAGE_TEXT = 12_000
 
 
 class _Refusal(Exception):
@@ -31,10 +34,26 @@ def _check_message(params: Params) -> None:
         raise _Refusal("no_text")
     if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
         raise _Refusal("msg_too_long")
+    if _text_units([blocks, params.get("attachments")]) > MAX_MESSAGE_TEXT:
+        raise _Refusal("msg_blocks_too_long")
     if blocks is not None:
         _check_blocks(blocks, limit=MAX_MESSAGE_BLOCKS)
     if params.get("attachments") is not None:
         _check_attachments(params["attachments"])
+
+
+def _text_units(value: Any) -> int:
+    """Every string under a "text" key, anywhere in value, summed in UTF-16 code units."""
+    if isinstance(value, dict):
+        return sum(
+            len(item.encode("utf-16-le", "surrogatepass")) // 2
+            if key == "text" and isinstance(item, str)
+            else _text_units(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return sum(_text_units(item) for item in value)
+    return 0
 
 
 def _check_attachments(attachments: Any) -> None:
