@@ -184,7 +184,7 @@ class Services:
             report = await self.report()
             exported = await self.export_file(fmt, report)
             content, filename, title = exported.content, exported.filename, exported.title
-            comment = _upload_comment(report, user)
+            comment = render_slack.render_upload_comment(report, user=user)
         await self.poster.upload(
             channel, content=content, filename=filename, title=title, initial_comment=comment
         )
@@ -192,12 +192,7 @@ class Services:
     async def post_summary(self, channel: str, *, user: str) -> str:
         report = await self.report()
         message = render_slack.render_summary(report, now=self.now())
-        # in the channel the buttons would act for everyone: leave them out, say who shared it
-        blocks = [b for b in message.blocks if b.get("type") != "actions"]
-        shared = Message(
-            text=message.text, blocks=[*blocks, _shared_by(user)], attachments=message.attachments
-        )
-        return await self.poster.post(channel, shared)
+        return await self.poster.post(channel, render_slack.render_shared(message, user=user))
 
     # --- digest ----------------------------------------------------------------------------
 
@@ -476,18 +471,3 @@ class Services:
 
 LATE_AFTER = timedelta(minutes=2)
 Reply = Callable[[Message], Awaitable[Any]]
-
-
-def _upload_comment(report: Report, user: str) -> str:
-    unknown = f" ({report.limit_unknown:,} with limit unknown)" if report.limit_unknown else ""
-    return (
-        f"License overage, as <@{user}> asked: {report.companies_over:,} companies over their "
-        f"limit{unknown}, {report.seats_over:,} seats over in total."
-    )
-
-
-def _shared_by(user: str) -> dict[str, Any]:
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}>"}],
-    }
