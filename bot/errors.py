@@ -212,3 +212,22 @@ class StoreUnavailable(BotError):
     """The database (DATABASE_URL) could not be reached or brought up to date."""
 
     hint = "Check DATABASE_URL and that the database server is running and accepts connections."
+
+
+# Slack's codes for a message refused as too long or invalid: a smaller one may pass
+TOO_BIG = frozenset(
+    {
+        "msg_blocks_too_long",
+        "msg_too_long",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_attachments",
+        "too_many_attachments",
+    }
+)
+
+
+def refused_as_too_big(answer: str) -> str | None:
+    """Slack's too-long-or-invalid code in an error answer (a code, or a response_url's body
+    that holds one); None for any other refusal."""
+    return next((code for code in sorted(TOO_BIG) if code in answer), None)

@@ -29,6 +29,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.web.file_upload_v2_result import FileUploadV2Result
 
 from bot.errors import (
+    TOO_BIG,
     ChannelNotFound,
     NotInChannel,
     SlackAuthError,
@@ -333,16 +334,20 @@ class Publisher:
         thread_ts: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> str:
-        """Post to a channel (joining it first if it is public); returns the message ts."""
+        """Post to a channel (joining it first if it is public); returns the message ts. A
+        message Slack refuses as too long or invalid goes again smaller (`posting_smaller`)."""
         client = self._client if metadata is None else self._once
 
-        def send() -> Awaitable[AsyncSlackResponse]:
-            return client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, metadata=metadata, **_content(message)
-            )
+        async def post_one(candidate: Message) -> str:
+            def send() -> Awaitable[AsyncSlackResponse]:
+                return client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, metadata=metadata, **_content(candidate)
+                )
 
-        response = await self._joining(send, action="message", channel=channel)
-        return str(response["ts"])
+            response = await self._joining(send, action="message", channel=channel)
+            return str(response["ts"])
+
+        return await posting_smaller(post_one, message)
 
     async def upload(
         self,
@@ -510,6 +515,34 @@ class Publisher:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("Slack %s failed: %s", action, type(exc).__name__)
             raise SlackBusy(f"Slack could not be reached for the {action}.") from exc
+
+
+# --- a message Slack refuses as too long or invalid: a smaller one instead --------------------
+
+
+# what Slack answers for a message whose blocks carry too much text, or that it cannot take
+async def posting_smaller(post: Callable[[Message], Awaitable[str]], message: Message) -> str:
+    """Post the message; when Slack refuses it as too long or invalid, post each of its
+    smaller versions (fewer rows, "…and N more") in turn, never the same payload again. Any
+    other refusal, or the smallest refused too, travels on."""
+    *larger, smallest = [message, *message.smaller]
+    for candidate in larger:
+        try:
+            return await post(candidate)
+        except SlackRefused as exc:
+            code = _too_big_code(exc)
+            if code is None:
+                raise
+            log.warning("Slack refused a message (%s): posting a smaller one", code)
+    return await post(smallest)
+
+
+def _too_big_code(exc: SlackRefused) -> str | None:
+    cause = exc.__cause__
+    if not isinstance(cause, SlackApiError):
+        return None
+    code, _ = error_code_and_status(cause)
+    return code if code in TOO_BIG else None
 
 
 def _content(message: Message) -> dict[str, Any]:

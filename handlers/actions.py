@@ -1,4 +1,5 @@
-"""Buttons and menus on our messages: export, post to channel, company details."""
+"""Buttons and menus on our messages: export, post to channel, company details and the
+options of the company picker."""
 
 from __future__ import annotations
 
@@ -88,6 +89,14 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
             with in_their_channel(channel):
                 await services.post_summary(channel, user=user)
         _log_click("post_to_channel", body, meter, outcome)
+
+    @app.options(DETAILS_SELECT, middleware=[guard])
+    async def on_company_options(ack: Any, body: dict[str, Any]) -> None:
+        """The company picker's options for what the person typed. Slack waits 3 s for them:
+        the report last fetched serves (a picker is only shown on a message rendered from
+        one); a fetch is made only when this process has none yet."""
+        report = await services.any_report()
+        await ack(options=render_slack.render_options(report, str(body.get("value") or "")))
 
     @app.action(DETAILS_SELECT, middleware=[guard])
     async def on_details_selected(

@@ -10,6 +10,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import grammar, logs, render_slack
+from bot.errors import refused_as_too_big
 from bot.render_slack import Message
 from bot.services import Services
 from handlers.errors import Reply, answering_errors, in_their_channel
@@ -19,16 +20,24 @@ log = logging.getLogger(__name__)
 
 def ephemeral_reply(respond: AsyncRespond) -> Reply:
     async def reply(message: Message) -> None:
-        answered = await respond(
-            response_type="ephemeral",
-            replace_original=False,
-            text=message.text,
-            blocks=message.blocks,
-            attachments=message.attachments or None,
-        )
-        status = getattr(answered, "status_code", 200)
-        if status != 200:  # Slack refused the answer; the person sees nothing
-            log.warning("Slack refused an answer at the response_url: HTTP %s", status)
+        # an answer refused as too long or invalid goes again with fewer rows, at most twice
+        for candidate in (message, *message.smaller):
+            answered = await respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text=candidate.text,
+                blocks=candidate.blocks,
+                attachments=candidate.attachments or None,
+            )
+            status = getattr(answered, "status_code", 200)
+            if status == 200:
+                return
+            code = refused_as_too_big(str(getattr(answered, "body", "") or ""))
+            # Slack refused the answer; unless a smaller one may do, the person sees nothing
+            why = f" ({code})" if code else ""
+            log.warning("Slack refused an answer at the response_url: HTTP %s%s", status, why)
+            if code is None:
+                return
 
     return reply
 

@@ -476,3 +476,14 @@ def test_baseline_counts_the_companies_already_over() -> None:
     )
     assert "…and 2 more" in to_text(message)
     assert "just went over" not in to_text(message)
+
+
+async def test_an_alert_says_when_keepnet_counts_more_than_was_read(bed: Bed) -> None:
+    bed.sandbox.switches.hidden_rows = 1  # counted by Keepnet, served on no page
+    runtime = await bed.runtime()
+    assert await bed.check(runtime, 0) is not None
+    [baseline] = bed.alerts()
+    sentence = "Keepnet counts 6 companies over their limit; 5 could be read."
+    assert sentence in str(baseline.params["text"])
+    assert sentence in json.dumps(baseline.params["blocks"], ensure_ascii=False)
+    assert "5 customers are over their license limit now" in _text(baseline)

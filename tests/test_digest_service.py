@@ -475,3 +475,31 @@ async def test_native_upload_says_it_is_the_platform_file_and_gives_no_counts(
     assert upload.initial_comment == "The platform's own export file, unchanged, as <@U42> asked."
     assert upload.content == (await runtime.services.native_file("csv")).content
     assert sandbox.export_requests == 2
+
+
+async def test_the_digest_says_when_keepnet_counts_more_than_was_read(start: Start) -> None:
+    runtime, sandbox, slack, _ = await start(DIGEST_ATTACH_EXPORT="false")
+    sandbox.switches.hidden_rows = 4  # counted by Keepnet, served on no page
+    assert await runtime.services.run_slot("C0GENERAL", SLOT)
+    [post] = digest_posts(slack)
+    sentence = "Keepnet counts 40 companies over their limit; 36 could be read."
+    assert sentence in str(post["text"])
+    assert sentence in json.dumps(post["blocks"], ensure_ascii=False)
+
+
+async def test_a_digest_refused_as_too_long_is_posted_smaller_and_recorded(start: Start) -> None:
+    runtime, _, slack, _ = await start(DIGEST_ATTACH_EXPORT="false")
+    slack.fail_next("chat.postMessage", "msg_blocks_too_long")
+    ts = await runtime.services.run_slot("C0GENERAL", SLOT)
+    refused, posted = slack.calls_to("chat.postMessage")
+    assert refused.error == "msg_blocks_too_long" and posted.ok and ts == posted.response["ts"]
+    rows = [
+        len(b["rows"]) - 1
+        for call in (refused, posted)
+        for a in call.params["attachments"]
+        for b in a["blocks"]
+        if b["type"] == "table"
+    ]
+    assert rows == [10, 5]
+    assert "…and 35 more" in json.dumps(posted.params["attachments"], ensure_ascii=False)
+    assert [r.state for r in runtime.store.runs("C0GENERAL")] == ["posted"]

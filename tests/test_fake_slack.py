@@ -127,12 +127,29 @@ async def test_blocks_at_the_limits_are_accepted(api: Any, fake: FakeSlack) -> N
         {"type": "actions", "elements": [_button("b" * 75)] * 25},
     ]
     attachments = [{"blocks": [_table(100, 20, text="xxxxx")]}]  # 10,000 characters in all
-    answer = await api(
-        "chat.postMessage", channel="C0GENERAL", text="t", blocks=blocks, attachments=attachments
-    )
+    # each its own message: together they carry more text than a message may (below)
+    answer = await api("chat.postMessage", channel="C0GENERAL", text="t", blocks=blocks)
+    assert answer["ok"], answer
+    answer = await api("chat.postMessage", channel="C0GENERAL", text="t", attachments=attachments)
     assert answer["ok"], answer
     assert fake.posts[0].params["blocks"] == blocks
-    assert fake.posts[0].params["attachments"] == attachments
+    assert fake.posts[1].params["attachments"] == attachments
+
+
+async def test_too_much_text_in_all_is_msg_blocks_too_long(api: Any, fake: FakeSlack) -> None:
+    """Slack sums the text of every block and attachment, in UTF-16 units (an emoji is two),
+    and refuses past its limit, although each block is within its own."""
+    rockets = [_section("🚀" * 1000) for _ in range(6)]  # 6,000 characters, 12,000 units
+    answer = await api("chat.postMessage", channel="C0GENERAL", text="t", blocks=rockets)
+    assert answer["ok"], answer
+    one_more = [{"blocks": [_section("x")]}]
+    for params in (
+        {"blocks": [*rockets, _section("x")]},
+        {"blocks": rockets, "attachments": one_more},
+    ):
+        answer = await api("chat.postMessage", channel="C0GENERAL", text="t", **params)
+        assert answer["error"] == "msg_blocks_too_long"
+    assert len(fake.posts) == 1
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from jsonschema.validators import validator_for
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.grammar import WORDS
@@ -96,6 +99,7 @@ def test_command_interactivity_and_events_point_at_one_url() -> None:
     urls = {
         command["url"],
         settings["interactivity"]["request_url"],
+        settings["interactivity"]["message_menu_options_url"],
         settings["event_subscriptions"]["request_url"],
     }
     assert len(urls) == 1 and urls.pop().endswith("/slack/events")
@@ -108,3 +112,16 @@ def test_usage_hint_names_every_word_the_command_understands() -> None:
     hint = manifest()["features"]["slash_commands"][0]["usage_hint"]
     words = set(hint.strip("[]").replace("|", " ").split())
     assert set(WORDS) <= words, sorted(set(WORDS) - words)
+
+
+MANIFEST_SCHEMA = ROOT.parent / "shared" / "reference" / "slack" / "manifest.schema.2.0.0.json"
+
+
+def test_the_manifest_is_valid_under_slacks_published_schema() -> None:
+    if not MANIFEST_SCHEMA.exists():
+        pytest.skip(f"the shared reference is not at {MANIFEST_SCHEMA}")
+    schema = json.loads(MANIFEST_SCHEMA.read_text())
+    validator_for(schema)(schema).validate(manifest())
+    # the company picker's options are asked of the bot at the one request URL
+    options_url = manifest()["settings"]["interactivity"]["message_menu_options_url"]
+    assert options_url == manifest()["settings"]["interactivity"]["request_url"]

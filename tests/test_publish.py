@@ -17,7 +17,7 @@ from bot.errors import (
     SlackBusy,
     SlackDeliveryError,
 )
-from bot.overage import build_report
+from bot.overage import Company, Report, build_report
 from bot.publish import Publisher, make_client
 from bot.render_slack import Message, render_summary, render_top
 from tests.companies import company
@@ -366,3 +366,63 @@ async def test_a_table_of_long_hostile_names_is_accepted_by_slack(fake: FakeSlac
     assert len(fake.posts) == len(messages)
     assert any(p.params.get("attachments") for p in fake.posts)  # some carried a table
     assert all(r.ok for r in fake.responses)
+
+
+# --- a message Slack refuses as too long or invalid: a smaller one -------------------------------
+
+
+def _ranked(params: dict[str, object]) -> int:
+    """The rows of the ranking table a posted message carried."""
+    attachments = params.get("attachments") or []
+    assert isinstance(attachments, list)
+    tables = [b for a in attachments for b in a["blocks"] if b["type"] == "table"]
+    return len(tables[0]["rows"]) - 1 if tables else 0
+
+
+def _report(count: int) -> Report:
+    companies = [
+        Company(company_id=f"c{n:05d}", name=f"Company {n}", limit=100, target_users=101 + n)
+        for n in range(count)
+    ]
+    return build_report(companies, fetched_at=datetime.now(UTC))
+
+
+async def test_slack_refuses_a_message_with_too_much_text_in_all(fake: FakeSlack) -> None:
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "🚀" * 1400}} for _ in range(5)
+    ]  # 2,800 characters a block, within Slack's 3,000; 14,000 UTF-16 units in all
+    with pytest.raises(SlackDeliveryError) as caught:
+        await _publisher(fake).post("C0GENERAL", Message(text="many rockets", blocks=blocks))
+    assert "msg_blocks_too_long" in str(caught.value)
+    assert [c.error for c in fake.calls_to("chat.postMessage")] == ["msg_blocks_too_long"]
+
+
+@pytest.mark.parametrize("code", ["msg_blocks_too_long", "invalid_blocks", "invalid_attachments"])
+async def test_a_message_refused_as_too_long_or_invalid_is_posted_smaller(
+    fake: FakeSlack, code: str
+) -> None:
+    message = render_top(_report(150), 40, now=datetime.now(UTC))
+    fake.fail_next("chat.postMessage", code)
+    ts = await _publisher(fake).post("C0GENERAL", message)
+    refused, posted = fake.calls_to("chat.postMessage")
+    assert refused.error == code and posted.ok and posted.response["ts"] == ts
+    assert (_ranked(refused.params), _ranked(posted.params)) == (40, 20)
+    assert "…and 130 more" in str(posted.params["attachments"])
+    assert len(fake.messages("C0GENERAL")) == 1
+
+
+async def test_the_smallest_refused_too_fails_after_two_smaller_tries(fake: FakeSlack) -> None:
+    message = render_top(_report(150), 40, now=datetime.now(UTC))
+    fake.fail_next("chat.postMessage", "msg_blocks_too_long", times=5)
+    with pytest.raises(SlackDeliveryError):
+        await _publisher(fake).post("C0GENERAL", message)
+    calls = fake.calls_to("chat.postMessage")
+    assert [_ranked(c.params) for c in calls] == [40, 20, 10]  # never the same payload twice
+
+
+async def test_another_refusal_is_not_posted_smaller(fake: FakeSlack) -> None:
+    message = render_top(_report(150), 40, now=datetime.now(UTC))
+    fake.fail_next("chat.postMessage", "restricted_action")
+    with pytest.raises(SlackDeliveryError):
+        await _publisher(fake).post("C0GENERAL", message)
+    assert len(fake.calls_to("chat.postMessage")) == 1

@@ -671,13 +671,13 @@ def test_generate_companies_is_deterministic_per_seed() -> None:
 
 
 def test_generated_rows_look_like_the_platform() -> None:
-    rows = generate_companies(120, seed=2, over_limit=25)
+    rows = generate_companies(120, seed=2, over_limit=32)
     assert all(set(r) == DTO_KEYS for r in rows)
     assert all(r["numberOfUsers"] is None or isinstance(r["numberOfUsers"], str) for r in rows)
     assert all(r["createTime"].endswith("Z") for r in rows)
     assert any(not r["isNumberOfUsersLimited"] for r in rows)
     assert any(r["tags"] for r in rows) and any(not r["tags"] for r in rows)
-    assert sum(1 for r in rows if is_flagged(r)) == 25
+    assert sum(1 for r in rows if is_flagged(r)) == 32
     assert set(HOSTILE_NAMES) <= {r["companyName"] for r in rows if is_over(r)}
     assert len(HOSTILE_NAMES[8]) == 300
 

@@ -1,8 +1,10 @@
 """PURE: Report/DigestDiff -> Block Kit messages, one module per Slack surface.
 
-`blocks` holds the shared pieces (Message, Block, Slack's limits, the action IDs handlers
-import, escaping, block builders); `summary`, `digest`, `alerts`, `home` and `notes` render
-one surface each; `plaintext` turns a message back into readable text. Everything public is
+`lengths` counts text as Slack does (UTF-16 units, the budget of a whole message); `blocks`
+holds the shared pieces (Message, Block, Slack's limits, the action IDs handlers import,
+escaping, block builders); `summary`, `digest`, `alerts`, `home` and `notes` render one
+surface each; `picker` is the company picker and the options it is served; `plaintext` turns
+a message back into readable text. Everything public is
 re-exported here, so callers import from `bot.render_slack`.
 """
 
@@ -22,6 +24,7 @@ from bot.render_slack.blocks import (
     MAX_FIELDS,
     MAX_HEADER,
     MAX_HOME_BLOCKS,
+    MAX_MESSAGE_TEXT,
     MAX_OPTION,
     MAX_OPTION_VALUE,
     MAX_OPTIONS,
@@ -38,6 +41,7 @@ from bot.render_slack.blocks import (
 )
 from bot.render_slack.digest import render_digest, sparkline
 from bot.render_slack.home import render_home, render_home_refused
+from bot.render_slack.lengths import TEXT_BUDGET, text_size, units
 from bot.render_slack.notes import (
     describe_crontab,
     describe_schedule,
@@ -48,17 +52,18 @@ from bot.render_slack.notes import (
     render_subscribed,
     render_subscriptions,
     render_unsubscribed,
+    render_upload_comment,
     render_working,
 )
+from bot.render_slack.picker import PICKER_MIN_QUERY, render_options
 from bot.render_slack.plaintext import to_text
 from bot.render_slack.summary import (
     native_upload_comment,
     render_company,
     render_find,
-    render_shared_summary,
+    render_shared,
     render_summary,
     render_top,
-    upload_comment,
 )
 
 __all__ = [
@@ -75,6 +80,7 @@ __all__ = [
     "MAX_FIELDS",
     "MAX_HEADER",
     "MAX_HOME_BLOCKS",
+    "MAX_MESSAGE_TEXT",
     "MAX_OPTION",
     "MAX_OPTIONS",
     "MAX_OPTION_VALUE",
@@ -83,8 +89,10 @@ __all__ = [
     "MAX_TABLE_ROWS",
     "MAX_TEXT",
     "NAME_IN_LIST",
+    "PICKER_MIN_QUERY",
     "POST_TO_CHANNEL_BUTTON",
     "REFRESH_HOME_BUTTON",
+    "TEXT_BUDGET",
     "Block",
     "Message",
     "describe_crontab",
@@ -100,15 +108,18 @@ __all__ = [
     "render_home",
     "render_home_refused",
     "render_notice",
+    "render_options",
     "render_refusal",
-    "render_shared_summary",
+    "render_shared",
     "render_subscribed",
     "render_subscriptions",
     "render_summary",
     "render_top",
     "render_unsubscribed",
+    "render_upload_comment",
     "render_working",
     "sparkline",
+    "text_size",
     "to_text",
-    "upload_comment",
+    "units",
 ]

@@ -14,8 +14,8 @@ from bot.render_slack.blocks import (
     _actions,
     _clock,
     _context,
-    _details_select,
     _export_buttons,
+    _fitted,
     _limit,
     _line,
     _list_blocks,
@@ -23,8 +23,11 @@ from bot.render_slack.blocks import (
     _name,
     _percent,
     _section,
+    _shortfall,
     _totals_text,
+    _with_shortfall,
 )
+from bot.render_slack.picker import _company_picker
 
 ALERT_LIST = 20
 
@@ -51,9 +54,10 @@ def _single_alert(overage: Overage, *, report: Report, now: datetime) -> Message
     blocks = [
         _section(f":rotating_light: {sentence}"),
         _alert_footer(report, now=now),
-        *_actions([*_export_buttons(), *_details_select([overage])]),
+        *_shortfall(report),
+        *_actions([*_export_buttons(), *_company_picker([overage])]),
     ]
-    return _message(sentence, blocks)
+    return _message(_with_shortfall(sentence, report), blocks)
 
 
 def _baseline_alert(new: Sequence[Overage], *, report: Report, now: datetime) -> Message:
@@ -76,15 +80,21 @@ def _grouped_alert(
     *,
     limit: int = ALERT_LIST,
 ) -> Message:
-    lines = [_line(rank, o) for rank, o in enumerate(overages[:limit], 1)]
-    blocks = [
-        *_list_blocks(lines, total=len(overages), max_blocks=3, title=title),
-        _alert_footer(report, now=now),
-        *_actions([*_export_buttons(), *_details_select(overages)]),
-    ]
     names = ", ".join(_name(o.company.name, 40) for o in overages[:3])
     more = f" and {len(overages) - 3:,} more" if len(overages) > 3 else ""
-    return _message(f"{text}: {names}{more}." if names else text, blocks)
+    notification = _with_shortfall(f"{text}: {names}{more}." if names else text, report)
+
+    def build(rows: int) -> Message:
+        lines = [_line(rank, o) for rank, o in enumerate(overages[:rows], 1)]
+        blocks = [
+            *_list_blocks(lines, total=len(overages), max_blocks=3, title=title),
+            _alert_footer(report, now=now),
+            *_shortfall(report),
+            *_actions([*_export_buttons(), *_company_picker(overages)]),
+        ]
+        return _message(notification, blocks)
+
+    return _fitted(build, min(limit, len(overages)))
 
 
 def _went_over(overage: Overage) -> str:

@@ -3,15 +3,17 @@ escaping and cutting platform text, block builders, overage rows and totals."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.overage import Overage, Report
+from bot.overage import Overage, Report, shortfall_note
+from bot.render_slack.lengths import TEXT_BUDGET, cut, head, text_size, units
 
 Block = dict[str, Any]
 
@@ -21,7 +23,8 @@ POST_TO_CHANNEL_BUTTON = "overage_post_to_channel"
 DETAILS_SELECT = "overage_company_details"
 REFRESH_HOME_BUTTON = "overage_refresh_home"
 
-# Slack's limits (docs.slack.dev/reference/block-kit); going over one fails the whole post
+# Slack's limits (docs.slack.dev/reference/block-kit), in UTF-16 code units as Slack counts
+# them; going over one fails the whole post
 MAX_BLOCKS = 50
 MAX_HOME_BLOCKS = 100
 MAX_TEXT = 40_000
@@ -35,6 +38,8 @@ MAX_OPTION_VALUE = 150
 MAX_OPTIONS = 100
 MAX_TABLE_ROWS = 100  # our column titles take one of them
 MAX_TABLE_CELL_CHARS = 10_000  # summed over every cell of the table, titles included
+# the text of a whole message (see lengths.TEXT_BUDGET)
+MAX_MESSAGE_TEXT = TEXT_BUDGET
 
 NAME_IN_LIST = 80
 FIND_DETAILED = 15
@@ -61,11 +66,16 @@ _TABLE_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class Message:
     """A Slack message: notification text plus Block Kit blocks; a table block travels in
-    `attachments` (Slack refuses it among the top-level blocks)."""
+    `attachments` (Slack refuses it among the top-level blocks).
+
+    `smaller` holds the same message with fewer rows, smallest last, each saying how many
+    more there are: what to send instead when Slack refuses this one as too long or invalid.
+    """
 
     text: str
     blocks: list[Block] = field(default_factory=list)
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    smaller: tuple[Message, ...] = ()
 
 
 # --- text from the platform ------------------------------------------------------------------
@@ -78,28 +88,42 @@ def escape(text: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    # newlines, tabs, bidi overrides and other invisible characters would reshape a line
-    return "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
+    # newlines, tabs, bidi overrides and other invisible characters would reshape a line; a
+    # zero-width joiner only joins emoji into one (a family, a profession) and stays
+    return "".join(" " if unicodedata.category(c)[0] in "CZ" and c != "\u200d" else c for c in text)
+
+
+# mrkdwn has no escape for its markers: in platform text each becomes a look-alike that Slack
+# does not parse, so "*Ivy* _League_" shows as itself rather than bold and italic
+_MARKERS = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+# the colon that opens an emoji code such as :rotating_light: (a colon, then no space or
+# colon up to the next colon)
+_EMOJI_CODE = re.compile(r":(?=[^\s:]+:)")
+
+
+def _inert(text: str) -> str:
+    """Platform text whose mrkdwn markers and emoji codes Slack will not act on."""
+    return _EMOJI_CODE.sub("∶", text.translate(_MARKERS))
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return cut(text, limit)
 
 
 def _cut_mrkdwn(text: str, limit: int) -> str:
     """Cut escaped text without splitting an entity such as &amp; in two."""
-    if len(text) <= limit:
+    if units(text) <= limit:
         return text
-    head = text[: limit - 1]
-    amp = head.rfind("&")
-    if amp >= 0 and ";" not in head[amp:]:
-        head = head[:amp]
-    return head + "…"
+    start = head(text, limit - 1)
+    amp = start.rfind("&")
+    if amp >= 0 and ";" not in start[amp:]:
+        start = start[:amp]
+    return start + "…"
 
 
 def _name(text: str, limit: int = NAME_IN_LIST) -> str:
-    """A platform name for mrkdwn: one line, cut to length, escaped."""
-    return escape(_cut(" ".join(_one_line(text).split()), limit)) or "(no name)"
+    """A platform name for mrkdwn: one line, cut to length, markers inert, escaped."""
+    return escape(_inert(_cut(" ".join(_one_line(text).split()), limit))) or "(no name)"
 
 
 def _plain(text: str, limit: int) -> str:
@@ -107,6 +131,11 @@ def _plain(text: str, limit: int) -> str:
     travels on (copied, quoted, logged), so it keeps nothing that looks like markup."""
     flat = " ".join(_one_line(text).split()).replace("<", "‹").replace(">", "›")
     return _cut(flat, limit) or "—"
+
+
+def _plain_text(text: str) -> Block:
+    """A plain_text object; `emoji` off, so an emoji code in a platform name stays text."""
+    return {"type": "plain_text", "text": text, "emoji": False}
 
 
 # --- numbers and times -----------------------------------------------------------------------
@@ -166,7 +195,7 @@ def _when(moment: datetime | None, *, missing: str) -> str:
 
 
 def _header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": _cut(text, MAX_HEADER)}}
+    return {"type": "header", "text": _plain_text(_cut(text, MAX_HEADER))}
 
 
 def _mrkdwn(text: str, limit: int) -> Block:
@@ -215,32 +244,6 @@ def _post_button() -> Block:
     return _button("Post to channel", POST_TO_CHANNEL_BUTTON, "summary")
 
 
-def _details_select(overages: Sequence[Overage]) -> list[Block]:
-    usable = [o for o in overages if 0 < len(o.company.company_id) <= MAX_OPTION_VALUE]
-    options = [_option(o) for o in usable[:MAX_OPTIONS]]
-    if not options:
-        return []
-    placeholder = {"type": "plain_text", "text": "Details of a company…"}
-    return [
-        {
-            "type": "static_select",
-            "action_id": DETAILS_SELECT,
-            "placeholder": placeholder,
-            "options": options,
-        }
-    ]
-
-
-def _option(overage: Overage) -> Block:
-    over = _UNKNOWN if overage.seats_over is None else f"+{overage.seats_over:,}"
-    suffix = f" ({over})"
-    name = _plain(overage.company.name, MAX_OPTION - len(suffix))
-    return {
-        "text": {"type": "plain_text", "text": _cut(name + suffix, MAX_OPTION)},
-        "value": overage.company.company_id,
-    }
-
-
 def _fit(blocks: list[Block], limit: int) -> list[Block]:
     """A last guard: never more blocks than Slack takes; the closing context/actions stay."""
     if len(blocks) <= limit:
@@ -276,6 +279,37 @@ def _message(text: str, blocks: list[Block]) -> Message:
     return Message(text=fallback, blocks=_fit(rest, MAX_BLOCKS), attachments=attachments)
 
 
+def _fitted(build: Callable[[int], Message], rows: int) -> Message:
+    """The message `build` makes with as many of `rows` rows as keep its text within the
+    budget (build says "…and N more" for the rows left out), with the smaller ones to send
+    instead should Slack refuse it: half the rows, then a quarter."""
+
+    def fits(count: int) -> bool:
+        message = build(count)
+        return text_size([message.blocks, message.attachments]) <= MAX_MESSAGE_TEXT
+
+    shown = count = _most_rows(fits, rows)
+    fewer: list[int] = []
+    while count > 0 and len(fewer) < 2:
+        count //= 2
+        fewer.append(count)
+    return replace(build(shown), smaller=tuple(build(count) for count in fewer))
+
+
+def _most_rows(fits: Callable[[int], bool], rows: int) -> int:
+    """The most rows, up to `rows`, that fit (0 when none do); more rows never fit better."""
+    if fits(rows):
+        return rows
+    low, high = 0, rows - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 # --- overage rows: table, lines, ranking -----------------------------------------------------
 
 
@@ -309,7 +343,7 @@ def _overage_table(overages: Sequence[Overage]) -> Block | None:
         ]
         for rank, o in enumerate(overages, 1)
     ]
-    if sum(len(cell["text"]) for row in [titles, *rows] for cell in row) > MAX_TABLE_CELL_CHARS:
+    if sum(units(cell["text"]) for row in [titles, *rows] for cell in row) > MAX_TABLE_CELL_CHARS:
         return None
     settings = [
         {"align": align, "is_wrapped": title == "Company"} for title, align in _TABLE_COLUMNS
@@ -346,7 +380,7 @@ def _list_blocks(
     shown = 0
     for line in lines:
         line = _cut_mrkdwn(line, _SECTION_ROOM)
-        if texts and len(texts[-1]) + 1 + len(line) <= _SECTION_ROOM:
+        if texts and units(texts[-1]) + 1 + units(line) <= _SECTION_ROOM:
             texts[-1] += "\n" + line
         elif len(texts) < max_blocks:
             texts.append(line)
@@ -393,6 +427,25 @@ def _totals_text(report: Report) -> str:
     if report.true_up is not None:
         text += f", estimated true-up {_money(report.true_up, report.currency)} a month"
     return text + "."
+
+
+def _shortfall(report: Report) -> list[Block]:
+    """The sentence saying the list is short of Keepnet's own count, when it is."""
+    note = shortfall_note(report)
+    return [] if note is None else [_context(f":warning: {escape(note)}")]
+
+
+def _nobody_over(report: Report) -> tuple[str, str]:
+    """The emoji and sentence of a report with nobody over: all clear, unless Keepnet counted
+    companies over their limit that could not be read."""
+    note = shortfall_note(report)
+    return (":white_check_mark:", _ALL_CLEAR) if note is None else (":warning:", escape(note))
+
+
+def _with_shortfall(text: str, report: Report) -> str:
+    """A notification text, followed by the shortfall sentence when the list is short."""
+    note = shortfall_note(report)
+    return text if note is None else f"{text} {escape(note)}"
 
 
 def _data_as_of(

@@ -11,7 +11,6 @@ from bot.render_slack.blocks import (
     _TABLE_TITLE,
     _UNKNOWN,
     DIGEST_LIST,
-    MAX_OPTIONS,
     Block,
     Message,
     _actions,
@@ -19,20 +18,24 @@ from bot.render_slack.blocks import (
     _context,
     _data_as_of,
     _delta,
-    _details_select,
     _export_buttons,
     _fields,
+    _fitted,
     _header,
     _line,
     _list_blocks,
     _message,
     _money,
     _name,
+    _nobody_over,
     _over_by,
     _ranking,
     _section,
+    _shortfall,
+    _with_shortfall,
     _zone,
 )
+from bot.render_slack.picker import _company_picker
 
 _SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -41,32 +44,38 @@ def render_digest(
     diff: DigestDiff, *, now: datetime, zone_name: str = "UTC", cadence: str | None = "weekly"
 ) -> Message:
     """The digest (weekly, daily, or for a schedule that is neither, cadence None): totals
-    with their change, who went over or came back, the trend."""
+    with their change, who went over or came back, the trend; each list at most DIGEST_LIST
+    rows, fewer when the message would carry too much text."""
     zone = _zone(zone_name)
     title = (
         f"{cadence.capitalize()} license overage digest" if cadence else "License overage digest"
     )
-    blocks = [_header(title), *_late_note(diff, now, zone, zone_name)]
-    if diff.all_clear:
-        blocks += _digest_all_clear(diff)
-    else:
-        blocks += _digest_body(diff)
-    blocks += [*_trend(diff), _data_as_of(diff.report, now=now, zone=zone, zone_name=zone_name)]
-    if not diff.all_clear:
-        blocks += _actions([*_export_buttons(), *_details_select(diff.report.top(MAX_OPTIONS))])
-    return _message(_digest_text(diff, title), blocks)
+
+    def build(rows: int) -> Message:
+        blocks = [_header(title), *_late_note(diff, now, zone, zone_name)]
+        if diff.all_clear:
+            blocks += _digest_all_clear(diff, rows)
+        else:
+            blocks += _digest_body(diff, rows)
+        as_of = _data_as_of(diff.report, now=now, zone=zone, zone_name=zone_name)
+        blocks += [*_trend(diff), as_of]
+        if not diff.all_clear:
+            blocks += _actions([*_export_buttons(), *_company_picker(diff.report.overages)])
+        return _message(_digest_text(diff, title), blocks)
+
+    return _fitted(build, DIGEST_LIST)
 
 
 def _digest_text(diff: DigestDiff, title: str) -> str:
     report = diff.report
     if diff.all_clear:
-        return f"{title}: {_ALL_CLEAR}"
+        return f"{title}: {_nobody_over(report)[1]}"
     companies = f"{report.companies_over:,} companies over their license limit"
     seats = f"{report.seats_over:,} seats over"
     if not diff.first:
         companies += f" ({_delta(diff.companies_delta)})"
         seats += f" ({_delta(diff.seats_delta)})"
-    return f"{title}: {companies}, {seats}."
+    return _with_shortfall(f"{title}: {companies}, {seats}.", report)
 
 
 def _late_note(diff: DigestDiff, now: datetime, zone: tzinfo, zone_name: str) -> list[Block]:
@@ -85,16 +94,17 @@ def _late_note(diff: DigestDiff, now: datetime, zone: tzinfo, zone_name: str) ->
     ]
 
 
-def _digest_all_clear(diff: DigestDiff) -> list[Block]:
-    blocks = [_section(f":white_check_mark: {_ALL_CLEAR} (All clear.)")]
+def _digest_all_clear(diff: DigestDiff, rows: int) -> list[Block]:
+    emoji, sentence = _nobody_over(diff.report)
+    clear = " (All clear.)" if sentence == _ALL_CLEAR else ""
+    blocks = [_section(f"{emoji} {sentence}{clear}")]
     if diff.first:
         blocks.append(_context("This is the first digest: nothing to compare with yet."))
-    return blocks + _digest_list(
-        "Back under their limit", [_came_back_line(r) for r in diff.came_back]
-    )
+    came_back = [_came_back_line(r) for r in diff.came_back[:rows]]
+    return blocks + _digest_list("Back under their limit", came_back, total=len(diff.came_back))
 
 
-def _digest_body(diff: DigestDiff) -> list[Block]:
+def _digest_body(diff: DigestDiff, rows: int) -> list[Block]:
     report = diff.report
     pairs = [
         ("Companies over limit", _with_delta(report.companies_over, diff.companies_delta)),
@@ -104,34 +114,47 @@ def _digest_body(diff: DigestDiff) -> list[Block]:
         pairs.append(("Of which limit unknown", f"{report.limit_unknown:,}"))
     if report.true_up is not None:
         pairs.append(("Estimated monthly true-up", _money(report.true_up, report.currency)))
-    blocks = [_fields(pairs)]
+    blocks = [_fields(pairs), *_shortfall(report)]
     if diff.first:
         blocks.append(_context("This is the first digest: nothing to compare with yet."))
-    blocks += _digest_list(
-        "Went over since last digest", [_line(n, o) for n, o in enumerate(diff.went_over, 1)]
-    )
-    blocks += _digest_list("Back under their limit", [_came_back_line(r) for r in diff.came_back])
-    blocks += _digest_list("Grew", [_change_line(c) for c in diff.grew])
-    blocks += _digest_list("Shrank", [_change_line(c) for c in diff.shrank])
-    blocks += _digest_list("Limit now unknown", [_unknown_line(c) for c in diff.limit_now_unknown])
-    blocks += _digest_list(
-        "Limit readable again", [_change_line(c) for c in diff.limit_known_again]
-    )
+    went_over = [_line(n, o) for n, o in enumerate(diff.went_over[:rows], 1)]
+    blocks += _digest_list("Went over since last digest", went_over, total=len(diff.went_over))
+    for title, lines, total in _change_lists(diff, rows):
+        blocks += _digest_list(title, lines, total=total)
     blocks.append({**_section("*Biggest overages*"), "block_id": _TABLE_TITLE})
-    return blocks + _ranking(
-        report.top(DIGEST_LIST), total=report.companies_over, max_blocks=DIGEST_LIST
-    )
+    return blocks + _ranking(report.top(rows), total=report.companies_over, max_blocks=DIGEST_LIST)
+
+
+def _change_lists(diff: DigestDiff, rows: int) -> list[tuple[str, list[str], int]]:
+    """Each list of what changed, after who went over: title, its first `rows` lines, total."""
+    came_back = [_came_back_line(r) for r in diff.came_back[:rows]]
+    return [
+        ("Back under their limit", came_back, len(diff.came_back)),
+        ("Grew", [_change_line(c) for c in diff.grew[:rows]], len(diff.grew)),
+        ("Shrank", [_change_line(c) for c in diff.shrank[:rows]], len(diff.shrank)),
+        (
+            "Limit now unknown",
+            [_unknown_line(c) for c in diff.limit_now_unknown[:rows]],
+            len(diff.limit_now_unknown),
+        ),
+        (
+            "Limit readable again",
+            [_change_line(c) for c in diff.limit_known_again[:rows]],
+            len(diff.limit_known_again),
+        ),
+    ]
 
 
 def _with_delta(value: int, delta: int | None) -> str:
     return f"{value:,}" if delta is None else f"{value:,}  {_delta(delta)}"
 
 
-def _digest_list(title: str, lines: Sequence[str]) -> list[Block]:
-    if not lines:
+def _digest_list(title: str, lines: Sequence[str], *, total: int) -> list[Block]:
+    """A titled list of the first lines of `total`; "…and N more" says what is left out."""
+    if not total:
         return []
-    heading = f"*{title}* ({len(lines):,})"
-    return _list_blocks(lines[:DIGEST_LIST], total=len(lines), max_blocks=2, title=heading)
+    heading = f"*{title}* ({total:,})"
+    return _list_blocks(lines, total=total, max_blocks=2, title=heading)
 
 
 def _came_back_line(row: SnapshotRow) -> str:

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from bot.overage import Report
 from bot.render_slack.blocks import (
-    _ALL_CLEAR,
     _REFUSAL,
     EXPORT_BUTTON,
     HOME_TOP,
     MAX_HOME_BLOCKS,
+    MAX_MESSAGE_TEXT,
     REFRESH_HOME_BUTTON,
     Block,
     _actions,
@@ -21,11 +21,15 @@ from bot.render_slack.blocks import (
     _header,
     _line,
     _list_blocks,
+    _most_rows,
+    _nobody_over,
     _section,
+    _shortfall,
     _totals,
     _when,
     escape,
 )
+from bot.render_slack.lengths import text_size
 
 
 def render_home(
@@ -36,29 +40,37 @@ def render_home(
     next_digest: datetime | None,
     error: str | None = None,
 ) -> list[Block]:
-    """The App Home tab: the state at a glance, the digest times, refresh and export."""
-    blocks = [_header("License overage")]
-    if error:
-        blocks.append(_section(f":warning: {escape(error)}"))
-    if report is not None:
-        blocks += _home_report(report, now=now)
-    elif not error:
-        blocks.append(_section("No data yet: press Refresh to fetch the overage list."))
-    last = _when(last_digest, missing="none yet")
-    upcoming = _when(next_digest, missing="not scheduled")
-    blocks.append(_context(f"Last digest: {last} · Next digest: {upcoming}"))
-    refresh = _button("Refresh", REFRESH_HOME_BUTTON, "refresh")
-    blocks += _actions([refresh, _button("Export workbook", EXPORT_BUTTON, "xlsx")])
-    return _fit(blocks, MAX_HOME_BLOCKS)
+    """The App Home tab: the state at a glance, the digest times, refresh and export; its
+    text within the budget of a message, like every surface."""
+
+    def build(rows: int) -> list[Block]:
+        blocks = [_header("License overage")]
+        if error:
+            blocks.append(_section(f":warning: {escape(error)}"))
+        if report is not None:
+            blocks += _home_report(report, rows, now=now)
+        elif not error:
+            blocks.append(_section("No data yet: press Refresh to fetch the overage list."))
+        last = _when(last_digest, missing="none yet")
+        upcoming = _when(next_digest, missing="not scheduled")
+        blocks.append(_context(f"Last digest: {last} · Next digest: {upcoming}"))
+        refresh = _button("Refresh", REFRESH_HOME_BUTTON, "refresh")
+        blocks += _actions([refresh, _button("Export workbook", EXPORT_BUTTON, "xlsx")])
+        return _fit(blocks, MAX_HOME_BLOCKS)
+
+    return build(_most_rows(lambda rows: text_size(build(rows)) <= MAX_MESSAGE_TEXT, HOME_TOP))
 
 
-def _home_report(report: Report, *, now: datetime) -> list[Block]:
+def _home_report(report: Report, rows: int, *, now: datetime) -> list[Block]:
     if not report.overages:
-        return [_section(f":white_check_mark: {_ALL_CLEAR}"), _data_as_of(report, now=now)]
-    lines = [_line(rank, o) for rank, o in enumerate(report.top(HOME_TOP), 1)]
-    title = f"*The {min(HOME_TOP, report.companies_over)} biggest overages*"
+        emoji, sentence = _nobody_over(report)
+        return [_section(f"{emoji} {sentence}"), _data_as_of(report, now=now)]
+    shown = report.top(rows)
+    lines = [_line(rank, o) for rank, o in enumerate(shown, 1)]
+    title = f"*The {len(shown)} biggest overages*" if shown else "*The biggest overages*"
     return [
         _totals(report),
+        *_shortfall(report),
         *_list_blocks(lines, total=report.companies_over, max_blocks=3, title=title),
         _data_as_of(report, now=now),
     ]

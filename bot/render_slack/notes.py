@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.overage import Report
 from bot.render_slack.blocks import (
     _REFUSAL,
     MAX_BLOCKS,
     Message,
     _context,
+    _fitted,
     _header,
     _list_blocks,
     _message,
     _section,
+    _with_shortfall,
     escape,
 )
 
@@ -57,6 +60,17 @@ def render_working(what: str) -> Message:
     return _message(text, [_context(f":hourglass_flowing_sand: {text}")])
 
 
+def render_upload_comment(report: Report, *, user: str) -> str:
+    """The comment on a workbook uploaded for someone: who asked, the totals, and the
+    shortfall when Keepnet counted more companies than could be read."""
+    unknown = f" ({report.limit_unknown:,} with limit unknown)" if report.limit_unknown else ""
+    text = (
+        f"License overage, as <@{escape(user)}> asked: {report.companies_over:,} companies "
+        f"over their limit{unknown}, {report.seats_over:,} seats over in total."
+    )
+    return _with_shortfall(text, report)
+
+
 # --- subscriptions --------------------------------------------------------------------------
 
 
@@ -77,17 +91,20 @@ def render_subscriptions(
     if not entries:
         text = "No digest subscriptions yet. Add one with `/overage subscribe weekly mon 09:00`."
         return _message(text, [_section(text)])
-    lines = [
-        f"• <#{escape(channel)}>: {schedule}"
-        + (f", set up by <@{escape(user)}>" if user else " (from DIGEST_CHANNEL)")
-        for channel, schedule, user in entries
-    ]
-    sections = _list_blocks(
-        lines, total=len(entries), max_blocks=MAX_BLOCKS - 1, more=lambda n: f"…and {n:,} more."
-    )
-    return _message(
-        f"{len(entries)} digest subscription(s).", [_header("Digest subscriptions"), *sections]
-    )
+    title = f"{len(entries)} digest subscription(s)."
+
+    def build(rows: int) -> Message:
+        lines = [
+            f"• <#{escape(channel)}>: {schedule}"
+            + (f", set up by <@{escape(user)}>" if user else " (from DIGEST_CHANNEL)")
+            for channel, schedule, user in entries[:rows]
+        ]
+        sections = _list_blocks(
+            lines, total=len(entries), max_blocks=MAX_BLOCKS - 1, more=lambda n: f"…and {n:,} more."
+        )
+        return _message(title, [_header("Digest subscriptions"), *sections])
+
+    return _fitted(build, len(entries))
 
 
 def describe_crontab(crontab: str, zone: str) -> str:

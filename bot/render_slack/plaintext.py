@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.grammar import unescape
 from bot.render_slack.blocks import Block, Message
@@ -22,7 +23,7 @@ def _block_text(block: Block) -> str:
     kind = block.get("type")
     if kind == "header":
         title = str(block["text"]["text"])
-        return f"{title}\n{'=' * len(title)}"
+        return f"{title}\n{'=' * _columns(title)}"
     if kind == "section":
         return _section_text(block)
     if kind == "table":
@@ -67,14 +68,36 @@ def _table_text(block: Block) -> str:
         return ""
     width = max(len(row) for row in rows)
     rows = [row + [""] * (width - len(row)) for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(width)]
+    widths = [max(_columns(row[i]) for row in rows) for i in range(width)]
     settings = list(block.get("column_settings", [])) + [{}] * width
     right = [(s or {}).get("align") == "right" for s in settings[:width]]
     lines = []
     for row in rows:
-        cells = [
-            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True)
-        ]
+        cells = [_pad(c, w, right=r) for c, w, r in zip(row, widths, right, strict=True)]
         lines.append("  ".join(cells).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _pad(text: str, width: int, *, right: bool) -> str:
+    fill = " " * (width - _columns(text))
+    return fill + text if right else text + fill
+
+
+def _columns(text: str) -> int:
+    """The columns a terminal gives text: an emoji or a wide character two, however many code
+    points make it (joined by ZWJ, a flag's pair, a skin tone), a combining mark none."""
+    columns, joined, flag_half = 0, False, False
+    for char in text:
+        code = ord(char)
+        if joined or char == "\u200d":  # the joiner, and what it joins to the emoji before
+            joined = char == "\u200d"
+            continue
+        if unicodedata.category(char) in ("Mn", "Me") or 0x1F3FB <= code <= 0x1F3FF:
+            continue  # combining marks, variation selectors, skin tones
+        if 0x1F1E6 <= code <= 0x1F1FF:  # two regional indicators make one flag
+            flag_half = not flag_half
+            columns += 2 if flag_half else 0
+            continue
+        columns += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return columns

@@ -2,39 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.grammar import TOP_MAX
 from bot.overage import Overage, Report
 from bot.render_slack.blocks import (
-    _ALL_CLEAR,
     _UNKNOWN,
     FIND_DETAILED,
     MAX_BLOCKS,
     MAX_HEADER,
     MAX_SECTION,
+    Block,
     Message,
     _actions,
     _context,
+    _cut,
     _data_as_of,
-    _details_select,
     _export_buttons,
     _fields,
+    _fitted,
     _header,
     _limit,
     _message,
     _more,
     _mrkdwn,
     _name,
+    _nobody_over,
+    _one_line,
     _over_by,
     _percent,
     _plain,
     _post_button,
     _ranking,
     _section,
+    _shortfall,
     _totals,
     _totals_text,
+    _with_shortfall,
+    escape,
 )
+from bot.render_slack.picker import _company_picker
 
 # --- the answers to /overage -----------------------------------------------------------------
 
@@ -43,35 +51,46 @@ def render_summary(report: Report, *, top: int = 10, now: datetime) -> Message:
     """The answer to `/overage`: totals, the biggest overages, export and share buttons."""
     if not report.overages:
         return _all_clear(report, now=now)
-    shown = report.top(max(1, min(top, TOP_MAX)))
-    blocks = [
-        _header("License overage"),
-        _totals(report),
-        *_ranking(shown, total=report.companies_over, max_blocks=MAX_BLOCKS - 8),
-        _data_as_of(report, now=now),
-        *_actions([*_export_buttons(), _post_button(), *_details_select(shown)]),
-    ]
-    return _message(f"License overage: {_totals_text(report)}", blocks)
+
+    def build(rows: int) -> Message:
+        blocks = [
+            _header("License overage"),
+            _totals(report),
+            *_shortfall(report),
+            *_ranking(report.top(rows), total=report.companies_over, max_blocks=MAX_BLOCKS - 9),
+            _data_as_of(report, now=now),
+            *_actions([*_export_buttons(), _post_button(), *_company_picker(report.overages)]),
+        ]
+        return _message(_with_shortfall(f"License overage: {_totals_text(report)}", report), blocks)
+
+    return _fitted(build, max(1, min(top, TOP_MAX)))
 
 
 def render_top(report: Report, count: int, *, now: datetime) -> Message:
     """The answer to `/overage top N`: up to 100 rows, within Slack's limits."""
     if not report.overages:
         return _all_clear(report, now=now)
-    shown = report.top(max(1, min(count, TOP_MAX)))
-    title = (
-        "The biggest license overage"
-        if len(shown) == 1
-        else f"The {len(shown)} biggest license overages"
-    )
-    blocks = [
-        _header(title),
-        _context(_totals_text(report)),
-        *_ranking(shown, total=report.companies_over, max_blocks=MAX_BLOCKS - 8),
-        _data_as_of(report, now=now),
-        *_actions([*_export_buttons(), *_details_select(shown)]),
-    ]
-    return _message(f"{title}: {_totals_text(report)}", blocks)
+
+    def build(rows: int) -> Message:
+        shown = report.top(rows)
+        title = _top_title(len(shown))
+        blocks = [
+            _header(title),
+            _context(_totals_text(report)),
+            *_shortfall(report),
+            *_ranking(shown, total=report.companies_over, max_blocks=MAX_BLOCKS - 9),
+            _data_as_of(report, now=now),
+            *_actions([*_export_buttons(), *_company_picker(report.overages)]),
+        ]
+        return _message(_with_shortfall(f"{title}: {_totals_text(report)}", report), blocks)
+
+    return _fitted(build, max(1, min(count, TOP_MAX)))
+
+
+def _top_title(shown: int) -> str:
+    if shown == 1:
+        return "The biggest license overage"
+    return f"The {shown} biggest license overages" if shown else "The biggest license overages"
 
 
 def render_find(report: Report, text: str, *, now: datetime) -> Message:
@@ -80,18 +99,26 @@ def render_find(report: Report, text: str, *, now: datetime) -> Message:
     echo = _name(text, 100)
     if not matches:
         sentence = f"No over-limit company has “{echo}” in its name."
-        return _message(sentence, [_section(sentence), _data_as_of(report, now=now)])
-    shown = matches[:FIND_DETAILED]
-    blocks = [_header(f"Over-limit companies matching “{_plain(text, 100)}”")]
-    for rank, overage in enumerate(shown, 1):
-        section = _fields(_details(overage, now=now))
-        section["text"] = _mrkdwn(f"*{rank}.* {_name(overage.company.name)}", MAX_SECTION)
-        blocks.append(section)
-    if len(matches) > len(shown):
-        blocks.append(_context(_more(len(matches) - len(shown))))
-    blocks += [_data_as_of(report, now=now), *_actions(_details_select(matches))]
+        blocks = [_section(sentence), *_shortfall(report), _data_as_of(report, now=now)]
+        return _message(_with_shortfall(sentence, report), blocks)
     count = f"{len(matches):,} over-limit compan{'y' if len(matches) == 1 else 'ies'}"
-    return _message(f"{count} with “{echo}” in the name.", blocks)
+
+    def build(rows: int) -> Message:
+        blocks = [_header(f"Over-limit companies matching “{_plain(text, 100)}”")]
+        blocks += _shortfall(report)
+        blocks += [_found(rank, o, now=now) for rank, o in enumerate(matches[:rows], 1)]
+        if len(matches) > rows:
+            blocks.append(_context(_more(len(matches) - rows)))
+        blocks += [_data_as_of(report, now=now), *_actions(_company_picker(matches))]
+        return _message(_with_shortfall(f"{count} with “{echo}” in the name.", report), blocks)
+
+    return _fitted(build, min(FIND_DETAILED, len(matches)))
+
+
+def _found(rank: int, overage: Overage, *, now: datetime) -> Block:
+    section = _fields(_details(overage, now=now))
+    section["text"] = _mrkdwn(f"*{rank}.* {_name(overage.company.name)}", MAX_SECTION)
+    return section
 
 
 def render_company(overage: Overage, *, now: datetime) -> Message:
@@ -106,13 +133,25 @@ def render_company(overage: Overage, *, now: datetime) -> Message:
     return _message(f"{_name(company.name)}: {over}.", blocks)
 
 
+def render_shared(message: Message, *, user: str) -> Message:
+    """A summary posted into the channel for everyone: without its buttons, which would act
+    for whoever clicks, and saying who shared it; its smaller versions alike."""
+
+    def shared(one: Message) -> Message:
+        blocks = [b for b in one.blocks if b.get("type") != "actions"]
+        return replace(one, blocks=[*blocks, _context(f"Shared by <@{escape(user)}>")])
+
+    return replace(shared(message), smaller=tuple(shared(one) for one in message.smaller))
+
+
 def _all_clear(report: Report, *, now: datetime) -> Message:
+    emoji, sentence = _nobody_over(report)
     blocks = [
         _header("License overage"),
-        _section(f":white_check_mark: {_ALL_CLEAR}"),
+        _section(f"{emoji} {sentence}"),
         _data_as_of(report, now=now),
     ]
-    return _message(_ALL_CLEAR, blocks)
+    return _message(sentence, blocks)
 
 
 # --- one company's details -------------------------------------------------------------------
@@ -152,30 +191,12 @@ def _tags(overage: Overage) -> str:
 
 
 def _company_id(overage: Overage) -> str:
-    return _name(overage.company.company_id, 100).replace("`", "'")
-
-
-def upload_comment(report: Report, user: str) -> str:
-    """The words our workbook or CSV is uploaded with: who asked, and the totals."""
-    unknown = f" ({report.limit_unknown:,} with limit unknown)" if report.limit_unknown else ""
-    return (
-        f"License overage, as <@{user}> asked: {report.companies_over:,} companies over their "
-        f"limit{unknown}, {report.seats_over:,} seats over in total."
-    )
+    # in a code span Slack applies no marker: only a backtick would end it early; the ID
+    # keeps its underscores, so that it can be copied
+    flat = " ".join(_one_line(overage.company.company_id).split())
+    return escape(_cut(flat, 100)).replace("`", "'") or "—"
 
 
 def native_upload_comment(user: str) -> str:
     """The words the platform's own export file is uploaded with."""
-    return f"The platform's own export file, unchanged, as <@{user}> asked."
-
-
-def render_shared_summary(report: Report, *, user: str, now: datetime) -> Message:
-    """The summary posted for a whole channel: in the channel the buttons would act for
-    everyone, so they are left out, and it says who shared it."""
-    message = render_summary(report, now=now)
-    blocks = [b for b in message.blocks if b.get("type") != "actions"]
-    shared_by = {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}>"}],
-    }
-    return Message(text=message.text, blocks=[*blocks, shared_by], attachments=message.attachments)
+    return f"The platform's own export file, unchanged, as <@{escape(user)}> asked."

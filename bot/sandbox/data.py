@@ -69,6 +69,13 @@ HOSTILE_NAMES: tuple[str, ...] = (
     ("Extremely Long Name Holding " * 11)[:299] + "Z",
     "Line\nBreak\tTabbed Inc",
     "&amp; &lt; Co",
+    # mrkdwn markers and an emoji code, which mrkdwn has no escape for
+    "*Ivy* _League_",
+    ":rotating_light: Alarm Co",
+    "~Strike~ `Code` Ltd",
+    # emoji outside the Basic Multilingual Plane (two UTF-16 units each), joined into a family
+    # by zero-width joiners, and flags: any cut must keep each whole
+    ("👨\u200d👩\u200d👧\u200d👦🇹🇷🚀 Emoji Heavy Holding " * 8).strip(),
 )
 ODD_LIMITS: tuple[str | None, ...] = (None, "n/a")
 """numberOfUsers of the rows the platform flags although their limit cannot be read."""

@@ -76,6 +76,11 @@ class Services:
     async def report(self, *, fresh: bool = False) -> Report:
         return await self._reports.report(fresh=fresh)
 
+    async def any_report(self) -> Report:
+        """The report fetched last, however old, else a fresh one: the company picker's
+        options must reach Slack within 3 s."""
+        return self._reports.latest or await self._reports.report()
+
     async def export_file(
         self, fmt: str, report: Report | None = None, *, trend: Sequence[TrendPoint] | None = None
     ) -> ExportFile:

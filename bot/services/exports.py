@@ -89,7 +89,7 @@ class Exports:
             report = await self._reports.report()
             exported = await self.export_file(fmt, report)
             content, filename, title = exported.content, exported.filename, exported.title
-            comment = render_slack.upload_comment(report, user)
+            comment = render_slack.render_upload_comment(report, user=user)
         await self._poster.upload(
             channel, content=content, filename=filename, title=title, initial_comment=comment
         )
@@ -101,5 +101,5 @@ class Exports:
 
     async def post_summary(self, channel: str, *, user: str) -> str:
         report = await self._reports.report()
-        message = render_slack.render_shared_summary(report, user=user, now=self._now())
-        return await self._poster.post(channel, message)
+        message = render_slack.render_summary(report, now=self._now())
+        return await self._poster.post(channel, render_slack.render_shared(message, user=user))

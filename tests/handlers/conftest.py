@@ -69,7 +69,7 @@ class Bot:
         if selected is None:
             element.update(type="button", value=value)
         else:
-            element.update(type="static_select", selected_option={"value": selected})
+            element.update(type="external_select", selected_option={"value": selected})
         payload: dict[str, Any] = {
             "type": "block_actions", "user": {"id": user}, "team": {"id": "T0001"},
             "api_app_id": "A0001", "trigger_id": "1.2.3", "actions": [element],
@@ -81,6 +81,20 @@ class Bot:
         else:  # a button in the Home tab's view: Slack sends no response_url for it
             payload["container"] = {"type": "view", "view_id": "V1"}
             payload["view"] = {"id": "V1", "type": "home"}
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, signed_headers(body))
+
+    async def suggest(
+        self, action_id: str, typed: str, *, user: str = "U1", channel: str = "C0GENERAL"
+    ) -> httpx.Response:
+        """What Slack sends as the person types into an external select (block_suggestion);
+        the app answers the options in the HTTP response itself."""
+        payload = {
+            "type": "block_suggestion", "user": {"id": user}, "team": {"id": "T0001"},
+            "api_app_id": "A0001", "action_id": action_id, "block_id": "b1", "value": typed,
+            "container": {"type": "message", "message_ts": "1.2", "channel_id": channel},
+            "channel": {"id": channel},
+        }  # fmt: skip
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post(body, signed_headers(body))
 

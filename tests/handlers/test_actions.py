@@ -20,6 +20,7 @@ from tests.handlers.conftest import (
     Bot,
     StartBot,
     all_text,
+    answer_to,
     check_export_upload,
     eventually,
     flagged,
@@ -186,3 +187,68 @@ async def test_an_unexpected_failure_gives_a_reference_that_the_log_explains(
     assert logged[0].levelname == "ERROR" and logged[0].exc_info is not None
     assert "Traceback" in caplog.text and "TypeError" in caplog.text
     assert bot.slack.uploads == []
+
+
+# --- the company picker's options, served as the person types ----------------------------------
+
+
+def u16(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+async def test_the_picker_is_served_the_companies_matching_what_is_typed(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot()
+    await answer_to(bot, "")  # the summary whose picker the person opens
+    fetches = bot.sandbox.search_requests
+    response = await bot.suggest(DETAILS_SELECT, "GLASS")
+    assert response.status_code == 200
+    options = response.json()["options"]
+    over = {c["companyResourceId"]: c["companyName"] for c in flagged(bot)}
+    wanted = [i for i, name in over.items() if "glass" in " ".join(name.casefold().split())]
+    assert wanted and sorted(o["value"] for o in options) == sorted(wanted)
+    for option in options:
+        assert "glass" in option["text"]["text"].casefold()
+        assert option["text"]["type"] == "plain_text" and u16(option["text"]["text"]) <= 75
+    assert bot.sandbox.search_requests == fetches  # served from the report the summary used
+    assert (await bot.suggest(DETAILS_SELECT, "zzzz no such")).json()["options"] == []
+
+
+async def test_the_picker_opens_on_the_biggest_hundred(start_bot: StartBot) -> None:
+    bot = await start_bot(companies=1000, over_limit=150)
+    response = await bot.suggest(DETAILS_SELECT, "")  # nothing fetched yet: it fetches
+    options = response.json()["options"]
+    assert len(options) == 100 and len(flagged(bot)) == 150
+    biggest = max(
+        (c for c in flagged(bot) if str(c["numberOfUsers"]).isdigit()),
+        key=lambda c: c["targetUserCount"] - int(c["numberOfUsers"]),
+    )
+    assert options[0]["value"] == biggest["companyResourceId"]
+    assert len({o["value"] for o in options}) == 100
+    assert all(0 < u16(o["text"]["text"]) <= 75 for o in options)
+
+
+async def test_an_emoji_heavy_name_is_offered_within_75_units_and_whole(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot()
+    [option] = (await bot.suggest(DETAILS_SELECT, "emoji heavy")).json()["options"]
+    name = next(c["companyName"] for c in flagged(bot) if "Emoji Heavy" in c["companyName"])
+    text = option["text"]["text"]
+    assert u16(text) <= 75 < u16(name) and option["text"]["emoji"] is False
+    cut = text[: text.index("…")]
+    assert name.startswith(cut) and not cut.endswith(("\u200d", "\U0001f1f9"))
+    # the option's value opens that company's details, its header within 150 units
+    answer = await click_and_answer(bot, DETAILS_SELECT, selected=option["value"])
+    header = answer["blocks"][0]["text"]
+    assert header["type"] == "plain_text" and u16(header["text"]) <= 150 < u16(name)
+    assert name.startswith(header["text"][:-1]) and header["text"].endswith("…")
+
+
+async def test_a_person_not_allowed_is_offered_nothing(start_bot: StartBot) -> None:
+    bot = await start_bot(ALLOWED_USER_IDS="U9")
+    response = await bot.suggest(DETAILS_SELECT, "a", user="U1")
+    assert response.status_code == 200
+    assert "options" not in (response.json() if response.content else {})
+    assert bot.sandbox.search_requests == 0

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from typing import Any
 
 import pytest
 
 from bot.logs import FIELDS
+from bot.sandbox import is_flagged
 from tests.handlers.conftest import (
     StartBot,
     all_text,
@@ -326,3 +328,126 @@ async def test_a_failed_command_logs_its_outcome_without_secrets(
     assert "outcome=BadCredentials" in caplog.text
     for secret in ("wrong-secret-value", SIGNING_SECRET, "xoxb-test-token"):
         assert secret not in caplog.text
+
+
+# --- within the size Slack accepts --------------------------------------------------------------
+
+
+def u16(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def text_units(value: Any) -> int:
+    """Every string under a "text" key, in UTF-16 units: what Slack sums for a message."""
+    if isinstance(value, dict):
+        return sum(
+            u16(item) if key == "text" and isinstance(item, str) else text_units(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return sum(text_units(item) for item in value)
+    return 0
+
+
+def ranked(answer: dict[str, Any]) -> int:
+    """The rows an answer ranks: its table's, else its numbered lines."""
+    attached = [b for a in answer.get("attachments") or [] for b in a["blocks"]]
+    tables = [b for b in attached if b["type"] == "table"]
+    if tables:
+        return len(tables[0]["rows"]) - 1
+    return len(re.findall(r"(?m)^\*\d+\.\*", "\n".join(_texts(answer["blocks"]))))
+
+
+def _texts(value: Any) -> list[str]:
+    return [str(o["text"]) for o in _objects(value) if isinstance(o.get("text"), str)]
+
+
+def emoji_name(n: int) -> str:
+    return (f"🚀 Ünïcödé Glass {n} 👩‍💻 & <Holding> " * 8)[:196] + f"{n:04d}"
+
+
+async def test_top_100_of_long_emoji_names_stays_within_what_slack_accepts(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(companies=400, over_limit=150)
+    bot.sandbox.companies = [
+        {**c, "companyName": emoji_name(n)} if is_flagged(c) else c
+        for n, c in enumerate(bot.sandbox.companies)
+    ]
+    answer = await answer_to(bot, "top 100")  # the fake refuses past 12,000 units
+    assert text_units([answer["blocks"], answer.get("attachments") or []]) <= 10_000
+    shown = ranked(answer)
+    assert 0 < shown < 100
+    assert f"The {shown} biggest license overages" in all_text(answer)
+    assert f"…and {150 - shown} more: `/overage export` for all" in all_text(answer)
+
+
+async def test_an_answer_refused_as_too_long_is_sent_again_with_fewer_rows(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(companies=400, over_limit=60)
+    bot.slack.fail_response_next("msg_blocks_too_long")
+    assert (await bot.command("top 40")).status_code == 200
+    first, second = await eventually(lambda: len(bot.slack.responses) >= 2 and bot.slack.responses)
+    assert first.error == "msg_blocks_too_long" and second.ok
+    assert (ranked(first.body), ranked(second.body)) == (40, 20)
+    assert "…and 40 more: `/overage export` for all" in all_text(second.body)
+    assert "The 20 biggest license overages" in all_text(second.body)
+
+
+async def test_an_answer_refused_twice_ends_with_the_smallest(start_bot: StartBot) -> None:
+    bot = await start_bot(companies=400, over_limit=60)
+    bot.slack.fail_response_next("invalid_blocks", times=3)
+    assert (await bot.command("top 40")).status_code == 200
+    await eventually(lambda: len(bot.slack.responses) >= 3)
+    await asyncio.sleep(0.3)
+    refused = bot.slack.responses
+    assert [r.error for r in refused] == ["invalid_blocks"] * 3  # never the same payload again
+    assert [ranked(r.body) for r in refused] == [40, 20, 10]
+
+
+async def test_an_answer_refused_for_another_reason_is_not_sent_again(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot()
+    bot.slack.fail_response_next("expired_url")
+    assert (await bot.command("top 40")).status_code == 200
+    await eventually(lambda: bot.slack.responses)
+    await asyncio.sleep(0.3)
+    assert [r.error for r in bot.slack.responses] == ["expired_url"]
+
+
+# --- a list short of what Keepnet counts says so -------------------------------------------------
+
+
+async def test_answers_and_the_upload_say_when_keepnet_counts_more_than_was_read(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(companies=300, over_limit=40)
+    bot.sandbox.switches.hidden_rows = 3  # counted by Keepnet, served on no page
+    sentence = "Keepnet counts 40 companies over their limit; 37 could be read."
+    for text in ("", "top 100", "find a"):
+        answer = await answer_to(bot, text)
+        assert sentence in answer["text"], text  # the notification
+        assert sentence in all_text(answer["blocks"]), text  # the message
+    await bot.command("export csv", user="U3")
+    [upload] = await eventually(lambda: bot.slack.uploads)
+    assert upload.initial_comment.endswith(sentence)
+
+
+# --- names display as themselves -----------------------------------------------------------------
+
+
+async def test_names_with_mrkdwn_markers_show_as_themselves(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    answer = await answer_to(bot, "find ivy")
+    mrkdwn = [o["text"] for o in _objects(answer) if o.get("type") == "mrkdwn"]
+    assert any("∗Ivy∗ ˍLeagueˍ" in text for text in mrkdwn)
+    assert not any("*Ivy*" in text or "_League_" in text for text in [*mrkdwn, answer["text"]])
+    alarm = await answer_to(bot, "find alarm")
+    assert "∶rotatingˍlight: Alarm Co" in all_text(alarm)
+    assert ":rotating_light: Alarm" not in all_text(alarm)
+    header = alarm["blocks"][0]["text"]
+    assert header == {
+        "type": "plain_text", "text": "Over-limit companies matching “alarm”", "emoji": False
+    }  # fmt: skip

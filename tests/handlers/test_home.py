@@ -190,3 +190,13 @@ async def test_a_refused_home_tab_is_published_again_with_the_sentence_on_top(
     assert [c.error for c in bot.slack.calls_to("views.publish")] == ["invalid_blocks", None]
     assert bot.slack.responses == []  # a Home tab click has no response_url
     assert "invalid_blocks" in caplog.text
+
+
+async def test_the_home_tab_says_when_keepnet_counts_more_than_was_read(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(companies=300, over_limit=40)
+    bot.sandbox.switches.hidden_rows = 2  # counted by Keepnet, served on no page
+    view = await open_home(bot)
+    sentence = "Keepnet counts 40 companies over their limit; 38 could be read."
+    assert sentence in all_text(view["blocks"])

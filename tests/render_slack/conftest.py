@@ -81,6 +81,26 @@ def strings(value: Any) -> Iterator[str]:
             yield from strings(item)
 
 
+BUDGET = 10_000  # the text of a whole message, in UTF-16 units
+
+
+def u16(text: str) -> int:
+    """A length as Slack counts it: UTF-16 code units (an emoji outside the BMP is two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def text_units(value: Any) -> int:
+    """Every string under a "text" key, summed in UTF-16 units: what a message carries."""
+    if isinstance(value, dict):
+        return sum(
+            u16(item) if key == "text" and isinstance(item, str) else text_units(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return sum(text_units(item) for item in value)
+    return 0
+
+
 def assert_fits(blocks: list[Block], *, max_blocks: int = 50) -> None:
     """Slack's Block Kit limits for every block we use; a table never among the blocks."""
     assert 0 < len(blocks) <= max_blocks
@@ -88,6 +108,7 @@ def assert_fits(blocks: list[Block], *, max_blocks: int = 50) -> None:
     for block in blocks:
         CHECKS[block["type"]](block)
     assert_verbatim(blocks)
+    assert text_units(blocks) <= BUDGET
 
 
 def assert_verbatim(value: Any) -> None:
@@ -105,14 +126,14 @@ def assert_verbatim(value: Any) -> None:
 def _check_section(block: Block) -> None:
     assert "text" in block or "fields" in block
     if "text" in block:
-        assert 0 < len(block["text"]["text"]) <= 3000
+        assert 0 < u16(block["text"]["text"]) <= 3000
     assert len(block.get("fields", [])) <= 10
-    assert all(0 < len(f["text"]) <= 2000 for f in block.get("fields", []))
+    assert all(0 < u16(f["text"]) <= 2000 for f in block.get("fields", []))
 
 
 def _check_header(block: Block) -> None:
     assert block["text"]["type"] == "plain_text"
-    assert 0 < len(block["text"]["text"]) <= 150
+    assert 0 < u16(block["text"]["text"]) <= 150
 
 
 def _check_table(block: Block) -> None:
@@ -122,29 +143,37 @@ def _check_table(block: Block) -> None:
     for row in block["rows"]:
         assert 0 < len(row) <= 20
         assert all(cell["type"] == "raw_text" and cell["text"] for cell in row)
-    assert sum(len(cell["text"]) for row in block["rows"] for cell in row) <= 10_000
+    assert sum(u16(cell["text"]) for row in block["rows"] for cell in row) <= 10_000
 
 
 def _check_context(block: Block) -> None:
     assert 0 < len(block["elements"]) <= 10
-    assert all(0 < len(e["text"]) <= 3000 for e in block["elements"])
+    assert all(0 < u16(e["text"]) <= 3000 for e in block["elements"])
 
 
 def _check_actions(block: Block) -> None:
     assert 0 < len(block["elements"]) <= 25
     for element in block["elements"]:
         if element["type"] == "button":
-            assert 0 < len(element["text"]["text"]) <= 75
+            assert 0 < u16(element["text"]["text"]) <= 75
             assert len(element["value"]) <= 2000
-        else:
-            assert element["type"] == "static_select"
-            assert len(element["placeholder"]["text"]) <= 150
-            assert 0 < len(element["options"]) <= 100
-            for option in element["options"]:
-                assert 0 < len(option["text"]["text"]) <= 75
-                assert 0 < len(option["value"]) <= 150
-            values = [option["value"] for option in element["options"]]
-            assert len(values) == len(set(values))
+        else:  # the company picker: its options are served on demand, none in the message
+            assert element["type"] == "external_select"
+            assert 0 < u16(element["placeholder"]["text"]) <= 150
+            assert element["min_query_length"] >= 0
+            assert "options" not in element
+
+
+def assert_options_fit(options: list[Block]) -> None:
+    """What an external select may be served: at most 100 options, each text within 75
+    UTF-16 units, each value 1 to 150, no value twice."""
+    assert len(options) <= 100
+    for option in options:
+        assert option["text"]["type"] == "plain_text"
+        assert 0 < u16(option["text"]["text"]) <= 75
+        assert 0 < len(option["value"]) <= 150
+    values = [option["value"] for option in options]
+    assert len(values) == len(set(values))
 
 
 CHECKS: dict[str, Callable[[Block], None]] = {
@@ -158,8 +187,9 @@ CHECKS: dict[str, Callable[[Block], None]] = {
 def assert_message_fits(message: Message) -> None:
     """Slack's limits; a table goes in the attachments, one a message, with at most its
     "…and N more" line after it."""
-    assert 0 < len(message.text) <= 40_000
+    assert 0 < u16(message.text) <= 40_000
     assert_fits(message.blocks)
+    assert text_units([message.blocks, message.attachments]) <= BUDGET
     attached = [b for a in message.attachments for b in a["blocks"]]
     types = [b["type"] for b in attached]
     assert types in ([], ["table"], ["table", "context"], ["section", "table"],

@@ -33,3 +33,23 @@ def test_to_text_of_a_digest_and_help() -> None:
     text = to_text(render_digest(digest, now=NOW))
     assert "1,500" in text and "first digest" in text
     assert "/overage top [N]" in to_text(render_help())
+
+
+def test_table_columns_line_up_on_screen_with_emoji_and_wide_names() -> None:
+    # the columns each name takes on screen: a family or a flag two, however many code points
+    # make it, a CJK character two, a combining accent none
+    on_screen = {
+        "👨\u200d👩\u200d👧\u200d👦🇹🇷 Family": 2 + 2 + 7,
+        "株式会社 Tokyo": 8 + 6,
+        "Cafe\u0301 Plain": 10,
+        "Plain Name": 10,
+    }
+    report = report_of([company(n, name=name) for n, name in enumerate(on_screen)])
+    lines = to_text(render_summary(report, now=NOW)).splitlines()
+    title = next(line for line in lines if line.lstrip().startswith("#"))
+    limit_ends = title.index("Limit") + len("Limit")
+    for name, columns in on_screen.items():
+        row = next(line for line in lines if name in line)
+        after_name = row.index(name) + len(name)
+        limit_end = row.index("100", after_name) + len("100")  # as Python counts characters
+        assert limit_end - len(name) + columns == limit_ends  # as the screen shows them

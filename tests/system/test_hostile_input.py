@@ -71,6 +71,10 @@ FIND_HOSTILE = (
     "find 2+3",
     "find ünïcödé",
     "find holding",
+    "find ivy",
+    "find alarm",
+    "find strike",
+    "find emoji heavy",
 )
 commands = st.one_of(
     st.sampled_from(NAMED_SAMPLES),
@@ -192,10 +196,53 @@ def slack_strings(slack: FakeSlack) -> tuple[list[str], list[str], list[str]]:
     return mrkdwn, plain, other
 
 
+# mrkdwn's markers have no escape: in a platform name each must reach Slack as a look-alike
+LOOK_ALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+EMOJI_CODE = re.compile(r":(?=[^\s:]+:)")  # the colon opening an emoji code such as :fire:
+# what Slack would act on in a name: bold, italics, strike, code, an emoji code
+LIVE_MARKUP = re.compile(r"\*[^*\s][^*]*\*|_[^_\s][^_]*_|~[^~\s][^~]*~|`[^`]+`|:[^\s:]+:")
+
+
 def mrkdwn_escaped(name: str) -> str:
-    """How a platform name must reach mrkdwn: on one line, with &, < and > as entities."""
-    flat = " ".join(name.split())
+    """How a platform name must reach mrkdwn: on one line, its markers as look-alikes, with
+    &, < and > as entities."""
+    flat = EMOJI_CODE.sub("∶", " ".join(name.split()).translate(LOOK_ALIKES))
     return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def live_markup(name: str) -> list[str]:
+    """Each piece of markup in a name with a little of the name around it: if one reaches
+    mrkdwn as it is, Slack shows it bold, in italics, struck, as code or as an emoji."""
+    flat = " ".join(name.split())
+    return [flat[max(0, m.start() - 3) : m.end() + 3] for m in LIVE_MARKUP.finditer(flat)]
+
+
+def _units_prefix(text: str, units: int) -> str:
+    """The start of text within `units` UTF-16 units (names are cut in lists by units)."""
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            return text[:index]
+    return text
+
+
+def plain_text_objects(slack: FakeSlack) -> list[dict[str, Any]]:
+    """Every plain_text object in what Slack received."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            if node.get("type") == "plain_text":
+                found.append(node)
+            for value in node.values():
+                walk(value)
+
+    walk([call.params for call in slack.calls] + [r.body for r in slack.responses])
+    return found
 
 
 def check_escaped(slack: FakeSlack, names: tuple[str, ...]) -> int:
@@ -212,12 +259,17 @@ def check_escaped(slack: FakeSlack, names: tuple[str, ...]) -> int:
         assert not any(raw in text for raw in RAW_MARKUP), f"raw markup in a value: {text!r}"
     for name in names:
         escaped = mrkdwn_escaped(name)
-        probe = escaped[:60]  # long names are cut in lists
+        probe = _units_prefix(escaped, 60)  # long names are cut in lists
         assert any(probe in text for text in mrkdwn), f"{name!r} never shown as {probe!r}"
         if escaped != name:
             assert not any(name in text for text in mrkdwn), f"{name!r} raw in mrkdwn"
         if " ".join(name.split()) != name:
             assert not any(name in text for text in mrkdwn + plain), f"{name!r} not on one line"
+        for live in live_markup(name):
+            assert not any(live in text for text in mrkdwn), f"{live!r} of {name!r} is live"
+    for item in plain_text_objects(slack):  # an emoji code in plain text is shown as text
+        if EMOJI_CODE.search(str(item["text"])):
+            assert item.get("emoji") is False, f"emoji code live in plain text: {item!r}"
     return len(mrkdwn)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -156,17 +157,16 @@ class Expected:
         answer = answers[0]
         said = str(answer.get("text") or "")
         blob = all_text(answer)
-        shown = {company_id for company_id in self.over_by if company_id in blob}
         words = text.split()
         if not words or words == ["summary"]:
             if not said.startswith(f"License overage: {len(self.flagged):,} companies over"):
                 return f"not the summary: {said!r}"
-            return self._top_problem(shown, 10)
+            return self._top_problem(_ranked_over_by(answer), 10)
         if words[0] == "top":
             count = int(words[1])
             if not said.startswith(f"The {count} biggest license overages:"):
                 return f"not the top {count}: {said!r}"
-            return self._top_problem(shown, count)
+            return self._top_problem(_ranked_over_by(answer), count)
         needle = " ".join(words[1:])
         matching = {
             str(row["companyResourceId"])
@@ -177,15 +177,24 @@ class Expected:
             return None if said.startswith("No over-limit company has") else f"{said!r}"
         if not said.startswith(f"{len(matching):,} over-limit compan"):
             return f"not the {len(matching)} matches of {needle!r}: {said!r}"
-        return None if shown == matching else f"find {needle!r} showed {len(shown)} companies"
+        detailed = len(re.findall(r"\*\d+\.\* ", blob))  # each match detailed, 15 at most
+        return None if detailed == min(len(matching), 15) else f"find showed {detailed}"
 
-    def _top_problem(self, shown: set[str], count: int) -> str | None:
-        """The companies shown must be `count` of the flagged ones, with the biggest overages
+    def _top_problem(self, shown: list[int], count: int) -> str | None:
+        """The rows shown must be the `count` biggest overages of the flagged companies
         (ties at the cut may go either way)."""
         biggest = sorted(self.over_by.values(), reverse=True)[:count]
-        if sorted((self.over_by[i] for i in shown), reverse=True) != biggest:
+        if sorted(shown, reverse=True) != biggest:
             return f"shown {len(shown)} companies, not the {count} biggest overages"
         return None
+
+
+def _ranked_over_by(answer: dict[str, Any]) -> list[int]:
+    """The "Over by" of each row the answer ranks, from its table (-1: limit unknown)."""
+    attached = [b for a in answer.get("attachments") or [] for b in a["blocks"]]
+    [table] = [b for b in attached if b["type"] == "table"]
+    over_by = [row[4]["text"] for row in table["rows"][1:]]
+    return [-1 if cell == "—" else int(cell.replace(",", "")) for cell in over_by]
 
 
 def _over_by(row: dict[str, Any]) -> int:

@@ -12,9 +12,11 @@ MAX_VIEW_BLOCKS = 100
 MAX_TEXT_CHARS = 40_000
 # Slack refuses a message whose blocks carry too much text in all (msg_blocks_too_long), well
 # below the per-block limits. Slack documents no number; reports put it between 11,000 and
-# 13,000 characters. The fake refuses above 12,000, the middle of that range (and the
-# cumulative limit Slack documents for markdown blocks). The bot budgets 10,000 a message.
-MAX_BLOCK_TEXT_CHARS = 12_000
+# 13,000 characters. The fake refuses above 12,000 UTF-16 units of text in the blocks and
+# attachments together, the middle of that range (and the cumulative limit Slack documents for
+# markdown blocks). The bot budgets 10,000 a message.
+MAX_MESSAGE_TEXT = 12_000
+MAX_BLOCK_TEXT_CHARS = MAX_MESSAGE_TEXT
 # docs.slack.dev/reference/block-kit/blocks/table-block: "Maximum 100 rows. Each row object is
 # an array with a max of 20 table cells." and, of column_settings, "Maximum 20 items."
 MAX_TABLE_ROWS = 100
@@ -46,22 +48,17 @@ def _check_message(params: Params) -> None:
         raise _Refusal("no_text")
     if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
         raise _Refusal("msg_too_long")
+    units = _text_units([blocks, params.get("attachments")])
+    if units > MAX_MESSAGE_TEXT:
+        raise _Refusal(
+            "msg_blocks_too_long",
+            f"the blocks carry {units} characters of text, more than {MAX_MESSAGE_TEXT}",
+        )
     if blocks is not None:
         _check_blocks(blocks, limit=MAX_MESSAGE_BLOCKS)
-        _check_block_text(blocks)
     if params.get("attachments") is not None:
         _check_attachments(params["attachments"])
     _check_tables(params)
-
-
-def _check_block_text(blocks: list[Any]) -> None:
-    """The text of every block but a table (whose cells have a limit of their own), summed."""
-    chars = _text_chars([block for block in blocks if not _is_table(block)])
-    if chars > MAX_BLOCK_TEXT_CHARS:
-        raise _Refusal(
-            "msg_blocks_too_long",
-            f"the blocks carry {chars} characters of text, more than {MAX_BLOCK_TEXT_CHARS}",
-        )
 
 
 def _check_tables(params: Params) -> None:
@@ -83,6 +80,23 @@ def _check_tables(params: Params) -> None:
         raise _Refusal(code, "only_one_table_allowed")
     if in_attachments and not params.get("text") and not params.get("blocks"):
         raise _Refusal("no_text")
+
+
+def _text_units(value: Any) -> int:
+    """Every string under a "text" key, anywhere in value, summed in UTF-16 code units; a
+    table's cells have a limit of their own (MAX_TABLE_CHARS) and are not counted here."""
+    if _is_table(value):
+        return 0
+    if isinstance(value, dict):
+        return sum(
+            len(item.encode("utf-16-le", "surrogatepass")) // 2
+            if key == "text" and isinstance(item, str)
+            else _text_units(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return sum(_text_units(item) for item in value)
+    return 0
 
 
 def _check_attachments(attachments: Any) -> None:
