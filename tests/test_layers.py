@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PURE = ["overage", "digest", "render_slack", "workbook", "grammar"]
+PURE = ["overage", "digest", "render_slack", "workbook", "grammar", "cases"]
 FORBIDDEN = {"slack_bolt", "slack_sdk", "httpx", "sqlalchemy", "apscheduler", "aiohttp"}
 
 
