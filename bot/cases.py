@@ -11,6 +11,7 @@ version is refused once the case has moved on (StaleCase).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -26,6 +27,9 @@ AMOUNT_PLACES = 4
 MOST_AMOUNT = Decimal(10) ** 12
 MOST_TEXT = 3000  # a note or a reason: what a Slack plain-text input takes
 MOST_REFERENCE = 100
+# NUL and lone surrogates: no database's text holds them (PostgreSQL refuses NUL, UTF-8 has
+# no surrogates), so text from people or the platform has them replaced before it is kept
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class State(StrEnum):
@@ -48,6 +52,7 @@ class Surface(StrEnum):
     HOME = "home"
     COMMAND = "command"
     SYSTEM = "system"  # the bot, from the platform's data
+    UPGRADE = "upgrade"  # the database upgrade that opened cases for the open alert episodes
 
 
 class Action(StrEnum):
@@ -257,7 +262,7 @@ def _invoice(case: Case, change: MarkInvoiced, event: CaseEvent) -> tuple[Case, 
         raise case_refused("seats", most=MOST_SEATS, value=seats)
     if not _is_amount(amount):
         raise case_refused("amount", places=AMOUNT_PLACES, value=amount)
-    reference = change.reference.strip()
+    reference = storable(change.reference).strip()
     if not reference:
         raise case_refused("reference")
     if len(reference) > MOST_REFERENCE:
@@ -317,15 +322,25 @@ def _earlier(case: Case) -> State:
     return case.state
 
 
+def storable(text: str) -> str:
+    """Text as a case keeps it: NUL and lone surrogates replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def company_key(ref: str) -> str:
+    """The company ID a case is kept under, for a company's ref."""
+    return storable(ref)
+
+
 def _reason(text: str, done: str) -> str:
-    reason = text.strip()
+    reason = storable(text).strip()
     if not reason:
         raise case_refused("reason", done=done)
     return _fits(reason, "reason")
 
 
 def _note(text: str) -> str:
-    note = text.strip()
+    note = storable(text).strip()
     if not note:
         raise case_refused("note")
     return _fits(note, "note")
@@ -343,10 +358,11 @@ def _fits(text: str, field: str) -> str:
 def open_case(
     company_id: str, company_name: str, *, seats_over: int | None, at: datetime
 ) -> tuple[Case, CaseEvent]:
-    """A new case for a company that has gone over its limit: version 1, its first entry."""
+    """A new case for a company that has gone over its limit: version 1, its first entry.
+    company_id is the company's ref (Company.ref), kept as company_key has it."""
     case = Case(
-        company_id=company_id,
-        company_name=company_name,
+        company_id=company_key(company_id),
+        company_name=storable(company_name),
         opened_at=at,
         updated_at=at,
         seats_over=seats_over,
@@ -380,7 +396,7 @@ def review(
     entry and a new version; a closed case is left as it is."""
     if not case.is_open:
         return case, []
-    current = replace(case, seats_over=seats_over, company_name=company_name)
+    current = replace(case, seats_over=seats_over, company_name=storable(company_name))
     events: list[CaseEvent] = []
     while (step := _next_return(current, at)) is not None:
         current, event = step

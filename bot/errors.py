@@ -164,6 +164,7 @@ _CASE_REFUSALS: dict[str, tuple[str, str]] = {
         "Shorten it and submit again.",
     ),
     "owner": ("A case's owner must be a Slack user.", "Pick a person and submit again."),
+    "missing": ("There is no such overage case.", "List the cases with `/overage cases`."),
 }
 
 
