@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import TypeVar
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,7 @@ T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
+OTHER_PLANS = "*"  # in SEAT_PRICES: the price of every license type not named
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,14 @@ class Settings:
     cache_seconds: int = 60
     digest_lease_s: int = 90
     seat_price: Decimal | None = None
+    # license type as written in SEAT_PRICES (OTHER_PLANS for the rest) → monthly seat price;
+    # empty when unset. Read-only; left out of the hash, which a mapping has none of
+    seat_prices: Mapping[str, Decimal] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
     currency: str = "USD"
+    case_reminder_days: int = 14
+    case_editor_ids: frozenset[str] = frozenset()
     log_level: str = "INFO"
     log_format: str = "text"
 
@@ -104,7 +113,12 @@ class Settings:
             cache_seconds=r.integer("CACHE_SECONDS", d.cache_seconds, low=0, high=86400),
             digest_lease_s=r.integer("DIGEST_LEASE_SECONDS", d.digest_lease_s, low=15, high=3600),
             seat_price=r.money("SEAT_PRICE"),
+            seat_prices=r.plan_prices("SEAT_PRICES", one_price="SEAT_PRICE"),
             currency=r.currency("CURRENCY", d.currency),
+            case_reminder_days=r.integer(
+                "CASE_REMINDER_DAYS", d.case_reminder_days, low=1, high=3650
+            ),
+            case_editor_ids=r.id_list("CASE_EDITOR_IDS"),
             log_level=r.choice("LOG_LEVEL", d.log_level, LOG_LEVELS),
             log_format=r.choice("LOG_FORMAT", d.log_format, LOG_FORMATS),
         )
@@ -146,6 +160,39 @@ def _password_of(url: str) -> str:
         return make_url(url).password or ""
     except ArgumentError:
         return ""
+
+
+def _price(text: str) -> Decimal | None:
+    """A price: a finite, non-negative decimal number; None for anything else."""
+    try:
+        price = Decimal(text)
+    except InvalidOperation:
+        return None
+    return price if price.is_finite() and price >= 0 else None
+
+
+def _plan_price(
+    name: str, value: str, entry: str, seen: Mapping[str, Decimal]
+) -> tuple[str, Decimal]:
+    """One `license type=price` entry of SEAT_PRICES; a license type named twice (in any
+    letter case or spacing) is refused, as the platform's names would match both."""
+    plan, equals, amount = (part.strip() for part in entry.partition("="))
+    if not equals or not plan:
+        raise _bad_plan_prices(name, value, f"{entry!r} is not license type=price")
+    price = _price(amount)
+    if price is None:
+        raise _bad_plan_prices(name, value, f"{amount!r} is not a price like 4.50")
+    key = " ".join(plan.casefold().split())
+    if any(" ".join(known.casefold().split()) == key for known in seen):
+        raise _bad_plan_prices(name, value, f"{plan!r} is named twice")
+    return plan, price
+
+
+def _bad_plan_prices(name: str, value: str, why: str) -> ConfigError:
+    return ConfigError(
+        f"{name} must be a comma list of license type=price like "
+        f"'Enterprise=4.50,Professional=3.20,*=4.00' ({why}), got {value!r}"
+    )
 
 
 def _with_slash(url: str) -> str:
@@ -264,15 +311,34 @@ class _Reader:
 
     def money(self, name: str) -> Decimal | None:
         def parse(value: str) -> Decimal | None:
-            try:
-                price = Decimal(value)
-            except InvalidOperation:
-                price = Decimal(-1)
-            if not price.is_finite() or price < 0:
+            price = _price(value)
+            if price is None:
                 raise ConfigError(f"{name} must be a price like 4.50, got {value!r}")
             return price
 
         return self._parse(name, None, parse)
+
+    def plan_prices(self, name: str, *, one_price: str) -> Mapping[str, Decimal]:
+        """`Enterprise=4.50,Professional=3.20,*=4.00`: a price per license type, `*` for the
+        rest; never together with the one price of `one_price`."""
+
+        def parse(value: str) -> Mapping[str, Decimal]:
+            single = self._raw(one_price)
+            if single is not None:
+                raise ConfigError(
+                    f"{one_price} and {name} are both set ({single!r} and {value!r}): "
+                    f"set {one_price} for one price, or {name} for a price per license type"
+                )
+            prices: dict[str, Decimal] = {}
+            for entry in (part.strip() for part in value.split(",")):
+                if entry:
+                    plan, price = _plan_price(name, value, entry, prices)
+                    prices[plan] = price
+            if not prices:
+                raise _bad_plan_prices(name, value, "no entry")
+            return MappingProxyType(prices)
+
+        return self._parse(name, MappingProxyType({}), parse)
 
     def currency(self, name: str, default: str) -> str:
         def parse(value: str) -> str:

@@ -231,3 +231,67 @@ def refused_as_too_big(answer: str) -> str | None:
     """Slack's too-long-or-invalid code in an error answer (a code, or a response_url's body
     that holds one); None for any other refusal."""
     return next((code for code in sorted(TOO_BIG) if code in answer), None)
+
+
+# --- overage cases -----------------------------------------------------------------------------
+
+
+class CaseRefused(BotError):
+    """A change an overage case cannot take: not in its state, or with values it cannot use."""
+
+    hint = "Look at the case again and choose what to do."
+
+
+# code → (what happened, what to do); {placeholders} are filled by case_refused
+_CASE_REFUSALS: dict[str, tuple[str, str]] = {
+    "resolved": (
+        "This case was resolved on {day}, when the company came back under its limit.",
+        "Add a note if you like; a new case opens if it goes over again.",
+    ),
+    "state": ("A case that is {state} cannot be {done}.", CaseRefused.hint),
+    "seats": (
+        "The invoiced seats must be a whole number from 1 to {most:,}, got {value}.",
+        "Correct it and submit again.",
+    ),
+    "amount": (
+        "The invoiced amount must be a sum like 180.00 (at most {places} decimals), got {value}.",
+        "Correct it and submit again.",
+    ),
+    "reference": ("An invoice needs its reference.", "Enter the invoice number and submit again."),
+    "until": (
+        "A snooze must end after today ({today}), got {until}.",
+        "Choose a later date and submit again.",
+    ),
+    "reason": ("A case is {done} only with a reason.", "Say why and submit again."),
+    "note": ("A note needs some text.", "Write the note and submit again."),
+    "long": (
+        "The {field} is longer than {most:,} characters.",
+        "Shorten it and submit again.",
+    ),
+    "owner": ("A case's owner must be a Slack user.", "Pick a person and submit again."),
+    "missing": ("There is no such overage case.", "List the cases with `/overage cases`."),
+}
+
+
+def case_refused(code: str, **values: object) -> CaseRefused:
+    """The sentence for a refused case change, by its code in _CASE_REFUSALS."""
+    what, hint = _CASE_REFUSALS[code]
+    return CaseRefused(what.format(**values), hint=hint)
+
+
+class CaseChanged(BotError):
+    """A form about a case was submitted after someone else had changed the case."""
+
+    hint = "Open the form again to see the case as it is now, then make your change."
+
+    @staticmethod
+    def sentence(*, by: str, state: str, system: bool) -> str:
+        who = "the bot" if system else f"<@{by}>"
+        return f"This case was changed by {who} after you opened the form: it is {state} now."
+
+
+def case_edit_refused() -> NotAllowed:
+    return NotAllowed(
+        "Only the people in CASE_EDITOR_IDS can change overage cases.",
+        hint="Ask whoever runs the bot to add you there.",
+    )

@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from bot.config import OTHER_PLANS
+
+NO_LICENSE_TYPE = "(no license type)"  # the plan of a company the platform names none for
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,73 @@ class Overage:
 
 
 @dataclass(frozen=True, slots=True)
+class Prices:
+    """Monthly seat prices: one for every plan (SEAT_PRICE), or one per license type with an
+    optional price for the rest (SEAT_PRICES and its `*`). License types match in any letter
+    case and spacing; a plan with no price has none, never zero."""
+
+    plans: tuple[tuple[str, Decimal], ...] = ()  # (license type as configured, price)
+    rest: Decimal | None = None  # every license type not in plans
+    _keys: dict[str, tuple[str, Decimal]] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_keys", {_plan_key(plan): (plan, p) for plan, p in self.plans})
+
+    @classmethod
+    def single(cls, price: Decimal) -> Prices:
+        return cls(rest=price)
+
+    @classmethod
+    def configured(
+        cls, *, seat_price: Decimal | None, seat_prices: Mapping[str, Decimal]
+    ) -> Prices | None:
+        """The prices the settings give (SEAT_PRICE, or SEAT_PRICES), None when unpriced."""
+        if seat_price is not None:
+            return cls.single(seat_price)
+        if not seat_prices:
+            return None
+        plans = tuple((plan, p) for plan, p in seat_prices.items() if plan != OTHER_PLANS)
+        return cls(plans=plans, rest=seat_prices.get(OTHER_PLANS))
+
+    @property
+    def by_plan(self) -> bool:
+        """True when some license type has a price of its own."""
+        return bool(self.plans)
+
+    def price_of(self, license_type: str) -> Decimal | None:
+        """The monthly seat price of a license type; None: no price set."""
+        named = self._keys.get(_plan_key(license_type))
+        return named[1] if named is not None else self.rest
+
+    def plan_of(self, license_type: str) -> str:
+        """The name a license type is totalled under: as configured when it is named there,
+        else as the platform spells it (trimmed), or NO_LICENSE_TYPE."""
+        named = self._keys.get(_plan_key(license_type))
+        if named is not None:
+            return named[0]
+        return " ".join(license_type.split()) or NO_LICENSE_TYPE
+
+
+def _plan_key(license_type: str) -> str:
+    return " ".join(license_type.casefold().split())
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTotal:
+    """One plan's overage: its seat price (None: no price set) and what it is worth."""
+
+    plan: str
+    price: Decimal | None
+    companies: int
+    seats_over: int  # of the companies whose limit is known
+    true_up: Decimal | None  # None when no price is set, never zero for it
+
+    @property
+    def priced(self) -> bool:
+        return self.price is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """The overage list at one moment, ranked biggest first, with its totals."""
 
@@ -78,6 +149,19 @@ class Report:
     # the unique rows read from the platform's over-limit answer, before any row was left out
     # here (unlimited licences, flags whose limit shows they are not over)
     rows_read: int = 0
+    # the prices; seat_price alone is the one price for all (and is that price when prices
+    # has no plan of its own), so reports built with seat_price read as they always did
+    prices: Prices | None = None
+
+    def __post_init__(self) -> None:
+        if self.prices is None:
+            if self.seat_price is not None:
+                object.__setattr__(self, "prices", Prices.single(self.seat_price))
+            return
+        one = None if self.prices.by_plan else self.prices.rest
+        if self.seat_price is not None and self.seat_price != one:
+            raise ValueError("a Report takes seat_price or prices, not two different ones")
+        object.__setattr__(self, "seat_price", one)
 
     @property
     def companies_over(self) -> int:
@@ -92,10 +176,37 @@ class Report:
         return sum(1 for o in self.overages if o.seats_over is None)
 
     @property
+    def priced(self) -> bool:
+        return self.prices is not None
+
+    @property
     def true_up(self) -> Decimal | None:
-        if self.seat_price is None:
+        """The estimated monthly true-up in all: the sum over the plans that have a price."""
+        if self.prices is None:
             return None
-        return self.seat_price * self.seats_over
+        if self.seat_price is not None:
+            return self.seat_price * self.seats_over
+        return sum((t.true_up for t in self.plan_totals() if t.true_up is not None), Decimal(0))
+
+    def plan_totals(self) -> tuple[PlanTotal, ...]:
+        """The overage per plan: priced plans first, then those with no price set, each by
+        name; () when the report is not priced."""
+        if self.prices is None:
+            return ()
+        groups: dict[str, list[Overage]] = {}  # one per plan, whatever its letter case
+        for overage in self.overages:
+            key = _plan_key(self.prices.plan_of(overage.company.license_type))
+            groups.setdefault(key, []).append(overage)
+        totals = [_plan_total(group, self.prices) for group in groups.values()]
+        return tuple(sorted(totals, key=lambda t: (not t.priced, t.plan.casefold(), t.plan)))
+
+    @property
+    def unpriced(self) -> tuple[Overage, ...]:
+        """The companies listed under "no price set": their plan has no price."""
+        if self.prices is None:
+            return ()
+        prices = self.prices
+        return tuple(o for o in self.overages if prices.price_of(o.company.license_type) is None)
 
     def top(self, count: int) -> tuple[Overage, ...]:
         return self.overages[:count]
@@ -118,6 +229,7 @@ def build_report(
     fetched_at: datetime,
     source: str = "",
     seat_price: Decimal | None = None,
+    prices: Prices | None = None,
     currency: str = "USD",
     platform_count: int | None = None,
 ) -> Report:
@@ -127,18 +239,23 @@ def build_report(
     UI highlights only `targetUserCount > limit`, and billing must not charge for it. So is an
     unlimited licence (isNumberOfUsersLimited false), whatever the filter returned: it has no
     limit to be over. platform_count is what the platform said it holds (see shortfall_note).
+    Each true-up follows the company's plan: `prices`, or `seat_price` as the one price.
     """
+    if seat_price is not None and prices is not None:
+        raise ValueError("build_report takes seat_price or prices, not both")
+    if seat_price is not None:
+        prices = Prices.single(seat_price)
     unique = _unique(companies)
-    overages = [_overage(c, seat_price) for c in unique if _counts_as_over(c)]
+    overages = [_overage(c, prices) for c in unique if _counts_as_over(c)]
     overages.sort(key=_rank)
     return Report(
         overages=tuple(overages),
         fetched_at=fetched_at,
         source=source,
-        seat_price=seat_price,
         currency=currency,
         platform_count=platform_count,
         rows_read=len(unique),
+        prices=prices,
     )
 
 
@@ -172,14 +289,30 @@ def _counts_as_over(company: Company) -> bool:
     return company.limited and (company.seats_over is None or company.seats_over > 0)
 
 
-def _overage(company: Company, seat_price: Decimal | None) -> Overage:
+def _overage(company: Company, prices: Prices | None) -> Overage:
     seats = company.seats_over
     if seats is None:
         return Overage(company, None, None, None)
     limit = company.limit or 0
     ratio = seats / limit if limit > 0 else None
-    true_up = seat_price * seats if seat_price is not None else None
+    price = prices.price_of(company.license_type) if prices is not None else None
+    true_up = price * seats if price is not None else None
     return Overage(company, seats, ratio, true_up)
+
+
+def _plan_total(overages: list[Overage], prices: Prices) -> PlanTotal:
+    """The total of one plan's overages, named as the first (the biggest) names it: every
+    overage of a plan has one price, as plan_of and price_of read the same entry."""
+    license_type = overages[0].company.license_type
+    plan, price = prices.plan_of(license_type), prices.price_of(license_type)
+    seats = sum(o.seats_over for o in overages if o.seats_over is not None)
+    return PlanTotal(
+        plan=plan,
+        price=price,
+        companies=len(overages),
+        seats_over=seats,
+        true_up=None if price is None else price * seats,
+    )
 
 
 def _rank(overage: Overage) -> tuple[int, int, str, str]:

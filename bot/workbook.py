@@ -22,12 +22,13 @@ from xlsxwriter import Workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from bot.overage import Overage, Report, shortfall_note
+from bot.overage import Overage, PlanTotal, Report, shortfall_note
 
 DEFAULT_FILTER = "isTargetUserCountExceededLimit = true"
 OVER_LIMIT_SHEET = "Over limit"
 SUMMARY_SHEET = "Summary"
 LIMIT_UNKNOWN = "limit unknown"
+NO_PRICE = "no price set"  # a true-up cell of a company whose plan has no price: never 0
 MAX_CELL_CHARS = 32_767  # Excel's limit, counted in UTF-16 code units
 TOP_COUNT = 10
 
@@ -111,16 +112,23 @@ def _platform_date(moment: datetime | None) -> date | None:
 
 def _headers(report: Report) -> list[str]:
     headers = [header for header, _, _ in _COLUMNS]
-    if report.seat_price is not None:
+    if _by_plan(report):
+        headers.append(f"Seat price ({_currency(report)})")
+    if report.priced:
         headers.append(f"Est. monthly true-up ({_currency(report)})")
     return headers
+
+
+def _by_plan(report: Report) -> bool:
+    """Priced per license type: each row shows its own seat price, the summary each plan's."""
+    return report.prices is not None and report.prices.by_plan
 
 
 def _currency(report: Report) -> str:
     return "".join(c for c in report.currency if c.isalnum())[:8] or "CUR"
 
 
-def _fields(overage: Overage, *, priced: bool) -> list[Field]:
+def _fields(overage: Overage, report: Report) -> list[Field]:
     """One row in column order; text is the platform's (cleaned), the rest is typed."""
     company = overage.company
     fields: list[Field] = [
@@ -139,9 +147,16 @@ def _fields(overage: Overage, *, priced: bool) -> list[Field]:
         _clean(", ".join(company.tags)),
         _platform_date(company.created),
     ]
-    if priced:
-        fields.append(overage.true_up)
-    return fields
+    return fields + _price_fields(overage, report)
+
+
+def _price_fields(overage: Overage, report: Report) -> list[Field]:
+    """The seat price (per plan only) and the true-up; NO_PRICE where the plan has none."""
+    if report.prices is None:
+        return []
+    price = report.prices.price_of(overage.company.license_type)
+    true_up: Field = NO_PRICE if price is None else overage.true_up
+    return [price, true_up] if report.prices.by_plan else [true_up]
 
 
 def _totals(report: Report) -> dict[str, Field]:
@@ -250,8 +265,7 @@ def _money_format(report: Report) -> str:
 
 def _write_over_limit(ws: Worksheet, report: Report, styles: _Styles) -> None:
     headers = _headers(report)
-    priced = report.seat_price is not None
-    formats = [fmt for _, fmt, _ in _COLUMNS] + ([styles.money] if priced else [])
+    formats = [fmt for _, fmt, _ in _COLUMNS] + [styles.money] * (len(headers) - len(_COLUMNS))
     for col, width in enumerate(_widths(report)):
         ws.set_column(col, col, width)
     ws.freeze_panes(1, 0)
@@ -259,22 +273,16 @@ def _write_over_limit(ws: Worksheet, report: Report, styles: _Styles) -> None:
     last_row = len(report.overages)  # zero-based: the header is row 0
     ws.autofilter(0, 0, last_row, len(headers) - 1)
     _write_row(ws, 0, headers, [styles.bold] * len(headers))
-    _write_data_rows(ws, report, [styles.get(fmt) for fmt in formats], priced=priced)
+    _write_data_rows(ws, report, [styles.get(fmt) for fmt in formats])
     _write_totals_row(ws, last_row + 1, report, headers, formats, styles)
 
 
-def _write_data_rows(
-    ws: Worksheet,
-    report: Report,
-    cell_styles: list[Format | None],
-    *,
-    priced: bool,
-) -> None:
+def _write_data_rows(ws: Worksheet, report: Report, cell_styles: list[Format | None]) -> None:
     """The company rows, in order: _put inlined, as this loop writes every cell of the sheet."""
     write_string, write_number = ws.write_string, ws.write_number
     write_boolean, write_datetime = ws.write_boolean, ws.write_datetime
     for row, overage in enumerate(report.overages, start=1):
-        for col, value in enumerate(_fields(overage, priced=priced)):
+        for col, value in enumerate(_fields(overage, report)):
             if value is None:
                 continue
             kind = type(value)
@@ -303,7 +311,7 @@ def _write_totals_row(
         headers[1]: report.companies_over,
         **_totals(report),
     }
-    if report.seat_price is not None:
+    if report.priced:
         values[headers[-1]] = report.true_up
     row_formats = [formats[0], _COUNT, *formats[2:]]
     _write_row(
@@ -319,7 +327,9 @@ def _widths(report: Report) -> list[float]:
     longest = max((len(o.company.name) for o in report.overages), default=0)
     widths = [width for _, _, width in _COLUMNS]
     widths[0] = float(min(max(widths[0], longest + 2), 60))
-    if report.seat_price is not None:
+    if _by_plan(report):
+        widths.append(16)
+    if report.priced:
         widths.append(26)
     return widths
 
@@ -341,7 +351,9 @@ def _write_summary(
     filter_text: str,
     trend: Sequence[tuple[datetime, int]],
 ) -> None:
-    for col, width in enumerate((34, 22, 18, 4)):
+    # priced per plan, the plan table takes a fourth column and the charts move one over
+    widths, charts_at = ((34, 22, 18, 22, 3), "F") if _by_plan(report) else ((34, 22, 18, 4), "E")
+    for col, width in enumerate(widths):
         ws.set_column(col, col, width)
     ws.set_landscape()
     ws.set_paper(9)  # A4
@@ -353,6 +365,9 @@ def _write_summary(
     rows.append([])
     rows += _facts(report, styles, generated_at=generated_at, zone=zone, filter_text=filter_text)
     rows.append([])
+    if _by_plan(report):
+        rows += _plan_table(report, styles)
+        rows.append([])
     top_start = len(rows) + 1
     top = _biggest(report)
     rows += _top_table(top)
@@ -363,9 +378,9 @@ def _write_summary(
     for index, cells in enumerate(rows):
         for col, (value, fmt, bold) in enumerate(cells):
             _put(ws, index, col, value, styles.get(fmt, bold=bold))
-    _add_top_chart(book, ws, top, header_row=top_start)
+    _add_top_chart(book, ws, top, header_row=top_start, column=charts_at)
     if len(trend) >= 2:
-        _add_trend_chart(book, ws, trend, zone, header_row=trend_start)
+        _add_trend_chart(book, ws, trend, zone, header_row=trend_start, column=charts_at)
 
 
 def _facts(
@@ -377,15 +392,45 @@ def _facts(
         ("of which limit unknown", report.limit_unknown, _THOUSANDS),
         ("Seats over in total", report.seats_over, _THOUSANDS),
     ]
-    if report.seat_price is not None:
+    if report.priced:
         facts.append(("Est. monthly true-up", report.true_up, styles.money))
+    if report.seat_price is not None:
         facts.append(("Seat price per month", report.seat_price, styles.money))
+    if report.unpriced:
+        facts.append(("of which no price set", len(report.unpriced), _COUNT))
     rows: list[_Row] = [[(label, None, False), (value, fmt, False)] for label, value, fmt in facts]
     rows.append(_moment_row("Generated at", _local(generated_at, zone), zone_name))
     rows.append(_moment_row("Data fetched at", _local(report.fetched_at, zone), zone_name))
     rows.append([("Source", None, False), (_clean(report.source) or "not recorded", None, False)])
     rows.append([("Filter", None, False), (_clean(filter_text), None, False)])
     return rows
+
+
+def _plan_table(report: Report, styles: _Styles) -> list[_Row]:
+    """The true-up per plan and in all; a plan with no price shows none, and NO_PRICE."""
+    header: _Row = [
+        (label, None, True)
+        for label in ("True-up per plan", "Seat price per month", "Seats over", "True-up")
+    ]
+    rows = [header] + [_plan_row(total, styles) for total in report.plan_totals()]
+    rows.append(
+        [
+            ("All plans", None, True),
+            (None, None, True),
+            (report.seats_over, _THOUSANDS, True),
+            (report.true_up, styles.money, True),
+        ]
+    )
+    return rows
+
+
+def _plan_row(total: PlanTotal, styles: _Styles) -> _Row:
+    return [
+        (_clean(total.plan), None, False),
+        (total.price, styles.money, False),
+        (total.seats_over, _THOUSANDS, False),
+        (NO_PRICE, None, False) if total.true_up is None else (total.true_up, styles.money, False),
+    ]
 
 
 def _moment_row(label: str, moment: datetime | None, zone_name: str) -> _Row:
@@ -417,7 +462,9 @@ def _summary_range(column: str, first: int, last: int) -> str:
     return f"='{SUMMARY_SHEET}'!${column}${first}:${column}${last}"
 
 
-def _add_top_chart(book: Workbook, ws: Worksheet, top: list[Overage], *, header_row: int) -> None:
+def _add_top_chart(
+    book: Workbook, ws: Worksheet, top: list[Overage], *, header_row: int, column: str
+) -> None:
     if not top:
         return
     chart = book.add_chart({"type": "bar"})  # horizontal bars: long company names stay readable
@@ -442,7 +489,7 @@ def _add_top_chart(book: Workbook, ws: Worksheet, top: list[Overage], *, header_
     # with the seat axis kept at the bottom
     chart.set_y_axis({"reverse": True, "crossing": "max"})
     chart.set_size({"width": _cm_to_px(18), "height": _cm_to_px(9)})
-    ws.insert_chart("E3", chart)
+    ws.insert_chart(f"{column}3", chart)
 
 
 def _add_trend_chart(
@@ -452,6 +499,7 @@ def _add_trend_chart(
     zone: ZoneInfo,
     *,
     header_row: int,
+    column: str,
 ) -> None:
     chart = book.add_chart({"type": "line"})
     if chart is None:
@@ -472,7 +520,7 @@ def _add_trend_chart(
     chart.set_legend({"none": True})
     chart.set_x_axis({"num_format": _DATE, "text_axis": True})  # one tick per digest
     chart.set_size({"width": _cm_to_px(18), "height": _cm_to_px(7.5)})
-    ws.insert_chart("E22", chart)
+    ws.insert_chart(f"{column}22", chart)
 
 
 def _excel_serial(moment: datetime, zone: ZoneInfo) -> float:
@@ -503,20 +551,20 @@ def build_csv(report: Report) -> bytes:
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
-    writer.writerow(_headers(report))
-    priced = report.seat_price is not None
-    formatters = _csv_formatters(priced=priced)
+    headers = _headers(report)
+    writer.writerow(headers)
+    formatters = _csv_formatters(len(headers))
     for overage in report.overages:
-        fields = _fields(overage, priced=priced)
+        fields = _fields(overage, report)
         writer.writerow([format_(value) for value, format_ in zip(fields, formatters, strict=True)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _csv_formatters(*, priced: bool) -> list[Callable[[Field], _CsvCell]]:
+def _csv_formatters(columns: int) -> list[Callable[[Field], _CsvCell]]:
     formatters: list[Callable[[Field], _CsvCell]] = [
         _csv_percent if fmt == _PERCENT else _csv_value for _, fmt, _ in _COLUMNS
     ]
-    return formatters + ([_csv_value] if priced else [])
+    return formatters + [_csv_value] * (columns - len(_COLUMNS))  # the money columns
 
 
 def _csv_percent(value: Field) -> _CsvCell:

@@ -20,9 +20,10 @@ _TALLY_KEY = "system_tally"
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's Slack or Keepnet settings."""
     for name in list(os.environ):
-        if name.startswith(("SLACK_", "KEEPNET_", "DIGEST_", "ALLOWED_")) or name in (
+        if name.startswith(("SLACK_", "KEEPNET_", "DIGEST_", "ALLOWED_", "CASE_")) or name in (
             "DATABASE_URL",
             "SEAT_PRICE",
+            "SEAT_PRICES",
             "CACHE_SECONDS",
         ):
             monkeypatch.delenv(name, raising=False)

@@ -36,6 +36,9 @@ def test_defaults_match_the_product_contract() -> None:
     assert settings.alert_channel is None  # no alerts unless a channel is named
     assert settings.alert_schedule == "0 * * * *"
     assert settings.admin_user_ids == frozenset()
+    assert settings.seat_prices == {}
+    assert settings.case_reminder_days == 14
+    assert settings.case_editor_ids == frozenset()
     assert not settings.socket_mode
 
 
@@ -161,9 +164,114 @@ def test_dotenv_is_read_from_the_start_directory_and_the_environment_wins(
 
 
 @pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "Enterprise=4.50,Professional=3.20,*=4.00",
+            {"Enterprise": "4.50", "Professional": "3.20", "*": "4.00"},
+        ),
+        (" Enterprise = 4.50 , , Pro Plus=0 ,", {"Enterprise": "4.50", "Pro Plus": "0"}),
+        ("*=4", {"*": "4"}),
+        ("Enterprise=1e1", {"Enterprise": "10"}),
+        ("Kurumsal Lisans=12.345", {"Kurumsal Lisans": "12.345"}),
+        ("@Plan=2.5", {"@Plan": "2.5"}),  # a name is any text: it is matched, never run
+    ],
+)
+def test_seat_prices_are_a_price_per_license_type(value: str, expected: dict[str, str]) -> None:
+    prices = Settings.from_env({"SEAT_PRICES": value}).seat_prices
+
+    assert prices == {plan: Decimal(price) for plan, price in expected.items()}
+    assert all(type(price) is Decimal for price in prices.values())
+
+
+def test_seat_prices_cannot_be_changed_and_leave_the_settings_hashable() -> None:
+    settings = Settings.from_env({"SEAT_PRICES": "Enterprise=4.50"})
+
+    with pytest.raises(TypeError):
+        settings.seat_prices["Enterprise"] = Decimal(0)  # type: ignore[index]
+    assert hash(settings) == hash(Settings.from_env({"SEAT_PRICES": "Enterprise=4.50"}))
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("Enterprise", "('Enterprise' is not license type=price)"),
+        ("Enterprise=", "('' is not a price like 4.50)"),
+        ("Enterprise=cheap", "('cheap' is not a price like 4.50)"),
+        ("Enterprise=-1", "('-1' is not a price like 4.50)"),
+        ("Enterprise=NaN", "('NaN' is not a price like 4.50)"),
+        ("Enterprise=Infinity", "('Infinity' is not a price like 4.50)"),
+        ("Enterprise=4,50", "('50' is not license type=price)"),
+        ("=4.50", "('=4.50' is not license type=price)"),
+        ("=SUM(1)=2.5", "('=SUM(1)=2.5' is not license type=price)"),
+        ("Enterprise=1,enterprise =2", "('enterprise' is named twice)"),
+        ("Pro  Plus=1,pro plus=2", "('pro plus' is named twice)"),
+        ("*=1,*=2", "('*' is named twice)"),
+        (",", "(no entry)"),
+    ],
+)
+def test_a_malformed_seat_prices_entry_is_one_line_naming_it(value: str, why: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"SEAT_PRICES": value})
+
+    message = str(caught.value)
+    assert message.startswith("SEAT_PRICES must be a comma list of license type=price like")
+    assert why in message
+    assert message.endswith(f"got {value!r}")
+    assert "\n" not in message
+
+
+def test_one_price_and_prices_per_plan_together_are_refused_naming_both() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"SEAT_PRICE": "4.00", "SEAT_PRICES": "Enterprise=4.50"})
+
+    message = str(caught.value)
+    assert message.startswith(
+        "SEAT_PRICE and SEAT_PRICES are both set ('4.00' and 'Enterprise=4.50')"
+    )
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("env", "days", "editors"),
+    [
+        ({}, 14, frozenset()),
+        ({"CASE_REMINDER_DAYS": " 7 ", "CASE_EDITOR_IDS": "U1, U2,,"}, 7, {"U1", "U2"}),
+        ({"CASE_REMINDER_DAYS": "1", "CASE_EDITOR_IDS": " "}, 1, frozenset()),
+        ({"CASE_REMINDER_DAYS": "3650"}, 3650, frozenset()),
+    ],
+)
+def test_case_settings_are_read(env: dict[str, str], days: int, editors: frozenset[str]) -> None:
+    settings = Settings.from_env(env)
+
+    assert settings.case_reminder_days == days
+    assert settings.case_editor_ids == editors
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("CASE_REMINDER_DAYS", "0", "CASE_REMINDER_DAYS must be a whole number from 1 to 3650"),
+        ("CASE_REMINDER_DAYS", "-3", "got '-3'"),
+        ("CASE_REMINDER_DAYS", "2.5", "got '2.5'"),
+        ("CASE_REMINDER_DAYS", "two weeks", "got 'two weeks'"),
+        ("CASE_REMINDER_DAYS", "3651", "got '3651'"),
+        ("CASE_EDITOR_IDS", "U1,<@U2>", "CASE_EDITOR_IDS must be a comma list of Slack IDs"),
+    ],
+)
+def test_a_bad_case_setting_names_the_variable(name: str, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({name: value})
+
+    assert expected in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("env", "needle"),
     [
         ({"KEEPNET_PAGE_SIZE": "ten"}, "KEEPNET_PAGE_SIZE"),
+        ({"SEAT_PRICE": "1", "SEAT_PRICES": "*=2"}, "SEAT_PRICE and SEAT_PRICES"),
         ({"DIGEST_TIMEZONE": "Nowhere/City"}, "DIGEST_TIMEZONE"),
         ({"DIGEST_SCHEDULE": "0 0 30 2 *"}, "DIGEST_SCHEDULE"),
         ({"ALERT_SCHEDULE": "61 * * * *"}, "ALERT_SCHEDULE"),

@@ -18,7 +18,14 @@ PACKAGES = ("bot", "handlers")
 
 # the layers, lowest first; a name stands for the module or the package and its submodules
 BASE = ("bot.config", "bot.errors", "bot.crontab", "bot.logs")
-PURE = ("bot.overage", "bot.digest", "bot.render_slack", "bot.workbook", "bot.grammar")
+PURE = (
+    "bot.overage",
+    "bot.digest",
+    "bot.render_slack",
+    "bot.workbook",
+    "bot.grammar",
+    "bot.cases",
+)
 EDGES = ("bot.keepnet", "bot.store", "bot.publish")
 SERVICES = ("bot.services",)
 TIMER = ("bot.schedule",)

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.config import Settings
 from bot.overage import (
+    NO_LICENSE_TYPE,
+    Company,
+    PlanTotal,
+    Prices,
+    Report,
     build_report,
     parse_company,
     parse_limit,
@@ -20,6 +26,25 @@ from bot.overage import (
 from tests.companies import company
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def plan_company(
+    cid: str,
+    limit: int | None,
+    users: int,
+    *,
+    name: str = "",
+    limited: bool = True,
+    plan: str = "",
+) -> Company:
+    return Company(
+        company_id=cid,
+        name=name or f"Company {cid}",
+        limit=limit,
+        target_users=users,
+        limited=limited,
+        license_type=plan,
+    )
 
 
 @pytest.mark.parametrize(
@@ -284,6 +309,207 @@ def test_empty_report() -> None:
     report = build_report([], fetched_at=NOW, seat_price=Decimal(5))
     assert report.companies_over == 0 and report.seats_over == 0
     assert report.true_up == Decimal(0)
+
+
+# --- prices per plan ---------------------------------------------------------------------------
+
+PER_PLAN = Prices.configured(
+    seat_price=None,
+    seat_prices=Settings.from_env(
+        {"SEAT_PRICES": "Enterprise=4.50,Professional=3.20,*=4.00"}
+    ).seat_prices,
+)
+NAMED_ONLY = Prices(plans=(("Enterprise", Decimal("4.50")), ("Kurumsal Lisans", Decimal("1.05"))))
+
+
+@pytest.mark.parametrize(
+    ("prices", "license_type", "price", "plan"),
+    [
+        (PER_PLAN, "Enterprise", "4.50", "Enterprise"),
+        (PER_PLAN, "enterprise", "4.50", "Enterprise"),
+        (PER_PLAN, "  ENTERPRISE\t", "4.50", "Enterprise"),
+        (PER_PLAN, "Professional", "3.20", "Professional"),
+        (PER_PLAN, "Enterprise Plus", "4.00", "Enterprise Plus"),  # not Enterprise: the rest
+        (PER_PLAN, "Basic  Tier", "4.00", "Basic Tier"),
+        (PER_PLAN, "", "4.00", NO_LICENSE_TYPE),
+        (PER_PLAN, "*", "4.00", "*"),
+        (NAMED_ONLY, "kurumsal   lisans", "1.05", "Kurumsal Lisans"),
+        (NAMED_ONLY, "KURUMSAL LİSANS", None, "KURUMSAL LİSANS"),  # dotted İ is another letter
+        (NAMED_ONLY, "Basic", None, "Basic"),
+        (NAMED_ONLY, "", None, NO_LICENSE_TYPE),
+        (Prices.single(Decimal("2.5")), "Enterprise", "2.5", "Enterprise"),
+        (Prices.single(Decimal("2.5")), "", "2.5", NO_LICENSE_TYPE),
+    ],
+)
+def test_a_license_type_is_priced_by_its_plan_or_the_rest(
+    prices: Prices | None, license_type: str, price: str | None, plan: str
+) -> None:
+    assert prices is not None
+    assert prices.price_of(license_type) == (None if price is None else Decimal(price))
+    assert prices.plan_of(license_type) == plan
+
+
+@pytest.mark.parametrize(
+    ("env", "by_plan", "rest"),
+    [
+        ({}, None, None),
+        ({"SEAT_PRICE": "4.50"}, False, "4.50"),
+        ({"SEAT_PRICES": "*=4.50"}, False, "4.50"),  # the one price, written the other way
+        ({"SEAT_PRICES": "Enterprise=4.50"}, True, None),
+        ({"SEAT_PRICES": "Enterprise=4.50,*=1"}, True, "1"),
+    ],
+)
+def test_prices_are_configured_by_either_setting(
+    env: dict[str, str], by_plan: bool | None, rest: str | None
+) -> None:
+    settings = Settings.from_env(env)
+    prices = Prices.configured(seat_price=settings.seat_price, seat_prices=settings.seat_prices)
+
+    if by_plan is None:
+        assert prices is None
+        return
+    assert prices is not None
+    assert prices.by_plan is by_plan
+    assert prices.rest == (None if rest is None else Decimal(rest))
+
+
+def test_each_true_up_follows_its_plan_and_the_plans_add_up_exactly() -> None:
+    report = build_report(
+        [
+            plan_company("e1", 100, 103, plan="Enterprise"),
+            plan_company("e2", 10, 11, plan="enterprise "),
+            plan_company("p1", 10, 17, plan="Professional"),
+            plan_company("b1", 10, 12, plan="Basic"),
+            plan_company("b2", 10, 11, plan="BASIC"),
+            plan_company("n1", 10, 19, plan=""),
+            plan_company("u1", None, 50, plan="Professional"),  # limit unknown: no seats to price
+        ],
+        fetched_at=NOW,
+        prices=PER_PLAN,
+        currency="EUR",
+    )
+
+    assert {o.company.company_id: o.true_up for o in report.overages} == {
+        "e1": Decimal("13.50"),
+        "e2": Decimal("4.50"),
+        "p1": Decimal("22.40"),
+        "b1": Decimal("8.00"),
+        "b2": Decimal("4.00"),
+        "n1": Decimal("36.00"),
+        "u1": None,
+    }
+    assert report.plan_totals() == (
+        PlanTotal(NO_LICENSE_TYPE, Decimal("4.00"), 1, 9, Decimal("36.00")),
+        PlanTotal("Basic", Decimal("4.00"), 2, 3, Decimal("12.00")),
+        PlanTotal("Enterprise", Decimal("4.50"), 2, 4, Decimal("18.00")),
+        PlanTotal("Professional", Decimal("3.20"), 2, 7, Decimal("22.40")),
+    )
+    assert report.true_up == Decimal("88.40")
+    assert report.seat_price is None  # no one price
+    assert report.unpriced == ()
+
+
+def test_a_company_whose_plan_has_no_price_is_listed_never_priced_at_zero() -> None:
+    report = build_report(
+        [
+            plan_company("e", 10, 12, plan="Enterprise"),
+            plan_company("b", 10, 30, plan="Basic"),
+            plan_company("x", None, 5, plan="Basic"),
+            plan_company("n", 10, 11),
+        ],
+        fetched_at=NOW,
+        prices=NAMED_ONLY,
+    )
+
+    assert [o.company.company_id for o in report.unpriced] == ["b", "n", "x"]
+    assert all(o.true_up is None for o in report.unpriced)
+    assert report.plan_totals() == (
+        PlanTotal("Enterprise", Decimal("4.50"), 1, 2, Decimal("9.00")),
+        PlanTotal(NO_LICENSE_TYPE, None, 1, 1, None),
+        PlanTotal("Basic", None, 2, 20, None),
+    )
+    assert report.true_up == Decimal("9.00")  # of the priced only
+
+
+def test_nothing_priced_is_a_true_up_of_nothing_with_every_company_listed() -> None:
+    report = build_report(
+        [plan_company("b", 10, 30, plan="Basic")], fetched_at=NOW, prices=NAMED_ONLY
+    )
+
+    assert report.true_up == Decimal(0)
+    assert [o.company.company_id for o in report.unpriced] == ["b"]
+    assert report.plan_totals() == (PlanTotal("Basic", None, 1, 20, None),)
+
+
+def test_one_price_reads_as_before_with_totals_per_license_type() -> None:
+    rows = [plan_company("e", 10, 13, plan="Enterprise"), plan_company("b", 10, 12, plan="Basic")]
+    one = build_report(rows, fetched_at=NOW, seat_price=Decimal("0.10"))
+    direct = Report(overages=one.overages, fetched_at=NOW, seat_price=Decimal("0.10"))
+
+    for report in (one, direct):
+        assert report.seat_price == Decimal("0.10")
+        assert report.prices == Prices.single(Decimal("0.10"))
+        assert report.true_up == Decimal("0.50")
+        assert [(t.plan, t.true_up) for t in report.plan_totals()] == [
+            ("Basic", Decimal("0.20")),
+            ("Enterprise", Decimal("0.30")),
+        ]
+        assert report.unpriced == ()
+    assert build_report(rows, fetched_at=NOW).plan_totals() == ()
+    assert build_report(rows, fetched_at=NOW).unpriced == ()
+
+
+def test_one_price_and_prices_per_plan_are_not_given_together() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        build_report([], fetched_at=NOW, seat_price=Decimal(1), prices=PER_PLAN)
+    with pytest.raises(ValueError, match="not two different ones"):
+        Report(overages=(), fetched_at=NOW, seat_price=Decimal(1), prices=PER_PLAN)
+    assert Report(
+        overages=(), fetched_at=NOW, seat_price=Decimal(1), prices=Prices.single(Decimal(1))
+    ).true_up == Decimal(0)
+
+
+_PLANS = ["Enterprise", "enterprise", "Professional", "Basic", "", "=SUM(A1)", "<!here>"]
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(_PLANS),
+            st.one_of(st.none(), st.integers(0, 10**6)),
+            st.integers(0, 2 * 10**6),
+        ),
+        max_size=40,
+    ),
+    prices=st.dictionaries(
+        st.sampled_from(["Enterprise", "Professional", "*"]),
+        st.decimals(min_value=0, max_value=10**4, places=3, allow_nan=False),
+        max_size=3,
+    ),
+)
+def test_the_plans_add_up_to_the_total_exactly_whatever_the_rows(
+    rows: list[tuple[str, int | None, int]], prices: dict[str, Decimal]
+) -> None:
+    companies = [
+        plan_company(f"c{i}", limit, users, plan=plan)
+        for i, (plan, limit, users) in enumerate(rows)
+    ]
+    configured = Prices.configured(seat_price=None, seat_prices=prices)
+    report = build_report(companies, fetched_at=NOW, prices=configured)
+    totals = report.plan_totals()
+
+    if configured is None:
+        assert report.true_up is None and totals == () and report.unpriced == ()
+        return
+    priced = [o.true_up for o in report.overages if o.true_up is not None]
+    assert report.true_up == sum(priced, Decimal(0))
+    assert report.true_up == sum((t.true_up for t in totals if t.true_up is not None), Decimal(0))
+    assert sum(t.companies for t in totals) == report.companies_over
+    assert sum(t.seats_over for t in totals) == report.seats_over
+    assert len({t.plan.casefold() for t in totals}) == len(totals)
+    unpriced_plans = {t.plan.casefold() for t in totals if t.price is None}
+    unpriced = {configured.plan_of(o.company.license_type).casefold() for o in report.unpriced}
+    assert unpriced == unpriced_plans
 
 
 # --- complete or say so ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 from python_calamine import CalamineWorkbook
 
-from bot.overage import Company, Report, build_report, parse_company
+from bot.overage import Company, Prices, Report, build_report, parse_company
 from bot.workbook import (
     build_csv,
     build_xlsx,
@@ -467,6 +467,143 @@ def test_custom_filter_text_is_recorded() -> None:
     facts = summary_facts(xlsx(report([filled_company()]), filter_text="=reseller eq 'x'"))
 
     assert facts["Filter"] == "=reseller eq 'x'"
+
+
+# --- prices per plan ---------------------------------------------------------------------------
+
+CENT = Decimal("0.01")
+PLAN_PRICES = Prices(
+    plans=(("Enterprise", Decimal("4.50")), ("Professional", Decimal("3.20"))),
+    rest=Decimal("4.05"),
+)
+NAMED_ONLY = Prices(plans=(("Enterprise", Decimal("4.50")),))
+
+
+def cents(value: Any) -> Decimal:
+    """A money cell read back, as Decimal to the cent (a cell holds a binary float)."""
+    return Decimal(repr(value)).quantize(CENT)
+
+
+def by_header(data: bytes) -> list[dict[str, Any]]:
+    rows = sheet_rows(data)
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def plan_table(data: bytes) -> dict[str, list[Any]]:
+    summary = sheet_rows(data, "Summary")
+    start = next(i for i, row in enumerate(summary) if row[0] == "True-up per plan")
+    end = next(i for i, row in enumerate(summary) if row[0] == "All plans")
+    assert summary[start][:4] == [
+        "True-up per plan",
+        "Seat price per month",
+        "Seats over",
+        "True-up",
+    ]
+    return {str(row[0]): row[1:4] for row in summary[start + 1 : end + 1]}
+
+
+def test_priced_per_plan_each_row_shows_its_seat_price_and_no_price_set_is_never_zero() -> None:
+    rep = report(
+        [
+            filled_company("Ent", license_type="enterprise", users=103),
+            filled_company("Basic", license_type="Basic", users=110),
+            filled_company("Unknown", license_type="Enterprise", limit=None),
+        ],
+        prices=NAMED_ONLY,
+        currency="EUR",
+    )
+    data = xlsx(rep)
+    rows = {row["Company"]: row for row in by_header(data)}
+    ws = load_workbook(io.BytesIO(data))["Over limit"]
+
+    assert sheet_rows(data)[0] == [*HEADERS, "Seat price (EUR)", "Est. monthly true-up (EUR)"]
+    assert (rows["Ent"]["Seat price (EUR)"], rows["Ent"]["Est. monthly true-up (EUR)"]) == (
+        4.5,
+        13.5,
+    )
+    assert rows["Basic"]["Seat price (EUR)"] is None  # empty, not 0
+    assert rows["Basic"]["Est. monthly true-up (EUR)"] == "no price set"
+    assert rows["Unknown"]["Seat price (EUR)"] == 4.5
+    assert rows["Unknown"]["Est. monthly true-up (EUR)"] is None  # limit unknown: no seats
+    assert rows["Total"]["Est. monthly true-up (EUR)"] == 13.5
+    assert [row[0] for row in sheet_rows(data)[1:]] == ["Basic", "Ent", "Unknown", "Total"]
+    assert "EUR" in ws["O3"].number_format and "EUR" in ws["P3"].number_format
+    assert ws.auto_filter.ref == "A1:P4"
+    facts = summary_facts(data)
+    assert facts["Est. monthly true-up"] == 13.5
+    assert facts["of which no price set"] == 1
+    assert "Seat price per month" not in facts
+    assert plan_table(data) == {
+        "Enterprise": [4.5, 3, 13.5],
+        "Basic": [None, 10, "no price set"],
+        "All plans": [None, 13, 13.5],
+    }
+
+
+def test_workbook_true_ups_match_the_decimal_sums_per_plan_and_in_all_to_the_cent() -> None:
+    plans = ["Enterprise", "ENTERPRISE", "Professional", "Basic", "Trial", ""]
+    companies = [
+        filled_company(
+            f"C{i:03d}",
+            license_type=plans[i % len(plans)],
+            limit=10 + i,
+            users=10 + i + (i * 7919) % 1013 + 1,
+        )
+        for i in range(240)
+    ]
+    rep = report(companies, prices=PLAN_PRICES, currency="EUR")
+    data = xlsx(rep)
+    rows = by_header(data)
+    true_up = "Est. monthly true-up (EUR)"
+
+    per_plan: dict[str, Decimal] = {}
+    for row in rows[:-1]:
+        plan = PLAN_PRICES.plan_of(row["License type"] or "")
+        assert cents(row["Seat price (EUR)"]) == PLAN_PRICES.price_of(plan)
+        per_plan[plan] = per_plan.get(plan, Decimal(0)) + cents(row[true_up])
+    table = plan_table(data)
+    expected = {t.plan: t.true_up for t in rep.plan_totals()}
+
+    assert set(expected) == {"Enterprise", "Professional", "Basic", "Trial", "(no license type)"}
+    assert per_plan == expected
+    assert {plan: cents(cells[2]) for plan, cells in table.items() if plan != "All plans"} == (
+        expected
+    )
+    assert rep.true_up == sum(expected.values(), Decimal(0))
+    assert cents(table["All plans"][2]) == rep.true_up
+    assert cents(rows[-1][true_up]) == rep.true_up
+    assert cents(summary_facts(data)["Est. monthly true-up"]) == rep.true_up
+    assert sum(per_plan.values(), Decimal(0)) == rep.true_up
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_a_hostile_plan_name_is_text_in_the_plan_table(hostile: str) -> None:
+    data = xlsx(report([filled_company(license_type=hostile)], prices=NAMED_ONLY))
+    summary = part(data, "xl/worksheets/sheet2.xml")
+
+    assert hostile.strip() in {shown(plan) for plan in plan_table(data)}
+    assert "<f>" not in summary
+
+
+def test_priced_per_plan_the_charts_move_beside_the_wider_summary() -> None:
+    one = xlsx(report([filled_company()], seat_price=Decimal(1)))
+    per_plan = xlsx(report([filled_company()], prices=PLAN_PRICES))
+
+    assert "<xdr:col>4</xdr:col>" in part(one, "xl/drawings/drawing1.xml")  # E
+    assert "<xdr:col>5</xdr:col>" in part(per_plan, "xl/drawings/drawing1.xml")  # F
+    assert "True-up per plan" not in [row[0] for row in sheet_rows(one, "Summary")]
+    assert summary_facts(one)["Seat price per month"] == 1
+
+
+def test_csv_priced_per_plan_has_the_seat_price_and_says_no_price_set() -> None:
+    rep = report(
+        [filled_company("Ent", users=103), filled_company("Basic", license_type="Basic")],
+        prices=NAMED_ONLY,
+    )
+    rows = csv_rows(build_csv(rep))
+
+    assert rows[0][-2:] == ["Seat price (USD)", "Est. monthly true-up (USD)"]
+    assert [row[-2:] for row in rows[1:]] == [["", "no price set"], ["4.50", "13.50"]]
 
 
 # --- csv ---------------------------------------------------------------------------------------

@@ -413,9 +413,18 @@ def _totals(report: Report) -> Block:
     if report.limit_unknown:
         pairs.append(("Of which limit unknown", f"{report.limit_unknown:,}"))
     pairs.append(("Seats over in total", f"{report.seats_over:,}"))
-    if report.true_up is not None:
-        pairs.append(("Estimated monthly true-up", _money(report.true_up, report.currency)))
-    return _fields(pairs)
+    return _fields([*pairs, *_true_up_pairs(report)])
+
+
+def _true_up_pairs(report: Report) -> list[tuple[str, str]]:
+    """The true-up, and how many companies it leaves out because their plan has no price
+    (SEAT_PRICES without `*`): they are never priced at zero."""
+    if report.true_up is None:
+        return []
+    pairs = [("Estimated monthly true-up", _money(report.true_up, report.currency))]
+    if report.unpriced:
+        pairs.append(("No price set for their plan", f"{len(report.unpriced):,} companies"))
+    return pairs
 
 
 def _totals_text(report: Report) -> str:
@@ -426,6 +435,8 @@ def _totals_text(report: Report) -> str:
     )
     if report.true_up is not None:
         text += f", estimated true-up {_money(report.true_up, report.currency)} a month"
+    if report.unpriced:
+        text += f" ({len(report.unpriced):,} companies with no price set)"
     return text + "."
 
 

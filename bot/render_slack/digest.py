@@ -25,13 +25,13 @@ from bot.render_slack.blocks import (
     _line,
     _list_blocks,
     _message,
-    _money,
     _name,
     _nobody_over,
     _over_by,
     _ranking,
     _section,
     _shortfall,
+    _true_up_pairs,
     _with_shortfall,
     _zone,
 )
@@ -112,9 +112,7 @@ def _digest_body(diff: DigestDiff, rows: int) -> list[Block]:
     ]
     if report.limit_unknown:
         pairs.append(("Of which limit unknown", f"{report.limit_unknown:,}"))
-    if report.true_up is not None:
-        pairs.append(("Estimated monthly true-up", _money(report.true_up, report.currency)))
-    blocks = [_fields(pairs), *_shortfall(report)]
+    blocks = [_fields([*pairs, *_true_up_pairs(report)]), *_shortfall(report)]
     if diff.first:
         blocks.append(_context("This is the first digest: nothing to compare with yet."))
     went_over = [_line(n, o) for n, o in enumerate(diff.went_over[:rows], 1)]

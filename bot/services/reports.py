@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.keepnet import KeepnetClient
-from bot.overage import Report, build_report
+from bot.overage import Prices, Report, build_report
 
 
 class ReportCache:
@@ -73,7 +73,9 @@ class Reports:
             fetch.companies,
             fetched_at=fetch.fetched_at,
             source=self._keepnet.source,
-            seat_price=self._settings.seat_price,
+            prices=Prices.configured(
+                seat_price=self._settings.seat_price, seat_prices=self._settings.seat_prices
+            ),
             currency=self._settings.currency,
             platform_count=fetch.platform_count,
         )

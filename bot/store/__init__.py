@@ -1,17 +1,22 @@
-"""SQLAlchemy storage: digest runs claimed once per slot, their snapshots, alerts, subscriptions.
+"""SQLAlchemy storage: digest runs claimed once per slot, their snapshots, alerts, subscriptions,
+overage cases.
 
 `schema` holds the tables and the engine set-up, `database` the connection they share; the
-queries live by what they serve (`runs`, `snapshots`, `alerts`, `subscriptions`), each a mixin
-of Store, the one entry point.
+queries live by what they serve (`runs`, `snapshots`, `alerts`, `subscriptions`, `cases`), each
+a mixin of Store, the one entry point.
 """
 
 from __future__ import annotations
 
 from bot.store.alerts import AlertQueries
+from bot.store.cases import CaseHistory, CaseQueries, CaseSync
 from bot.store.runs import Run, RunQueries
 from bot.store.schema import (
     ALERTS,
     CADENCES,
+    CASE_EVENTS,
+    CASE_STATES,
+    CASES,
     CONNECT_TIMEOUT_S,
     DIGEST_CHANNELS,
     ERROR_CHARS,
@@ -31,6 +36,9 @@ from bot.store.subscriptions import Subscription, SubscriptionQueries
 __all__ = [
     "ALERTS",
     "CADENCES",
+    "CASES",
+    "CASE_EVENTS",
+    "CASE_STATES",
     "CONNECT_TIMEOUT_S",
     "DIGEST_CHANNELS",
     "ERROR_CHARS",
@@ -41,6 +49,8 @@ __all__ = [
     "SNAPSHOT_ROWS",
     "SQLITE_BUSY_TIMEOUT_MS",
     "SUBSCRIPTIONS",
+    "CaseHistory",
+    "CaseSync",
     "Run",
     "Store",
     "Subscription",
@@ -49,5 +59,5 @@ __all__ = [
 ]
 
 
-class Store(RunQueries, SnapshotQueries, AlertQueries, SubscriptionQueries):
+class Store(RunQueries, SnapshotQueries, AlertQueries, SubscriptionQueries, CaseQueries):
     """The bot's database: SQLite for one host, PostgreSQL for replicas; sync, thread-safe."""

@@ -16,6 +16,7 @@ CONNECT_TIMEOUT_S = 10
 ERROR_CHARS = 500
 KINDS = ("scheduled", "manual")
 CADENCES = ("weekly", "daily")
+CASE_STATES = ("new", "contacted", "invoiced", "snoozed", "waived", "resolved")
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -144,6 +145,67 @@ SUBSCRIPTIONS = sa.Table(
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.CheckConstraint("cadence IN ('weekly', 'daily')", name="ck_subscriptions_cadence"),
+)
+
+_CASE_STATE_IN = "IN (" + ", ".join(f"'{state}'" for state in CASE_STATES) + ")"
+
+# one overage episode of one company (bot.cases.Case); amounts are Decimal as text, exact on
+# every backend
+CASES = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("company_id", sa.String(128), nullable=False),
+    sa.Column("company_name", sa.Text, nullable=False),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("seats_over", sa.Integer),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("resume", sa.String(16)),  # the state a snoozed or waived case returns to
+    sa.Column("invoiced_seats", sa.Integer),
+    sa.Column("invoiced_amount", sa.String(40)),
+    sa.Column("invoice_ref", sa.String(100), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("snoozed_until", sa.Date),
+    sa.Column("waived_seats", sa.Integer),
+    sa.Column("closed_at", UTCDateTime()),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+    sa.Column("last_action", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("company_id", "opened_at", name="uq_cases_episode"),
+    sa.CheckConstraint(f"state {_CASE_STATE_IN}", name="ck_cases_state"),
+    # at most one open case per company, whichever process sees it go over first
+    sa.Index(
+        "uq_cases_open",
+        "company_id",
+        unique=True,
+        sqlite_where=sa.text("state <> 'resolved'"),
+        postgresql_where=sa.text("state <> 'resolved'"),
+    ),
+    sa.Index("ix_cases_state", "state"),
+)
+
+# a case's history: one entry per version, in the order the changes were made
+CASE_EVENTS = sa.Table(
+    "case_events",
+    metadata,
+    sa.Column(
+        "case_id", sa.Integer, sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("surface", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("from_state", sa.String(16), nullable=False),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("seats", sa.Integer),
+    sa.Column("amount", sa.String(40)),
+    sa.Column("reference", sa.String(100), nullable=False),
+    sa.Column("snoozed_until", sa.Date),
+    sa.Column("text", sa.Text, nullable=False),
 )
 
 

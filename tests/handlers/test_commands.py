@@ -7,11 +7,13 @@ import json
 import logging
 import re
 import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from bot.logs import FIELDS
+from bot.overage import parse_limit
 from bot.sandbox import is_flagged
 from tests.handlers.conftest import (
     StartBot,
@@ -451,3 +453,21 @@ async def test_names_with_mrkdwn_markers_show_as_themselves(start_bot: StartBot)
     assert header == {
         "type": "plain_text", "text": "Over-limit companies matching “alarm”", "emoji": False
     }  # fmt: skip
+
+
+async def test_prices_per_plan_price_each_company_by_its_plan_and_count_the_unpriced(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(SEAT_PRICES="Full Suite=2.50", CURRENCY="EUR")
+    listed = [c for c in flagged(bot) if c["isNumberOfUsersLimited"]]
+    known = [c for c in listed if parse_limit(c["numberOfUsers"]) is not None]
+    over = [c for c in known if c["targetUserCount"] > int(c["numberOfUsers"])]
+    over += [c for c in listed if parse_limit(c["numberOfUsers"]) is None]  # limit unknown
+    priced = [c for c in over if c["licenseTypeName"] == "Full Suite"]
+    assert priced and len(priced) < len(over)  # the sandbox has other plans too
+    seats = sum(c["targetUserCount"] - int(c["numberOfUsers"]) for c in priced if c in known)
+
+    text = all_text(await answer_to(bot, ""))
+
+    assert f"EUR {Decimal('2.50') * seats:,.2f}" in text
+    assert f"{len(over) - len(priced):,} companies" in text  # no price set: never priced at zero

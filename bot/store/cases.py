@@ -1,0 +1,350 @@
+"""Overage cases: opened and closed from a report, changed one version at a time, listed, and
+read back with their history."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bot.cases import (
+    FILTERS,
+    Action,
+    Case,
+    CaseEvent,
+    CaseFilter,
+    Change,
+    Edit,
+    State,
+    Surface,
+    apply,
+    company_key,
+    listing_order,
+    open_case,
+    resolve,
+    review,
+)
+from bot.errors import case_refused
+from bot.overage import Overage, Report, shortfall_note
+from bot.store.database import Database
+from bot.store.schema import CASE_EVENTS, CASES
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 500  # rows per multi-row INSERT, well under every driver's parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class CaseHistory:
+    """A case and every entry of its history, oldest first."""
+
+    case: Case
+    events: tuple[CaseEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSync:
+    """What one report did to the cases, each list by company ID."""
+
+    opened: tuple[Case, ...]  # companies newly over their limit
+    returned: tuple[Case, ...]  # snoozes ended, overages grown beyond what was covered
+    resolved: tuple[Case, ...]  # companies back under their limit
+
+
+class CaseQueries(Database):
+    """One case per overage episode, its changes, listings and history."""
+
+    def sync_cases(self, report: Report, *, at: datetime) -> CaseSync:
+        """Bring the cases in line with a report, in one transaction; a second call with the
+        same report changes nothing. A company over its limit without an open case gets a new
+        one; an open case is reviewed with the seats seen now (bot.cases.review); an open case
+        whose company is not in the report is resolved, but only when the report is complete:
+        when rows the platform counted could not be read (shortfall_note), nobody is taken as
+        back under. `at` is aware, in the zone snooze dates are read in."""
+        over = {company_key(o.company.ref): o for o in report.overages}
+        with self._begin() as conn:
+            current = {c.company_id: c for c in _select_cases(conn, _open(), lock=True)}
+            newly = [o for ref, o in over.items() if ref not in current]
+            opened = _open_cases(conn, self._insert(CASES), newly, at)
+            returned = _review_cases(conn, current, over, at)
+            gone = [c for ref, c in current.items() if ref not in over]
+            resolved = _resolve_cases(conn, gone, at) if shortfall_note(report) is None else []
+        return CaseSync(_by_company(opened), _by_company(returned), _by_company(resolved))
+
+    def change_case(
+        self, case_id: int, change: Change, edit: Edit, *, expected_version: int | None = None
+    ) -> tuple[Case, CaseEvent]:
+        """Make one person's change and record it, or refuse it (bot.cases.apply): a form
+        passes the version it was opened on and is refused with the case as it is now
+        (StaleCase) when that is not the current one; changes without a version (clicks) are
+        made one after the other, each on the version the one before it left."""
+        with self._begin() as conn:
+            found = _select_cases(conn, CASES.c.id == case_id, lock=True)
+            if not found:
+                raise case_refused("missing")
+            changed, event = apply(found[0], change, edit, expected_version=expected_version)
+            _update_cases(conn, [changed])
+            _insert_events(conn, [(case_id, event)])
+        log.info(
+            "case %s of company %s: %s by %s from %s, now %s (version %s)",
+            case_id,
+            changed.company_id,
+            event.action.value,
+            event.actor,
+            event.surface.value,
+            changed.state.value,
+            changed.version,
+        )
+        return changed, event
+
+    def case(self, case_id: int) -> Case | None:
+        with self._begin() as conn:
+            found = _select_cases(conn, CASES.c.id == case_id)
+        return found[0] if found else None
+
+    def case_history(self, case_id: int) -> CaseHistory | None:
+        """The case and its history, oldest entry first."""
+        with self._begin() as conn:
+            found = _select_cases(conn, CASES.c.id == case_id)
+            if not found:
+                return None
+            return CaseHistory(found[0], _events(conn, case_id))
+
+    def company_case(self, company_id: str) -> CaseHistory | None:
+        """A company's open case, else its latest resolved one, with its history."""
+        query = (
+            sa.select(CASES.c.id)
+            .where(CASES.c.company_id == company_id)
+            .order_by((CASES.c.state == State.RESOLVED.value), CASES.c.opened_at.desc())
+            .limit(1)
+        )
+        with self._begin() as conn:
+            case_id = conn.execute(query).scalar()
+        return None if case_id is None else self.case_history(case_id)
+
+    def cases(self, which: CaseFilter = "open", *, user: str | None = None) -> list[Case]:
+        """The cases of a listing, in listing order (bot.cases.listing_order): "open" (every
+        state but resolved), "mine" (the open cases `user` owns), "all", or one state."""
+        if which not in FILTERS:
+            raise ValueError(f"which must be one of {FILTERS}, got {which!r}")
+        if which == "mine" and not user:
+            raise ValueError("listing 'mine' needs the user")
+        condition: sa.ColumnElement[bool] = sa.true()
+        if which in ("open", "mine"):
+            condition = _open() if which == "open" else sa.and_(_open(), CASES.c.owner == user)
+        elif which != "all":
+            condition = CASES.c.state == str(which)
+        with self._begin() as conn:
+            return sorted(_select_cases(conn, condition), key=listing_order)
+
+    def find_cases(self, text: str, which: CaseFilter = "all") -> list[Case]:
+        """The cases of a listing whose company name contains text, in any letter case and
+        with runs of whitespace counted as one space, as Report.find reads names."""
+        needle = " ".join(text.casefold().split())
+        return [
+            c for c in self.cases(which) if needle in " ".join(c.company_name.casefold().split())
+        ]
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _open() -> sa.ColumnElement[bool]:
+    return CASES.c.state != State.RESOLVED.value
+
+
+def _select_cases(
+    conn: Connection, condition: sa.ColumnElement[bool], *, lock: bool = False
+) -> list[Case]:
+    """The cases that meet condition, by ID; locked until the transaction ends when asked
+    (PostgreSQL row locks; SQLite's one writer is already alone: see schema._sqlite_on_begin)."""
+    query = sa.select(CASES).where(condition).order_by(CASES.c.id)
+    if lock:
+        query = query.with_for_update()
+    return [_case_of(row) for row in conn.execute(query)]
+
+
+def _events(conn: Connection, case_id: int) -> tuple[CaseEvent, ...]:
+    query = (
+        sa.select(CASE_EVENTS)
+        .where(CASE_EVENTS.c.case_id == case_id)
+        .order_by(CASE_EVENTS.c.version)
+    )
+    return tuple(_event_of(row) for row in conn.execute(query))
+
+
+def _case_of(row: sa.Row[Any]) -> Case:
+    return Case(
+        id=row.id,
+        company_id=row.company_id,
+        company_name=row.company_name,
+        opened_at=row.opened_at,
+        updated_at=row.updated_at,
+        state=State(row.state),
+        seats_over=row.seats_over,
+        owner=row.owner,
+        resume=None if row.resume is None else State(row.resume),
+        invoiced_seats=row.invoiced_seats,
+        invoiced_amount=_decimal(row.invoiced_amount),
+        invoice_ref=row.invoice_ref,
+        reason=row.reason,
+        snoozed_until=row.snoozed_until,
+        waived_seats=row.waived_seats,
+        closed_at=row.closed_at,
+        updated_by=row.updated_by,
+        last_action=Action(row.last_action),
+        version=row.version,
+    )
+
+
+def _event_of(row: sa.Row[Any]) -> CaseEvent:
+    return CaseEvent(
+        version=row.version,
+        at=row.at,
+        actor=row.actor,
+        surface=Surface(row.surface),
+        action=Action(row.action),
+        before=State(row.from_state),
+        after=State(row.to_state),
+        owner=row.owner,
+        seats=row.seats,
+        amount=_decimal(row.amount),
+        reference=row.reference,
+        until=row.snoozed_until,
+        text=row.text,
+    )
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _open_cases(
+    conn: Connection, insert: Any, overages: Sequence[Overage], at: datetime
+) -> list[Case]:
+    """A new case for each, skipping a company another process opened one for meanwhile
+    (the one open case per company is the database's rule: uq_cases_open)."""
+    pairs = [
+        open_case(o.company.ref, o.company.name, seats_over=o.seats_over, at=at) for o in overages
+    ]
+    fresh = {case.company_id: (case, event) for case, event in pairs}
+    opened: list[Case] = []
+    events: list[tuple[int, CaseEvent]] = []
+    for chunk in _chunks(list(fresh.values())):
+        rows = [_case_values(case) for case, _ in chunk]
+        statement = insert.values(rows).on_conflict_do_nothing()
+        for case_id, company_id in conn.execute(
+            statement.returning(CASES.c.id, CASES.c.company_id)
+        ):
+            case, event = fresh[company_id]
+            opened.append(replace(case, id=case_id))
+            events.append((case_id, event))
+    _insert_events(conn, events)
+    return opened
+
+
+def _review_cases(
+    conn: Connection, current: Mapping[str, Case], over: Mapping[str, Overage], at: datetime
+) -> list[Case]:
+    """Each open case of a company still over, with what is seen now; those that returned."""
+    updates: list[Case] = []
+    returned: list[Case] = []
+    events: list[tuple[int, CaseEvent]] = []
+    for company_id, case in current.items():
+        overage = over.get(company_id)
+        if overage is None or case.id is None:
+            continue
+        reviewed, changes = review(
+            case, seats_over=overage.seats_over, company_name=overage.company.name, at=at
+        )
+        if reviewed != case:
+            updates.append(reviewed)
+        if changes:
+            returned.append(reviewed)
+            events += [(case.id, event) for event in changes]
+    _update_cases(conn, updates)
+    _insert_events(conn, events)
+    return returned
+
+
+def _resolve_cases(conn: Connection, cases: Sequence[Case], at: datetime) -> list[Case]:
+    resolutions = [(case.id, *resolve(case, at=at)) for case in cases if case.id is not None]
+    _update_cases(conn, [case for _, case, _ in resolutions])
+    _insert_events(conn, [(case_id, event) for case_id, _, event in resolutions])
+    return [case for _, case, _ in resolutions]
+
+
+def _update_cases(conn: Connection, cases: Sequence[Case]) -> None:
+    """Write the cases back, by ID: rows the transaction holds locked (_select_cases)."""
+    if cases:
+        statement = sa.update(CASES).where(CASES.c.id == sa.bindparam("case_id"))
+        conn.execute(statement, [{"case_id": case.id, **_case_values(case)} for case in cases])
+
+
+def _insert_events(conn: Connection, events: Sequence[tuple[int, CaseEvent]]) -> None:
+    if events:
+        conn.execute(sa.insert(CASE_EVENTS), [_event_values(i, event) for i, event in events])
+
+
+def _case_values(case: Case) -> dict[str, Any]:
+    return {
+        "company_id": case.company_id,
+        "company_name": case.company_name,
+        "opened_at": case.opened_at,
+        "state": case.state.value,
+        "seats_over": case.seats_over,
+        "owner": case.owner,
+        "resume": None if case.resume is None else case.resume.value,
+        "invoiced_seats": case.invoiced_seats,
+        "invoiced_amount": _text(case.invoiced_amount),
+        "invoice_ref": case.invoice_ref,
+        "reason": case.reason,
+        "snoozed_until": case.snoozed_until,
+        "waived_seats": case.waived_seats,
+        "closed_at": case.closed_at,
+        "updated_at": case.updated_at,
+        "updated_by": case.updated_by,
+        "last_action": case.last_action.value,
+        "version": case.version,
+    }
+
+
+def _event_values(case_id: int, event: CaseEvent) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "version": event.version,
+        "at": event.at,
+        "actor": event.actor,
+        "surface": event.surface.value,
+        "action": event.action.value,
+        "from_state": event.before.value,
+        "to_state": event.after.value,
+        "owner": event.owner,
+        "seats": event.seats,
+        "amount": _text(event.amount),
+        "reference": event.reference,
+        "snoozed_until": event.until,
+        "text": event.text,
+    }
+
+
+def _text(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
+
+
+def _by_company(cases: Sequence[Case]) -> tuple[Case, ...]:
+    return tuple(sorted(cases, key=lambda case: case.company_id))
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
