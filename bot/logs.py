@@ -28,7 +28,7 @@ ANYWHERE_FROM = 8
 SHORTEST = 3
 # the record attribute that carries an event's fields (see `event`)
 FIELDS = "event_fields"
-# the calls to the platform of the request being metered (see Meter); keepnet.py counts them
+# the calls to the platform of the request being metered (see Meter); bot.keepnet counts them
 upstream_calls: ContextVar[list[int] | None] = ContextVar("upstream_calls", default=None)
 
 
