@@ -1,8 +1,8 @@
 """The BotError family: the only home of user-facing failure text.
 
 A sentence said in more than one place, or by a listener or a service, is a factory on its
-class here (`NotInChannel.private(channel)`); the edges that know a cause (keepnet.py,
-publish.py, store.py) raise with theirs where they find it.
+class here (`NotInChannel.private(channel)`); the edges that know a cause (bot.keepnet,
+bot.publish, bot.store) raise with theirs where they find it.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""The Slack edge: the Web API calls the bot makes, who the bot is, the Socket Mode connection;
-Slack's error codes mapped to our errors, once."""
+"""The Web API calls the bot makes: post, upload, join, history, App Home, direct messages."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -11,212 +9,30 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_interval_calculators import (
-    BackoffRetryIntervalCalculator,
-    FixedValueRetryIntervalCalculator,
-)
-from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.web.file_upload_v2_result import FileUploadV2Result
 
 from bot.errors import (
-    TOO_BIG,
     ChannelNotFound,
     NotInChannel,
-    SlackAuthError,
     SlackBusy,
     SlackDeliveryError,
     SlackRefused,
 )
+from bot.publish.codes import _slack_code, error_code_and_status, slack_error
+from bot.publish.retries import _without_server_retries, retry_after_s
+from bot.publish.smaller import posting_smaller
 from bot.render_slack import Block, Message
 
 log = logging.getLogger(__name__)
 
-LEARN_TIMEOUT_S = 10.0  # how long the start waits for auth.test before going on without it
-MAX_RETRIES = 2
-MAX_RETRY_AFTER_S = 30  # a longer Retry-After fails now with "try again in N s"
 HISTORY_PAGE_SIZE = 200
 HISTORY_MAX_PAGES = 5
 
-_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
-_BUSY_ERRORS = frozenset(
-    {"service_unavailable", "fatal_error", "internal_error", "request_timeout"}
-)
-# Slack's answers to a post, an upload or a join that only someone in the channel can cure,
-# by inviting the bot there (the error lists of chat.postMessage, files.completeUploadExternal
-# and conversations.join); a join refused for any other reason is told the same way
-# (Publisher._join), and Slack's own code goes to the log
-_CHANNEL_ERRORS = frozenset(
-    {
-        "not_in_channel",
-        "is_archived",
-        "method_not_supported_for_channel_type",
-        "restricted_action",
-        "restricted_action_read_only_channel",
-        "restricted_action_thread_only_channel",
-        "restricted_action_non_threadable_channel",
-        "team_access_not_granted",
-    }
-)
-
 T = TypeVar("T")
 Send = Callable[[], Awaitable[AsyncSlackResponse]]
-
-
-class SlackRetry(AsyncRetryHandler):
-    """Retries a Web API call a bounded number of times: after a 429 when Retry-After is at
-    most MAX_RETRY_AFTER_S (waiting that long), and, with `server_errors`, after any 5xx or
-    a dropped connection. Without it only a connection that never opened is retried: a 500
-    can come after Slack accepted a message, and sending it again would post it twice."""
-
-    def __init__(
-        self,
-        max_retry_count: int = MAX_RETRIES,
-        interval_calculator: RetryIntervalCalculator | None = None,
-        *,
-        server_errors: bool = True,
-    ) -> None:
-        super().__init__(max_retry_count, interval_calculator or BackoffRetryIntervalCalculator())
-        self.server_errors = server_errors
-
-    def without_server_errors(self) -> SlackRetry:
-        return SlackRetry(self.max_retry_count, self.interval_calculator, server_errors=False)
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is not None:
-            if response.status_code == 429:
-                wait = retry_after_s(response.headers)
-                return wait is None or wait <= MAX_RETRY_AFTER_S
-            return self.server_errors and response.status_code >= 500
-        if isinstance(error, aiohttp.ClientConnectorError):  # nothing reached Slack
-            return True
-        return self.server_errors and isinstance(
-            error, aiohttp.ClientConnectionError | aiohttp.ClientOSError
-        )
-
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        if response is not None and response.status_code == 429:
-            wait = retry_after_s(response.headers)
-            duration = 1.0 if wait is None else float(wait)
-        else:
-            duration = self.interval_calculator.calculate_sleep_duration(state.current_attempt)
-        state.next_attempt_requested = True
-        await asyncio.sleep(duration)
-        state.increment_current_attempt()
-
-
-def retry_after_s(headers: Mapping[str, Any] | None) -> int | None:
-    """Slack's Retry-After in whole seconds, from headers whose values may be lists."""
-    for name, value in (headers or {}).items():
-        if name.lower() == "retry-after":
-            first = value[0] if isinstance(value, list | tuple) and value else value
-            text = str(first).strip()
-            return int(text) if text.isdigit() else None
-    return None
-
-
-def make_client(
-    token: str, base_url: str, *, max_retries: int = MAX_RETRIES, retry_wait_s: float | None = None
-) -> AsyncWebClient:
-    """A client that retries connection errors, any 5xx and 429 (after Retry-After).
-
-    `retry_wait_s` fixes the wait before a server-error retry; None backs off with jitter.
-    """
-    interval: RetryIntervalCalculator = (
-        BackoffRetryIntervalCalculator()
-        if retry_wait_s is None
-        else FixedValueRetryIntervalCalculator(retry_wait_s)
-    )
-    handler = SlackRetry(max_retries, interval)
-    return AsyncWebClient(token=token or None, base_url=base_url, retry_handlers=[handler])
-
-
-def _without_server_retries(client: AsyncWebClient) -> AsyncWebClient:
-    """The same client, but a 5xx or a dropped connection is final (429 is still retried)."""
-    handlers: list[AsyncRetryHandler] = [
-        h.without_server_errors() for h in client.retry_handlers if isinstance(h, SlackRetry)
-    ]
-    return AsyncWebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        retry_handlers=handlers,
-    )
-
-
-# Slack's answers to apps.connections.open that say the app-level token will not do
-_APP_TOKEN_ERRORS = _AUTH_ERRORS | {"missing_scope", "not_allowed_token_type", "no_permission"}
-
-
-async def open_socket_mode(client: AsyncWebClient, app_token: str) -> str:
-    """The WebSocket URL of a new Socket Mode connection, asked of Slack once: slack_sdk
-    asks again forever for a refused token, and a bad one must stop the start."""
-    try:
-        opened = await client.apps_connections_open(app_token=app_token)
-    except SlackApiError as exc:
-        code, status = error_code_and_status(exc)
-        if code in _APP_TOKEN_ERRORS:
-            raise SlackAuthError.app_token_refused(code) from None
-        raise SlackRefused(
-            f"Slack did not open a Socket Mode connection ({code or f'HTTP {status}'})."
-        ) from None
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise SlackBusy(
-            f"Slack could not be reached to open Socket Mode ({type(exc).__name__})."
-        ) from None
-    return str(opened["url"])
-
-
-def slack_error(
-    code: str | None,
-    *,
-    status: int,
-    action: str,
-    channel: str | None = None,
-    retry_after: int | None = None,
-) -> SlackDeliveryError:
-    """The one place that turns a Slack error code (or HTTP status) into our error."""
-    where = f" in {channel}" if channel else ""
-    if code in _AUTH_ERRORS:
-        return SlackAuthError("Slack did not accept the bot token.")
-    if code == "channel_not_found":
-        return ChannelNotFound.unknown(channel)
-    if code in _CHANNEL_ERRORS:
-        if code == "not_in_channel":
-            return NotInChannel.public(channel)
-        return NotInChannel.refused(channel)
-    if status == 429 or code == "ratelimited":
-        when = f"in {retry_after} s" if retry_after else "in a minute"
-        return SlackBusy(
-            f"Slack is rate-limiting us and did not complete the {action}{where}.",
-            hint=f"Try again {when}.",
-        )
-    if code in _BUSY_ERRORS or status >= 500:
-        return SlackBusy(f"Slack is busy and did not complete the {action}{where}.")
-    return SlackRefused(f"Slack refused the {action}{where} ({code or f'HTTP {status}'}).")
 
 
 class Poster(Protocol):
@@ -251,56 +67,6 @@ class Poster(Protocol):
     async def publish_home(self, user_id: str, blocks: list[Block]) -> None: ...
 
     async def open_dm(self, user_id: str) -> str: ...
-
-
-class Identity:
-    """Who the bot is, asked of Slack once (auth.test) and kept. Bolt's default asks again
-    for every request that arrives before the first answer, 50 calls for a burst of 50."""
-
-    def __init__(self, slack: AsyncWebClient) -> None:
-        self._slack = slack
-        self._lock = asyncio.Lock()
-        self._known: AuthorizeResult | None = None
-
-    async def authorize(self) -> AuthorizeResult:
-        async with self._lock:
-            if self._known is None:
-                response = await self._slack.auth_test()
-                self._known = AuthorizeResult.from_auth_test_response(
-                    auth_test_response=response, bot_token=self._slack.token
-                )
-        return self._known
-
-    async def learn(self) -> None:
-        """Ask now, before any request waits on the answer; if Slack cannot be asked yet,
-        the first request asks again."""
-        try:
-            async with asyncio.timeout(LEARN_TIMEOUT_S):
-                await self.authorize()
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("auth.test at start failed (%s): asked again on the first request",
-                        type(exc).__name__)  # fmt: skip
-
-
-class SocketMode:
-    """Bolt's Socket Mode connection: Slack pushes requests over it instead of HTTP."""
-
-    def __init__(self, handler: AsyncSocketModeHandler) -> None:
-        self._handler = handler
-
-    @classmethod
-    async def connect(cls, bolt: AsyncApp, client: AsyncWebClient, app_token: str) -> SocketMode:
-        """Connect with a URL asked of Slack once (see open_socket_mode)."""
-        handler = AsyncSocketModeHandler(bolt, app_token)
-        handler.client.wss_uri = await open_socket_mode(client, app_token)
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        return cls(handler)
-
-    async def is_connected(self) -> bool:
-        return bool(await self._handler.client.is_connected())
-
-    async def close(self) -> None:
-        await self._handler.close_async()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,55 +283,12 @@ class Publisher:
             raise SlackBusy(f"Slack could not be reached for the {action}.") from exc
 
 
-# --- a message Slack refuses as too long or invalid: a smaller one instead --------------------
-
-
-# what Slack answers for a message whose blocks carry too much text, or that it cannot take
-async def posting_smaller(post: Callable[[Message], Awaitable[str]], message: Message) -> str:
-    """Post the message; when Slack refuses it as too long or invalid, post each of its
-    smaller versions (fewer rows, "…and N more") in turn, never the same payload again. Any
-    other refusal, or the smallest refused too, travels on."""
-    *larger, smallest = [message, *message.smaller]
-    for candidate in larger:
-        try:
-            return await post(candidate)
-        except SlackRefused as exc:
-            code = _too_big_code(exc)
-            if code is None:
-                raise
-            log.warning("Slack refused a message (%s): posting a smaller one", code)
-    return await post(smallest)
-
-
-def _too_big_code(exc: SlackRefused) -> str | None:
-    cause = exc.__cause__
-    if not isinstance(cause, SlackApiError):
-        return None
-    code, _ = error_code_and_status(cause)
-    return code if code in TOO_BIG else None
-
-
 def _content(message: Message) -> dict[str, Any]:
     return {
         "text": message.text,
         "blocks": message.blocks or None,
         "attachments": message.attachments or None,
     }
-
-
-def error_code_and_status(exc: SlackApiError) -> tuple[str | None, int]:
-    """Slack's error code (None when the answer was not Slack's JSON, a proxy's 404 page)
-    and the HTTP status."""
-    response = exc.response
-    data = getattr(response, "data", None)
-    code = data.get("error") if isinstance(data, dict) else None
-    return (str(code) if code else None), int(getattr(response, "status_code", 0) or 0)
-
-
-def _slack_code(exc: BaseException) -> str | None:
-    """The Slack error code behind one of our errors, from the exception it was raised from."""
-    cause = exc.__cause__
-    return error_code_and_status(cause)[0] if isinstance(cause, SlackApiError) else None
 
 
 def _granted_scopes(headers: Mapping[str, Any]) -> frozenset[str] | None:
