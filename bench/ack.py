@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -48,12 +48,13 @@ ACK_TARGET_S = 0.300
 ANSWER_TARGET_S = 3.0
 
 
-def _serve_app(settings: Settings | None, port_out: Connection) -> None:
+def _serve_app(env: Mapping[str, str] | None, port_out: Connection) -> None:
     """The child process: the real app (or, given None, the baseline) on a loopback port until
-    its parent closes the pipe."""
+    its parent closes the pipe. It is given the environment, not Settings, which holds a
+    read-only mapping that cannot be pickled across the spawn."""
 
     async def serve() -> None:
-        runtime = None if settings is None else await build_runtime(settings)
+        runtime = None if env is None else await build_runtime(Settings.from_env(env))
         app = _floor_app() if runtime is None else build_web_app(runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -92,12 +93,12 @@ def _wait_for_eof(pipe: Connection) -> None:
 
 
 @contextmanager
-def app_process(settings: Settings | None) -> Iterator[str]:
+def app_process(env: Mapping[str, str] | None) -> Iterator[str]:
     """The app (or, given None, the baseline) in a process of its own, so the fakes and the
     load share no interpreter with it."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    child = context.Process(target=_serve_app, args=(settings, theirs), name="overage-app")
+    child = context.Process(target=_serve_app, args=(env, theirs), name="overage-app")
     child.start()
     try:
         if not ours.poll(60):
@@ -196,19 +197,17 @@ def main() -> int:
         slack.run_in_thread() as slack_url,
     ):
         sandbox.switches.latency_s = args.latency
-        settings = Settings.from_env(
-            {
+        env = {
                 "KEEPNET_BASE_URL": keepnet_url, "KEEPNET_CLIENT_ID": sandbox.client_id,
                 "KEEPNET_CLIENT_SECRET": sandbox.client_secret, "SLACK_BOT_TOKEN": BOT_TOKEN,
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack_url,
                 "DATABASE_URL": f"sqlite:///{Path(folder) / 'bench.db'}", "LOG_LEVEL": "WARNING",
-            }
-        )  # fmt: skip
+        }  # fmt: skip
         with app_process(None) as url:
             floor = [asyncio.run(burst(url, slack, count=args.commands, answers=False))[0]
                      for _ in range(2)]  # fmt: skip
             floor_p99 = percentile(floor[1], 0.99)
-        with app_process(settings) as url:
+        with app_process(env) as url:
             print(
                 f"{args.commands} concurrent /overage; sandbox {args.companies:,} companies, "
                 f"{args.over:,} over, {args.latency * 1000:.0f} ms per request"
