@@ -22,6 +22,7 @@ from xlsxwriter import Workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from bot.invoice import Invoice, InvoiceLine
 from bot.overage import Overage, PlanTotal, Report, shortfall_note
 
 DEFAULT_FILTER = "isTargetUserCountExceededLimit = true"
@@ -79,6 +80,11 @@ Field = str | int | float | bool | datetime | date | Decimal | None
 
 def export_filename(fmt: str, today: date) -> str:
     return f"license-overage-{today.isoformat()}.{fmt}"
+
+
+def invoice_filename(period: str) -> str:
+    """The invoice CSV's name, by its billing period ("2026-12")."""
+    return f"license-overage-invoice-{period}.csv"
 
 
 # --- shared row model ------------------------------------------------------------------------
@@ -586,3 +592,53 @@ def _csv_value(value: Field) -> _CsvCell:
 def _neutralise(text: str) -> str:
     """OWASP CSV injection: a leading quote makes a spreadsheet read the cell as text."""
     return "'" + text if text.startswith(_CSV_TRIGGERS) else text
+
+
+# --- the invoice csv ---------------------------------------------------------------------------
+
+INVOICE_HEADERS = (
+    "Company",
+    "Company ID",
+    "Plan",
+    "Limit",
+    "Users",
+    "Seats over",
+    "Unit price",
+    "Amount",
+    "Currency",
+    "Period",
+    "Case state",
+    "Owner",
+    "Invoice reference",
+)
+
+
+def build_invoice_csv(invoice: Invoice) -> bytes:
+    """The invoice-ready CSV: one line per company to bill, safe as build_csv is (BOM, CRLF,
+    every text cell quoted, formulas neutralised, numbers bare). A plan with no price has no
+    unit price and NO_PRICE as its amount, never 0."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow(INVOICE_HEADERS)
+    for line in invoice.lines:
+        writer.writerow([_csv_value(value) for value in _invoice_fields(line, invoice)])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _invoice_fields(line: InvoiceLine, invoice: Invoice) -> list[Field]:
+    company, case = line.overage.company, line.case
+    return [
+        _clean(company.name),
+        _clean(company.company_id),
+        _clean(line.plan),
+        company.limit,
+        company.target_users,
+        line.seats_over,
+        line.unit_price,
+        NO_PRICE if line.amount is None else line.amount,
+        _clean(invoice.currency),
+        invoice.period,
+        "" if case is None else case.state.value,
+        "" if case is None or case.owner is None else _clean(case.owner),
+        "" if case is None else _clean(case.invoice_ref),
+    ]

@@ -22,6 +22,7 @@ EXPORT_CSV_BUTTON = "overage_export_csv"
 POST_TO_CHANNEL_BUTTON = "overage_post_to_channel"
 DETAILS_SELECT = "overage_company_details"
 REFRESH_HOME_BUTTON = "overage_refresh_home"
+EXPORT_INVOICE_BUTTON = "overage_export_invoice"
 
 # Slack's limits (docs.slack.dev/reference/block-kit), in UTF-16 code units as Slack counts
 # them; going over one fails the whole post
@@ -238,6 +239,11 @@ def _export_buttons() -> list[Block]:
         _button("Export workbook", EXPORT_BUTTON, "xlsx", style="primary"),
         _button("CSV", EXPORT_CSV_BUTTON, "csv"),
     ]
+
+
+def invoice_button() -> Block:
+    """The button that uploads the invoice CSV, for the case list."""
+    return _button("Invoice CSV", EXPORT_INVOICE_BUTTON, "invoice")
 
 
 def _post_button() -> Block:

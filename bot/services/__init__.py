@@ -99,6 +99,14 @@ class Services:
     async def post_summary(self, channel: str, *, user: str) -> str:
         return await self._exports.post_summary(channel, user=user)
 
+    # --- billing: the invoice CSV, case reminders --------------------------------------------
+
+    async def upload_invoice(self, channel: str, *, user: str) -> None:
+        await self._exports.upload_invoice(channel, user=user)
+
+    async def upload_invoice_to_dm(self, user: str) -> None:
+        await self._exports.upload_invoice_to_dm(user)
+
     # --- digests and alerts ------------------------------------------------------------------
 
     async def build_digest(self, channel: str) -> tuple[DigestDiff, Message]:

@@ -151,6 +151,20 @@ class CaseQueries(Database):
             c for c in self.cases(which) if needle in " ".join(c.company_name.casefold().split())
         ]
 
+    # --- what billing reads: invoices, reminders, the digest and the workbook ------------------
+
+    def invoiced_since(self, since: datetime) -> list[tuple[str, CaseEvent]]:
+        """Every invoice recorded from `since` on, of any case, with its company's ID; oldest
+        first."""
+        query = (
+            sa.select(CASES.c.company_id, CASE_EVENTS)
+            .join(CASES, CASES.c.id == CASE_EVENTS.c.case_id)
+            .where(CASE_EVENTS.c.action == Action.INVOICED.value, CASE_EVENTS.c.at >= since)
+            .order_by(CASE_EVENTS.c.at, CASE_EVENTS.c.case_id, CASE_EVENTS.c.version)
+        )
+        with self._begin() as conn:
+            return [(row.company_id, _event_of(row)) for row in conn.execute(query)]
+
 
 # --- reading -----------------------------------------------------------------------------------
 
