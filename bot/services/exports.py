@@ -4,6 +4,7 @@ file, the invoice CSV, or the summary posted for everyone there."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,16 +56,30 @@ class Exports:
         zone = self._settings.zone
         today = report.fetched_at.astimezone(zone).date()
         filename = workbook.export_filename(fmt, today)
+        cases = await asyncio.to_thread(self._case_records, report)
         if fmt == "csv":
-            content = await asyncio.to_thread(workbook.build_csv, report)
+            content = await asyncio.to_thread(
+                functools.partial(workbook.build_csv, report, cases=cases, zone=zone)
+            )
         else:
             if trend is None:
                 trend = await asyncio.to_thread(self._trend_for_workbook, report)
             points = [(p.taken_at, p.seats_over) for p in trend]
             content = await asyncio.to_thread(
-                workbook.build_xlsx, report, generated_at=self._now(), zone=zone, trend=points
-            )
+                functools.partial(
+                    workbook.build_xlsx, report, generated_at=self._now(), zone=zone,
+                    trend=points, cases=cases,
+                )
+            )  # fmt: skip
         return ExportFile(content, filename, f"License overage {today.isoformat()}")
+
+    def _case_records(self, report: Report) -> list[workbook.CaseRecord]:
+        """The cases the files show, synced with the report first (idempotent): the open
+        ones, and those closed since the month began (in DIGEST_TIMEZONE), with history."""
+        zone = self._settings.zone
+        self._store.sync_cases(report, at=self._now().astimezone(zone))
+        since = period_start(report.fetched_at, zone)
+        return [(h.case, h.events) for h in self._store.case_histories(closed_since=since)]
 
     def _trend_for_workbook(self, report: Report) -> tuple[TrendPoint, ...]:
         """Seats over at DIGEST_CHANNEL's last digests, then now: the summary sheet's chart."""

@@ -165,6 +165,26 @@ class CaseQueries(Database):
         with self._begin() as conn:
             return [(row.company_id, _event_of(row)) for row in conn.execute(query)]
 
+    def case_histories(self, *, closed_since: datetime) -> list[CaseHistory]:
+        """The open cases in listing order, then those closed from `closed_since` on, latest
+        first, each with its history (oldest entry first)."""
+        recent = sa.and_(CASES.c.state == State.RESOLVED.value, CASES.c.closed_at >= closed_since)
+        with self._begin() as conn:
+            found = _select_cases(conn, sa.or_(_open(), recent))
+            events: dict[int, list[CaseEvent]] = {}
+            ids = [case.id for case in found if case.id is not None]
+            for chunk in _chunks(ids):
+                query = (
+                    sa.select(CASE_EVENTS)
+                    .where(CASE_EVENTS.c.case_id.in_(chunk))
+                    .order_by(CASE_EVENTS.c.case_id, CASE_EVENTS.c.version)
+                )
+                for row in conn.execute(query):
+                    events.setdefault(row.case_id, []).append(_event_of(row))
+        opened = sorted((c for c in found if c.is_open), key=listing_order)
+        closed = sorted((c for c in found if not c.is_open), key=_closed_first)
+        return [CaseHistory(c, tuple(events.get(c.id or 0, ()))) for c in [*opened, *closed]]
+
 
 # --- reading -----------------------------------------------------------------------------------
 
@@ -353,6 +373,11 @@ def _event_values(case_id: int, event: CaseEvent) -> dict[str, Any]:
 
 def _text(amount: Decimal | None) -> str | None:
     return None if amount is None else str(amount)
+
+
+def _closed_first(case: Case) -> tuple[float, int]:
+    """Sort key of closed cases: the latest closed first."""
+    return (-(case.closed_at.timestamp() if case.closed_at else 0.0), case.id or 0)
 
 
 def _by_company(cases: Sequence[Case]) -> tuple[Case, ...]:

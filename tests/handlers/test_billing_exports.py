@@ -1,7 +1,8 @@
-"""`/overage export invoice` and the invoice button, over signed requests to the running app:
-the CSV uploaded into the channel (or the person's direct message from the Home tab), one
-line per company to bill, with the hostile names of the sandbox neutralised, and the
-companies already invoiced this month, waived or uncountable left out and counted."""
+"""The files billing works from, over signed requests to the running app: `/overage export
+invoice` and the invoice button (the CSV uploaded into the channel, or the person's direct
+message from the Home tab; one line per company to bill, the sandbox's hostile names
+neutralised; those already invoiced this month, waived or uncountable left out and counted),
+and the workbook's case columns and Cases sheet."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import csv
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
+
+from openpyxl import load_workbook
 
 from bot.cases import Edit, MarkInvoiced, Surface, Waive
 from bot.invoice import billing_period
 from bot.overage import Overage, Report
 from bot.render_slack import EXPORT_INVOICE_BUTTON
 from bot.sandbox.data import HOSTILE_NAMES
-from bot.workbook import INVOICE_HEADERS
+from bot.workbook import CASES_SHEET, INVOICE_HEADERS
 from tests.fakes.slack_api import Upload
 from tests.handlers.conftest import Bot, StartBot, eventually
 
@@ -135,3 +139,28 @@ async def test_the_invoice_button_uploads_into_the_channel_or_the_direct_message
     # unpriced: every line is billed with no amount, and the comment says so
     assert "have no price set for their plan and no amount" in uploads[0].initial_comment
     assert rows(uploads[0])[1][7] == "no price set"
+
+
+def sheet(upload: Upload, name: str) -> list[dict[str, Any]]:
+    rows = list(load_workbook(io.BytesIO(upload.content))[name].iter_rows(values_only=True))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+async def test_the_exported_workbook_shows_each_companys_case_and_their_history(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(SEAT_PRICES=PRICES)
+    report, countable = await billed_report(bot)
+    invoice(bot, countable[0], countable[0].seats_over or 0)
+
+    await bot.command("export", user="U42")
+
+    upload = (await eventually(lambda: bot.slack.uploads))[0]
+    listed = {row["Company ID"]: row for row in sheet(upload, "Over limit")}
+    first = listed[countable[0].company.company_id]
+    assert (first["State"], first["Invoiced seats"]) == ("invoiced", countable[0].seats_over)
+    assert first["Last action"].startswith("invoiced by U0ALICE, ")
+    assert {listed[o.company.company_id]["State"] for o in countable[1:]} == {"new"}
+    history = sheet(upload, CASES_SHEET)
+    assert len(history) == report.companies_over + 1  # each case opened, one invoiced
+    assert [row["Action"] for row in history].count("invoiced") == 1
