@@ -81,3 +81,27 @@ def test_the_cases_a_workbook_shows_open_in_listing_order_then_lately_closed(
         [Action.OPENED, Action.RESOLVED],
     ]
     assert [e.version for e in found[1].events] == [1, 2]
+
+
+def test_the_invoiced_cases_each_with_when_it_was_invoiced_last(store: Store) -> None:
+    sync(store, company("c1", 40), company("c2", 20), company("c3", 5))
+    invoice(store, "c1", 30, at=NOW - timedelta(days=20))
+    invoice(store, "c1", 40, at=NOW - timedelta(days=3))  # again, for more seats
+    invoice(store, "c2", 20, at=NOW - timedelta(days=9))
+    sync(store, company("c1", 40), company("c2", 25), company("c3", 5))  # c2 outgrew it
+
+    found = store.invoiced_cases()
+
+    assert [(c.company_id, c.state, at) for c, at in found] == [
+        ("c1", State.INVOICED, NOW - timedelta(days=3))
+    ]
+
+
+def test_the_cases_resolved_after_a_moment_latest_first(store: Store) -> None:
+    sync(store, company("c1", 4), company("c2", 2), company("c3", 9))
+    sync(store, company("c2", 2), company("c3", 9), at=NOW + timedelta(hours=1))
+    sync(store, company("c3", 9), at=NOW + timedelta(hours=2))
+
+    assert [c.company_id for c in store.resolved_since(NOW)] == ["c2", "c1"]
+    assert [c.company_id for c in store.resolved_since(NOW + timedelta(hours=1))] == ["c2"]
+    assert all(c.closed_at is not None for c in store.resolved_since(NOW))

@@ -165,6 +165,32 @@ class CaseQueries(Database):
         with self._begin() as conn:
             return [(row.company_id, _event_of(row)) for row in conn.execute(query)]
 
+    def invoiced_cases(self) -> list[tuple[Case, datetime]]:
+        """The open cases that are invoiced, each with when it was invoiced last, in listing
+        order."""
+        last = (
+            sa.select(CASE_EVENTS.c.case_id, sa.func.max(CASE_EVENTS.c.at).label("at"))
+            .where(CASE_EVENTS.c.action == Action.INVOICED.value)
+            .group_by(CASE_EVENTS.c.case_id)
+            .subquery()
+        )
+        query = (
+            sa.select(CASES, last.c.at.label("invoiced_at"))
+            .join(last, last.c.case_id == CASES.c.id)
+            .where(CASES.c.state == State.INVOICED.value)
+        )
+        with self._begin() as conn:
+            found = [(_case_of(row), row.invoiced_at) for row in conn.execute(query)]
+        return sorted(found, key=lambda pair: listing_order(pair[0]))
+
+    def resolved_since(self, since: datetime) -> list[Case]:
+        """The cases closed after `since`, the latest first."""
+        query = sa.select(CASES).where(
+            CASES.c.state == State.RESOLVED.value, CASES.c.closed_at > since
+        )
+        with self._begin() as conn:
+            return sorted((_case_of(row) for row in conn.execute(query)), key=_closed_first)
+
     def case_histories(self, *, closed_since: datetime) -> list[CaseHistory]:
         """The open cases in listing order, then those closed from `closed_since` on, latest
         first, each with its history (oldest entry first)."""
