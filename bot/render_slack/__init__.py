@@ -60,6 +60,7 @@ from bot.render_slack.notes import (
 )
 from bot.render_slack.picker import PICKER_MIN_QUERY, render_options
 from bot.render_slack.plaintext import to_text
+from bot.render_slack.reminder import render_reminder
 from bot.render_slack.summary import (
     native_upload_comment,
     render_company,
@@ -116,6 +117,7 @@ __all__ = [
     "render_notice",
     "render_options",
     "render_refusal",
+    "render_reminder",
     "render_shared",
     "render_subscribed",
     "render_subscriptions",
