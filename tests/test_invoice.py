@@ -11,6 +11,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.cases import (
     Case,
@@ -24,7 +25,7 @@ from bot.cases import (
 )
 from bot.invoice import Invoice, billing_period, invoice_of, most_invoiced, period_start
 from bot.overage import Company, Prices, Report, build_report
-from bot.workbook import INVOICE_HEADERS, build_invoice_csv, invoice_filename
+from bot.workbook import INVOICE_HEADERS, build_invoice_csv, build_xlsx, invoice_filename
 from tests.companies import filled_company
 
 ZONE = ZoneInfo("Europe/Istanbul")  # UTC+3 all year
@@ -194,3 +195,30 @@ def test_amounts_are_exact_decimals_that_add_up_to_the_cent() -> None:
     read = [Decimal(row[7]) for row in rows(build_invoice_csv(invoice))[1:]]
 
     assert sum(read) == invoice.total == Decimal("0.0333") * sum(range(1, 41))
+
+
+def test_the_invoice_per_plan_matches_the_workbooks_true_up_per_plan_to_the_cent() -> None:
+    plans = ["Enterprise", "ENTERPRISE", "Basic", "basic ", "Legacy"]
+    companies = [
+        filled_company(f"C{i}", license_type=plans[i % len(plans)], users=100 + (i * 37) % 997 + 1)
+        for i in range(120)
+    ]
+    prices = Prices(plans=(("Enterprise", Decimal("4.1234")), ("Basic", Decimal("0.0333"))))
+    rep = report(companies, prices=prices)
+    invoice = invoice_of(rep, period="2026-12", cases={}, invoiced={})
+    book = load_workbook(io.BytesIO(build_xlsx(rep, generated_at=FETCHED, zone=ZONE)))
+    summary = [list(row) for row in book["Summary"].iter_rows(values_only=True)]
+    start = next(i for i, row in enumerate(summary) if row[0] == "True-up per plan")
+    in_workbook = {row[0]: row[3] for row in summary[start + 1 :] if row[0]}
+    by_plan: dict[str, Decimal] = {}
+    for row in rows(build_invoice_csv(invoice))[1:]:
+        if row[7] != "no price set":
+            by_plan[row[2]] = by_plan.get(row[2], Decimal(0)) + Decimal(row[7])
+
+    cent = Decimal("0.01")
+    for plan, amount in by_plan.items():
+        assert Decimal(repr(in_workbook[plan])).quantize(cent) == amount.quantize(cent)
+    assert Decimal(repr(in_workbook["All plans"])).quantize(cent) == invoice.total.quantize(cent)
+    assert invoice.total == rep.true_up  # exact: nothing left out
+    assert in_workbook["Legacy"] == "no price set"
+    assert set(by_plan) == {"Enterprise", "Basic"}
