@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -386,11 +386,21 @@ def _write_over_limit(
 def _write_data_rows(
     ws: Worksheet, report: Report, cell_styles: list[Format | None], cases: _CaseColumns | None
 ) -> None:
-    """The company rows, in order: _put inlined, as this loop writes every cell of the sheet."""
+    """The company rows, in order."""
+    rows = (_row_fields(overage, report, cases) for overage in report.overages)
+    _write_rows(ws, rows, cell_styles)
+
+
+def _write_rows(
+    ws: Worksheet, rows: Iterable[Sequence[Field]], cell_styles: list[Format | None]
+) -> int:
+    """Typed rows from the second row on: _put inlined, as this loop writes nearly every cell
+    of the workbook. The last row written (0 when none was)."""
     write_string, write_number = ws.write_string, ws.write_number
     write_boolean, write_datetime = ws.write_boolean, ws.write_datetime
-    for row, overage in enumerate(report.overages, start=1):
-        for col, value in enumerate(_row_fields(overage, report, cases)):
+    row = 0
+    for row, fields in enumerate(rows, start=1):
+        for col, value in enumerate(fields):
             if value is None:
                 continue
             kind = type(value)
@@ -399,10 +409,11 @@ def _write_data_rows(
                     write_string(row, col, value, cell_styles[col])
             elif kind is bool:
                 write_boolean(row, col, value, cell_styles[col])
-            elif kind is date:
+            elif kind is date or kind is datetime:
                 write_datetime(row, col, value, cell_styles[col])
             else:
                 write_number(row, col, value, cell_styles[col])
+    return row
 
 
 def _write_totals_row(
@@ -455,12 +466,13 @@ def _write_cases(ws: Worksheet, cases: _CaseColumns, styles: _Styles) -> None:
     ws.freeze_panes(1, 1)
     _print_setup(ws)
     _write_row(ws, 0, headers, [styles.bold] * len(headers))
-    row = 0
-    for case, events in cases.records:
-        for event in events:
-            row += 1
-            _write_row(ws, row, _history_fields(case, event, cases.zone), cell_styles)
-    ws.autofilter(0, 0, row, len(headers) - 1)
+    entries = (
+        _history_fields(case, event, cases.zone)
+        for case, events in cases.records
+        for event in events
+    )
+    last = _write_rows(ws, entries, cell_styles)
+    ws.autofilter(0, 0, last, len(headers) - 1)
 
 
 def _history_fields(case: Case, event: CaseEvent, zone: tzinfo) -> list[Field]:
