@@ -11,6 +11,7 @@ from typing import Any
 from bot import render_slack
 from bot.app import build_runtime
 from bot.config import Settings
+from bot.demo_walk import Walk, walk_one_case
 from bot.render_slack import Block, Message, to_text
 from bot.sandbox.data import advance
 from bot.sandbox.server import Sandbox
@@ -62,6 +63,8 @@ class ConsolePoster:
         path = self._folder / filename
         path.write_bytes(content)
         print(f"\n[file uploaded to #{channel}: {filename}, {len(content):,} bytes → {path}]")
+        if initial_comment:
+            print(f"[its comment: {to_text(Message(initial_comment))}]")
 
     async def find_message(
         self, channel: str, *, event_type: str, key: str, oldest: float
@@ -86,6 +89,9 @@ class _Clock:
 
     def __call__(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+    def advance(self, by: timedelta) -> None:
+        self.offset += by
 
 
 # what a demo run writes into its folder; anything else there is left alone
@@ -126,7 +132,8 @@ async def run(folder: Path) -> int:
             "DATABASE_URL": f"sqlite:///{folder / DEMO_DB}",
             "DIGEST_CHANNEL": DEMO_CHANNEL,
             "ALERT_CHANNEL": ALERT_CHANNEL,
-            "SEAT_PRICE": "4.50",
+            "SEAT_PRICES": "Full Suite=6.00,Phishing Simulator=3.20,Awareness Educator=2.50,"
+            "Incident Responder=4.50",
             "CACHE_SECONDS": "0",
         }
     )
@@ -154,6 +161,12 @@ async def run(folder: Path) -> int:
         await services.post_digest_now(DEMO_CHANNEL)
         print("\nThe next alert check announces the customers that newly went over:")
         await services.check_alerts(ALERT_CHANNEL, clock())
+        await walk_one_case(
+            Walk(
+                runtime, sandbox, advance=clock.advance, now=clock, digest_channel=DEMO_CHANNEL,
+                alert_channel=ALERT_CHANNEL, folder=folder,
+            )
+        )  # fmt: skip
         last, upcoming = await services.digest_times()
         home = render_slack.render_home(
             await services.report(), now=clock(), last_digest=last, next_digest=upcoming

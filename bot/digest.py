@@ -1,10 +1,13 @@
-"""Pure digest model: what a digest saw (Snapshot) and what changed since the last (DigestDiff)."""
+"""Pure digest model: what a digest saw (Snapshot) and what changed since the last (DigestDiff),
+with the overage cases grouped by what needs doing (CaseGroups)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.cases import Case, State, listing_order
 from bot.overage import Overage, Report
 
 
@@ -54,6 +57,43 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseGroups:
+    """The open cases by what needs doing, each group in listing order, and the cases
+    resolved since the last digest, the latest first."""
+
+    needs_owner: tuple[Case, ...] = ()  # new, contacted: nobody owns them
+    in_progress: tuple[Case, ...] = ()  # new, contacted: someone owns them
+    invoiced: tuple[tuple[Case, datetime], ...] = ()  # invoiced, each with when; still over
+    resolved: tuple[Case, ...] = ()
+    snoozed: int = 0
+    waived: int = 0
+
+
+def group_cases(
+    open_cases: Iterable[Case],
+    *,
+    invoiced_at: Mapping[int, datetime],
+    resolved: Iterable[Case] = (),
+) -> CaseGroups:
+    """The digest's groups of `open_cases`; invoiced_at is when each invoiced case (by ID)
+    was invoiced last (its last change when that is not known)."""
+    ordered = sorted(open_cases, key=listing_order)
+    active = [c for c in ordered if c.state in (State.NEW, State.CONTACTED)]
+    return CaseGroups(
+        needs_owner=tuple(c for c in active if c.owner is None),
+        in_progress=tuple(c for c in active if c.owner is not None),
+        invoiced=tuple(
+            (c, invoiced_at.get(c.id or 0, c.updated_at))
+            for c in ordered
+            if c.state is State.INVOICED
+        ),
+        resolved=tuple(resolved),
+        snoozed=sum(1 for c in ordered if c.state is State.SNOOZED),
+        waived=sum(1 for c in ordered if c.state is State.WAIVED),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class DigestDiff:
     report: Report
     previous: Snapshot | None  # None: the first digest, nothing to compare with yet
@@ -68,6 +108,7 @@ class DigestDiff:
     due: datetime | None = None  # the slot a late digest was due at (default: now - late_by)
     retried: bool = False  # late because an earlier attempt failed, not because the bot was off
     trend: tuple[TrendPoint, ...] = ()  # oldest first, this digest last
+    cases: CaseGroups | None = None  # None: the digest shows no cases
 
     @property
     def first(self) -> bool:
@@ -112,13 +153,15 @@ def diff(
     due: datetime | None = None,
     retried: bool = False,
     history: tuple[TrendPoint, ...] = (),
+    cases: CaseGroups | None = None,
 ) -> DigestDiff:
     """Compare the report with the previous digest's snapshot, company by company (by ID)."""
     trend = (*history, TrendPoint(report.fetched_at, report.companies_over, report.seats_over))
     if previous is None:
         return DigestDiff(
-            report=report, previous=None, late_by=late_by, due=due, retried=retried, trend=trend
-        )
+            report=report, previous=None, late_by=late_by, due=due, retried=retried,
+            trend=trend, cases=cases,
+        )  # fmt: skip
     before = {row.company_id: row for row in previous.rows}
     now_ids = {o.company.ref for o in report.overages}
     went_over = tuple(o for o in report.overages if o.company.ref not in before)
@@ -153,4 +196,5 @@ def diff(
         due=due,
         retried=retried,
         trend=trend[-8:],
+        cases=cases,
     )

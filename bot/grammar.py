@@ -56,6 +56,11 @@ class Export:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportInvoice:
+    """The invoice-ready CSV of the companies to bill this month."""
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     pass
 
@@ -83,7 +88,18 @@ class Subscriptions:
     pass
 
 
-Request = Summary | Top | Find | Export | Digest | Help | Subscribe | Unsubscribe | Subscriptions
+Request = (
+    Summary
+    | Top
+    | Find
+    | Export
+    | ExportInvoice
+    | Digest
+    | Help
+    | Subscribe
+    | Unsubscribe
+    | Subscriptions
+)
 
 
 def parse_overage_text(text: str) -> Request:
@@ -140,12 +156,16 @@ def _find(rest: str) -> Request:
 
 def _export(rest: str) -> Request:
     words = [word.lower() for word in rest.split()]
+    if words[:1] == ["invoice"]:
+        if len(words) == 1:
+            return ExportInvoice()
+        return _not_understood("export invoice", rest.split(maxsplit=1)[1])
     native = "native" in words
     formats = [word for word in words if word in ("xlsx", "csv")]
     others = [word for word in words if word not in ("xlsx", "csv", "native")]
     if others or len(formats) > 1 or words.count("native") > 1:
         return Help(
-            problem=f"`export` takes xlsx, csv or native (e.g. `export native csv`), "
+            problem=f"`export` takes xlsx, csv, native or invoice (e.g. `export native csv`), "
             f"not {quote(rest)}."
         )
     return Export(fmt=formats[0] if formats else "xlsx", native=native)

@@ -1,4 +1,5 @@
-"""The timer: turns due digest slots and alert checks into service calls (APScheduler)."""
+"""The timer: turns due digest slots, alert checks and case reminders into service calls
+(APScheduler)."""
 
 from __future__ import annotations
 
@@ -147,7 +148,7 @@ class DigestScheduler:
 
     async def tick(self) -> None:
         """One pass: post every digest slot that is due and not yet posted, here or by
-        another replica, then run the alert check that is due."""
+        another replica, then run the alert check that is due, then the case reminders."""
         started = self._now()  # what a slot's lateness is measured against
         try:
             await self.refresh()
@@ -158,6 +159,7 @@ class DigestScheduler:
             for slot in await self._due(digests, now=started):
                 await self._run_slot(digests.channel, slot, as_of=started)
         await self._tick_alerts()
+        await self._tick_reminders()
 
     async def _due(self, digests: DigestSchedule, *, now: datetime) -> list[datetime]:
         """The channel's failed slots to retry, then its latest slot, if it is to be posted."""
@@ -228,3 +230,16 @@ class DigestScheduler:
             log.warning("alert check for %s at %s failed: %s", channel, slot_key(slot), exc)
         except Exception:  # the scheduler must survive any one failed check
             log.exception("alert check for %s at %s failed", channel, slot_key(slot))
+
+    async def _tick_reminders(self) -> None:
+        """Post the case reminders that are due, into ALERT_CHANNEL, else DIGEST_CHANNEL;
+        none when neither is set. Each is posted once, here or by a replica."""
+        channel = self._settings.alert_channel or self._settings.digest_channel
+        if not channel:
+            return
+        try:
+            await self._services.remind_cases(channel)
+        except BotError as exc:
+            log.warning("case reminders for %s failed: %s", channel, exc)
+        except Exception:  # the scheduler must survive any one failed reminder
+            log.exception("case reminders for %s failed", channel)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,11 +22,14 @@ from xlsxwriter import Workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from bot.cases import SYSTEM, Action, Case, CaseEvent, company_key
+from bot.invoice import Invoice, InvoiceLine
 from bot.overage import Overage, PlanTotal, Report, shortfall_note
 
 DEFAULT_FILTER = "isTargetUserCountExceededLimit = true"
 OVER_LIMIT_SHEET = "Over limit"
 SUMMARY_SHEET = "Summary"
+CASES_SHEET = "Cases"
 LIMIT_UNKNOWN = "limit unknown"
 NO_PRICE = "no price set"  # a true-up cell of a company whose plan has no price: never 0
 MAX_CELL_CHARS = 32_767  # Excel's limit, counted in UTF-16 code units
@@ -76,9 +79,47 @@ _TOTALLED = ("Target users", "Over by", "Inactive users", "Monthly active users"
 
 Field = str | int | float | bool | datetime | date | Decimal | None
 
+# an overage case and its history, oldest entry first, as the workbook shows it
+CaseRecord = tuple[Case, Sequence[CaseEvent]]
+_MONEY = "money"  # stands for the report's money format, which names its currency
+_INVOICED_SEATS = "Invoiced seats"
+# the list sheet's columns of each company's case, after the price columns: header, format,
+# width
+_CASE_COLUMNS: tuple[tuple[str, str | None, float], ...] = (
+    ("State", None, 11),
+    ("Owner", None, 14),
+    (_INVOICED_SEATS, _THOUSANDS, 14),
+    ("Invoiced amount", _MONEY, 18),
+    ("Last action", None, 40),
+)
+# the Cases sheet: one row per entry of each case's history
+_HISTORY_COLUMNS: tuple[tuple[str, str | None, float], ...] = (
+    ("Company", None, 36),
+    ("Company ID", None, 24),
+    ("Case opened", _DATETIME, 17),
+    ("Version", None, 8),
+    ("When", _DATETIME, 17),
+    ("Who", None, 14),
+    ("Where", None, 10),
+    ("Action", None, 11),
+    ("From", None, 11),
+    ("To", None, 11),
+    ("Owner", None, 14),
+    ("Seats", _THOUSANDS, 10),
+    ("Amount", _MONEY, 16),
+    ("Invoice reference", None, 20),
+    ("Snoozed until", _DATE, 13),
+    ("Note or reason", None, 50),
+)
+
 
 def export_filename(fmt: str, today: date) -> str:
     return f"license-overage-{today.isoformat()}.{fmt}"
+
+
+def invoice_filename(period: str) -> str:
+    """The invoice CSV's name, by its billing period ("2026-12")."""
+    return f"license-overage-invoice-{period}.csv"
 
 
 # --- shared row model ------------------------------------------------------------------------
@@ -96,7 +137,7 @@ def _clean(text: str) -> str:
     return units[: 2 * (MAX_CELL_CHARS - 1)].decode("utf-16-le", "ignore") + "…"
 
 
-def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+def _local(moment: datetime | None, zone: tzinfo) -> datetime | None:
     """Wall-clock time in zone, without tzinfo: Excel has no zones."""
     if moment is None:
         return None
@@ -110,13 +151,19 @@ def _platform_date(moment: datetime | None) -> date | None:
     return None if moment is None else moment.date()
 
 
-def _headers(report: Report) -> list[str]:
+def _headers(report: Report, cases: _CaseColumns | None = None) -> list[str]:
     headers = [header for header, _, _ in _COLUMNS]
     if _by_plan(report):
         headers.append(f"Seat price ({_currency(report)})")
     if report.priced:
         headers.append(f"Est. monthly true-up ({_currency(report)})")
+    if cases is not None:
+        headers += [_case_header(header, report) for header, _, _ in _CASE_COLUMNS]
     return headers
+
+
+def _case_header(header: str, report: Report) -> str:
+    return f"{header} ({_currency(report)})" if header == "Invoiced amount" else header
 
 
 def _by_plan(report: Report) -> bool:
@@ -159,6 +206,51 @@ def _price_fields(overage: Overage, report: Report) -> list[Field]:
     return [price, true_up] if report.prices.by_plan else [true_up]
 
 
+class _CaseColumns:
+    """Each company's open case on the list sheet, by the company's key, with the zone the
+    time of its last action is shown in."""
+
+    def __init__(self, records: Sequence[CaseRecord], zone: tzinfo) -> None:
+        self.records = records
+        self.zone = zone
+        self.by_company = {case.company_id: case for case, _ in records if case.is_open}
+
+    def case_of(self, overage: Overage) -> Case | None:
+        return self.by_company.get(company_key(overage.company.ref))
+
+    def fields(self, overage: Overage) -> list[Field]:
+        """State, owner, invoiced seats and amount, last action; empty without a case."""
+        case = self.case_of(overage)
+        if case is None:
+            return [None] * len(_CASE_COLUMNS)
+        return [
+            case.state.value,
+            None if case.owner is None else _clean(case.owner),
+            case.invoiced_seats,
+            case.invoiced_amount,
+            _last_action(case, self.zone),
+        ]
+
+    def totals(self, report: Report) -> tuple[int, Decimal]:
+        """The invoiced seats and amounts of the list's cases, in all."""
+        cases = [c for c in map(self.case_of, report.overages) if c is not None]
+        seats = sum(c.invoiced_seats or 0 for c in cases)
+        return seats, sum((c.invoiced_amount or Decimal(0) for c in cases), Decimal(0))
+
+
+def _last_action(case: Case, zone: tzinfo) -> str:
+    """What was done to the case last, by whom and when: "invoiced by U0ALICE, 2026-12-01
+    10:00"."""
+    who = "the bot" if case.updated_by == SYSTEM else _clean(case.updated_by)
+    when = case.updated_at.astimezone(zone)
+    return f"{case.last_action.value} by {who}, {when:%Y-%m-%d %H:%M}"
+
+
+def _row_fields(overage: Overage, report: Report, cases: _CaseColumns | None) -> list[Field]:
+    fields = _fields(overage, report)
+    return fields if cases is None else fields + cases.fields(overage)
+
+
 def _totals(report: Report) -> dict[str, Field]:
     rows = [o.company for o in report.overages]
     return {
@@ -179,17 +271,20 @@ def build_xlsx(
     zone: ZoneInfo,
     filter_text: str = DEFAULT_FILTER,
     trend: Sequence[tuple[datetime, int]] = (),
+    cases: Sequence[CaseRecord] | None = None,
 ) -> bytes:
-    """The workbook: an "Over limit" sheet of typed rows, and a "Summary" sheet with charts.
+    """The workbook: an "Over limit" sheet of typed rows, and a "Summary" sheet with charts;
+    with `cases`, each company's case on the list and a "Cases" sheet of their history.
 
     The rows are streamed through temporary files in the system's temporary folder, removed
     before this returns."""
     buffer = io.BytesIO()
+    columns = None if cases is None else _CaseColumns(cases, zone)
     # constant_memory: each sheet is written top to bottom, a row at a time, and each row goes
     # to that sheet's temporary file once the next row starts
     with Workbook(buffer, _WORKBOOK_OPTIONS) as book:
         styles = _Styles(book, report)
-        _write_over_limit(book.add_worksheet(OVER_LIMIT_SHEET), report, styles)
+        _write_over_limit(book.add_worksheet(OVER_LIMIT_SHEET), report, styles, columns)
         _write_summary(
             book,
             book.add_worksheet(SUMMARY_SHEET),
@@ -200,6 +295,8 @@ def build_xlsx(
             filter_text=filter_text,
             trend=trend,
         )
+        if columns is not None:
+            _write_cases(book.add_worksheet(CASES_SHEET), columns, styles)
     return buffer.getvalue()
 
 
@@ -263,26 +360,47 @@ def _money_format(report: Report) -> str:
     return f'#,##0.00 "{_currency(report)}"'
 
 
-def _write_over_limit(ws: Worksheet, report: Report, styles: _Styles) -> None:
-    headers = _headers(report)
-    formats = [fmt for _, fmt, _ in _COLUMNS] + [styles.money] * (len(headers) - len(_COLUMNS))
-    for col, width in enumerate(_widths(report)):
+def _write_over_limit(
+    ws: Worksheet, report: Report, styles: _Styles, cases: _CaseColumns | None
+) -> None:
+    headers = _headers(report, cases)
+    prices = len(_headers(report)) - len(_COLUMNS)
+    formats = [fmt for _, fmt, _ in _COLUMNS] + [styles.money] * prices
+    if cases is not None:
+        formats += [styles.money if fmt == _MONEY else fmt for _, fmt, _ in _CASE_COLUMNS]
+    for col, width in enumerate(_widths(report, cases)):
         ws.set_column(col, col, width)
     ws.freeze_panes(1, 0)
     _print_setup(ws)
     last_row = len(report.overages)  # zero-based: the header is row 0
     ws.autofilter(0, 0, last_row, len(headers) - 1)
     _write_row(ws, 0, headers, [styles.bold] * len(headers))
-    _write_data_rows(ws, report, [styles.get(fmt) for fmt in formats])
-    _write_totals_row(ws, last_row + 1, report, headers, formats, styles)
+    _write_data_rows(ws, report, [styles.get(fmt) for fmt in formats], cases)
+    totals = _totals(report)
+    if cases is not None:
+        seats, amount = cases.totals(report)
+        totals |= {_INVOICED_SEATS: seats, _case_header("Invoiced amount", report): amount}
+    _write_totals_row(ws, last_row + 1, report, headers, formats, styles, totals)
 
 
-def _write_data_rows(ws: Worksheet, report: Report, cell_styles: list[Format | None]) -> None:
-    """The company rows, in order: _put inlined, as this loop writes every cell of the sheet."""
+def _write_data_rows(
+    ws: Worksheet, report: Report, cell_styles: list[Format | None], cases: _CaseColumns | None
+) -> None:
+    """The company rows, in order."""
+    rows = (_row_fields(overage, report, cases) for overage in report.overages)
+    _write_rows(ws, rows, cell_styles)
+
+
+def _write_rows(
+    ws: Worksheet, rows: Iterable[Sequence[Field]], cell_styles: list[Format | None]
+) -> int:
+    """Typed rows from the second row on: _put inlined, as this loop writes nearly every cell
+    of the workbook. The last row written (0 when none was)."""
     write_string, write_number = ws.write_string, ws.write_number
     write_boolean, write_datetime = ws.write_boolean, ws.write_datetime
-    for row, overage in enumerate(report.overages, start=1):
-        for col, value in enumerate(_fields(overage, report)):
+    row = 0
+    for row, fields in enumerate(rows, start=1):
+        for col, value in enumerate(fields):
             if value is None:
                 continue
             kind = type(value)
@@ -291,10 +409,11 @@ def _write_data_rows(ws: Worksheet, report: Report, cell_styles: list[Format | N
                     write_string(row, col, value, cell_styles[col])
             elif kind is bool:
                 write_boolean(row, col, value, cell_styles[col])
-            elif kind is date:
+            elif kind is date or kind is datetime:
                 write_datetime(row, col, value, cell_styles[col])
             else:
                 write_number(row, col, value, cell_styles[col])
+    return row
 
 
 def _write_totals_row(
@@ -304,15 +423,12 @@ def _write_totals_row(
     headers: list[str],
     formats: list[str | None],
     styles: _Styles,
+    totals: dict[str, Field],
 ) -> None:
     """Totals computed here, not formulas: every reader shows them, not only a recalculating one."""
-    values: dict[str, Field] = {
-        headers[0]: "Total",
-        headers[1]: report.companies_over,
-        **_totals(report),
-    }
+    values: dict[str, Field] = {headers[0]: "Total", headers[1]: report.companies_over, **totals}
     if report.priced:
-        values[headers[-1]] = report.true_up
+        values[f"Est. monthly true-up ({_currency(report)})"] = report.true_up
     row_formats = [formats[0], _COUNT, *formats[2:]]
     _write_row(
         ws,
@@ -322,7 +438,7 @@ def _write_totals_row(
     )
 
 
-def _widths(report: Report) -> list[float]:
+def _widths(report: Report, cases: _CaseColumns | None) -> list[float]:
     """Fixed widths, widened for long names, capped so one odd name cannot swamp the sheet."""
     longest = max((len(o.company.name) for o in report.overages), default=0)
     widths = [width for _, _, width in _COLUMNS]
@@ -331,7 +447,54 @@ def _widths(report: Report) -> list[float]:
         widths.append(16)
     if report.priced:
         widths.append(26)
+    if cases is not None:
+        widths += [width for _, _, width in _CASE_COLUMNS]
     return widths
+
+
+# --- cases sheet -------------------------------------------------------------------------------
+
+
+def _write_cases(ws: Worksheet, cases: _CaseColumns, styles: _Styles) -> None:
+    """Every entry of each case's history, case by case (open ones in listing order, then
+    those closed lately), oldest entry first."""
+    headers = [header for header, _, _ in _HISTORY_COLUMNS]
+    formats = [styles.money if fmt == _MONEY else fmt for _, fmt, _ in _HISTORY_COLUMNS]
+    cell_styles = [styles.get(fmt) for fmt in formats]
+    for col, (_, _, width) in enumerate(_HISTORY_COLUMNS):
+        ws.set_column(col, col, width)
+    ws.freeze_panes(1, 1)
+    _print_setup(ws)
+    _write_row(ws, 0, headers, [styles.bold] * len(headers))
+    entries = (
+        _history_fields(case, event, cases.zone)
+        for case, events in cases.records
+        for event in events
+    )
+    last = _write_rows(ws, entries, cell_styles)
+    ws.autofilter(0, 0, last, len(headers) - 1)
+
+
+def _history_fields(case: Case, event: CaseEvent, zone: tzinfo) -> list[Field]:
+    nobody = "nobody" if event.action is Action.ASSIGNED else None
+    return [
+        _clean(case.company_name),
+        _clean(case.company_id),
+        _local(case.opened_at, zone),
+        event.version,
+        _local(event.at, zone),
+        "the bot" if event.actor == SYSTEM else _clean(event.actor),
+        event.surface.value,
+        event.action.value,
+        event.before.value,
+        event.after.value,
+        nobody if event.owner is None else _clean(event.owner),
+        event.seats,
+        event.amount,
+        _clean(event.reference),
+        event.until,
+        _clean(event.text),
+    ]
 
 
 # --- summary sheet -----------------------------------------------------------------------------
@@ -542,8 +705,11 @@ def _cm_to_px(cm: float) -> int:
 _CsvCell = str | int | float | Decimal
 
 
-def build_csv(report: Report) -> bytes:
-    """UTF-8 with BOM (Excel reads it as UTF-8), CRLF, text neutralised against CSV injection.
+def build_csv(
+    report: Report, *, cases: Sequence[CaseRecord] | None = None, zone: tzinfo = UTC
+) -> bytes:
+    """UTF-8 with BOM (Excel reads it as UTF-8), CRLF, text neutralised against CSV injection;
+    with `cases`, each company's case in the last columns, as on the workbook's list sheet.
 
     Every text cell is quoted, as OWASP advises, so a `,` or `;` inside it is part of the text,
     not a cell boundary, to a reader that honours the quotes; a text cell that starts with a
@@ -551,11 +717,12 @@ def build_csv(report: Report) -> bytes:
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
-    headers = _headers(report)
+    columns = None if cases is None else _CaseColumns(cases, zone)
+    headers = _headers(report, columns)
     writer.writerow(headers)
     formatters = _csv_formatters(len(headers))
     for overage in report.overages:
-        fields = _fields(overage, report)
+        fields = _row_fields(overage, report, columns)
         writer.writerow([format_(value) for value, format_ in zip(fields, formatters, strict=True)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
@@ -586,3 +753,53 @@ def _csv_value(value: Field) -> _CsvCell:
 def _neutralise(text: str) -> str:
     """OWASP CSV injection: a leading quote makes a spreadsheet read the cell as text."""
     return "'" + text if text.startswith(_CSV_TRIGGERS) else text
+
+
+# --- the invoice csv ---------------------------------------------------------------------------
+
+INVOICE_HEADERS = (
+    "Company",
+    "Company ID",
+    "Plan",
+    "Limit",
+    "Users",
+    "Seats over",
+    "Unit price",
+    "Amount",
+    "Currency",
+    "Period",
+    "Case state",
+    "Owner",
+    "Invoice reference",
+)
+
+
+def build_invoice_csv(invoice: Invoice) -> bytes:
+    """The invoice-ready CSV: one line per company to bill, safe as build_csv is (BOM, CRLF,
+    every text cell quoted, formulas neutralised, numbers bare). A plan with no price has no
+    unit price and NO_PRICE as its amount, never 0."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow(INVOICE_HEADERS)
+    for line in invoice.lines:
+        writer.writerow([_csv_value(value) for value in _invoice_fields(line, invoice)])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _invoice_fields(line: InvoiceLine, invoice: Invoice) -> list[Field]:
+    company, case = line.overage.company, line.case
+    return [
+        _clean(company.name),
+        _clean(company.company_id),
+        _clean(line.plan),
+        company.limit,
+        company.target_users,
+        line.seats_over,
+        line.unit_price,
+        NO_PRICE if line.amount is None else line.amount,
+        _clean(invoice.currency),
+        invoice.period,
+        "" if case is None else case.state.value,
+        "" if case is None or case.owner is None else _clean(case.owner),
+        "" if case is None else _clean(case.invoice_ref),
+    ]

@@ -1,5 +1,5 @@
-"""Buttons and menus on our messages: export, post to channel, company details and the
-options of the company picker."""
+"""Buttons and menus on our messages: export, the invoice CSV, post to channel, company
+details and the options of the company picker."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot.render_slack import (
     DETAILS_SELECT,
     EXPORT_BUTTON,
     EXPORT_CSV_BUTTON,
+    EXPORT_INVOICE_BUTTON,
     POST_TO_CHANNEL_BUTTON,
 )
 from bot.services import Services
@@ -76,6 +77,23 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
                 with in_their_channel(clicked_in):
                     await services.upload_export(clicked_in, fmt=fmt, native=False, user=user)
         _log_click("export", body, meter, outcome, fmt=fmt)
+
+    @app.action(EXPORT_INVOICE_BUTTON, middleware=[guard])
+    async def on_export_invoice_clicked(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user = body.get("user", {}).get("id", "")
+        clicked_in = _clicked_in(body)
+        meter = logs.Meter()
+        if clicked_in is None:  # the Home tab: into the person's DM, failures shown on the tab
+            async with telling_errors(telling_on_home(services, user)) as outcome:
+                await services.upload_invoice_to_dm(user)
+        else:
+            async with answering_errors(ephemeral_reply(respond)) as outcome:
+                with in_their_channel(clicked_in):
+                    await services.upload_invoice(clicked_in, user=user)
+        _log_click("export_invoice", body, meter, outcome)
 
     @app.action(POST_TO_CHANNEL_BUTTON, middleware=[guard])
     async def on_post_to_channel_clicked(

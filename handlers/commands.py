@@ -69,6 +69,8 @@ def _ack_for(request: grammar.Request) -> dict[str, Any]:
     if isinstance(request, grammar.Export):
         what = "the platform's export" if request.native else f"the {request.fmt} file"
         note = render_slack.render_working(f"Preparing {what}: it will appear in this channel.")
+    elif isinstance(request, grammar.ExportInvoice):
+        note = render_slack.render_working("Preparing the invoice CSV: it will appear here.")
     elif isinstance(request, grammar.Digest):
         note = render_slack.render_working("Building the digest for this channel.")
     else:
@@ -91,6 +93,8 @@ async def answer(
             await reply(render_slack.render_find(await services.report(), text, now=now()))
         case grammar.Export(fmt=fmt, native=native):
             await services.upload_export(channel, fmt=fmt, native=native, user=user)
+        case grammar.ExportInvoice():
+            await services.upload_invoice(channel, user=user)
         case grammar.Digest():
             ts = await services.post_digest_now(channel)
             if ts is None:

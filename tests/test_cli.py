@@ -239,7 +239,15 @@ def test_demo_finishes_quickly_writes_a_workbook_and_leaves_nothing_running(
     assert workbooks
     assert len(first_sheet_rows(workbooks[0])) > 2
     digests = [line for line in done.stdout.splitlines() if line == "Weekly license overage digest"]
-    assert len(digests) == 2  # the first digest and the one a week later
+    # the first digest, the one a week later, and the one that resolves the case walked through
+    assert len(digests) == 3
+    walked = done.stdout.split("One overage case, worked from Slack: ", 1)[1]
+    company = walked.split("\n", 1)[0]
+    assert walked.count(":bell: *Reminder:* ") == 1  # asked twice, posted once
+    resolved = walked.split("*Resolved since last digest* (1)\n", 1)[1]
+    assert resolved.startswith(f"{company} · back under its limit on ")
+    assert "Left out: 1 already invoiced in " in walked
+    assert len(list((tmp_path / "demo-output").glob("license-overage-invoice-*.csv"))) == 1
     assert "Traceback" not in done.stderr
     assert _left_in_session(session) == []
     found = re.search(r"Sandbox Keepnet API on (http://127\.0\.0\.1:\d+)", done.stdout)

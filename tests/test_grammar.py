@@ -112,7 +112,7 @@ def test_export_with_an_unknown_format_names_it(text: str, bad: str) -> None:
     result = parse_overage_text(text)
     assert isinstance(result, Help)
     assert result.problem is not None
-    assert result.problem.startswith("`export` takes xlsx, csv or native")
+    assert result.problem.startswith("`export` takes xlsx, csv, native or invoice")
     assert result.problem.endswith(f"not {bad}.")
 
 

@@ -25,6 +25,7 @@ PURE = (
     "bot.workbook",
     "bot.grammar",
     "bot.cases",
+    "bot.invoice",
 )
 EDGES = ("bot.keepnet", "bot.store", "bot.publish")
 SERVICES = ("bot.services",)

@@ -16,6 +16,7 @@ from bot.render_slack.blocks import (
     DIGEST_LIST,
     EXPORT_BUTTON,
     EXPORT_CSV_BUTTON,
+    EXPORT_INVOICE_BUTTON,
     FIND_DETAILED,
     HOME_TOP,
     MAX_BLOCKS,
@@ -38,9 +39,11 @@ from bot.render_slack.blocks import (
     Block,
     Message,
     escape,
+    invoice_button,
 )
 from bot.render_slack.digest import render_digest, sparkline
 from bot.render_slack.home import render_home, render_home_refused
+from bot.render_slack.invoice import render_invoice_comment
 from bot.render_slack.lengths import TEXT_BUDGET, text_size, units
 from bot.render_slack.notes import (
     describe_crontab,
@@ -57,6 +60,7 @@ from bot.render_slack.notes import (
 )
 from bot.render_slack.picker import PICKER_MIN_QUERY, render_options
 from bot.render_slack.plaintext import to_text
+from bot.render_slack.reminder import render_reminder
 from bot.render_slack.summary import (
     native_upload_comment,
     render_company,
@@ -72,6 +76,7 @@ __all__ = [
     "DIGEST_LIST",
     "EXPORT_BUTTON",
     "EXPORT_CSV_BUTTON",
+    "EXPORT_INVOICE_BUTTON",
     "FIND_DETAILED",
     "HOME_TOP",
     "MAX_BLOCKS",
@@ -98,6 +103,7 @@ __all__ = [
     "describe_crontab",
     "describe_schedule",
     "escape",
+    "invoice_button",
     "native_upload_comment",
     "render_alert",
     "render_company",
@@ -107,9 +113,11 @@ __all__ = [
     "render_help",
     "render_home",
     "render_home_refused",
+    "render_invoice_comment",
     "render_notice",
     "render_options",
     "render_refusal",
+    "render_reminder",
     "render_shared",
     "render_subscribed",
     "render_subscriptions",

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.overage import Overage, Report, shortfall_note
+from bot.overage import Overage, PlanTotal, Report, shortfall_note
 from bot.render_slack.lengths import TEXT_BUDGET, cut, head, text_size, units
 
 Block = dict[str, Any]
@@ -22,6 +22,7 @@ EXPORT_CSV_BUTTON = "overage_export_csv"
 POST_TO_CHANNEL_BUTTON = "overage_post_to_channel"
 DETAILS_SELECT = "overage_company_details"
 REFRESH_HOME_BUTTON = "overage_refresh_home"
+EXPORT_INVOICE_BUTTON = "overage_export_invoice"
 
 # Slack's limits (docs.slack.dev/reference/block-kit), in UTF-16 code units as Slack counts
 # them; going over one fails the whole post
@@ -240,6 +241,11 @@ def _export_buttons() -> list[Block]:
     ]
 
 
+def invoice_button() -> Block:
+    """The button that uploads the invoice CSV, for the case list."""
+    return _button("Invoice CSV", EXPORT_INVOICE_BUTTON, "invoice")
+
+
 def _post_button() -> Block:
     return _button("Post to channel", POST_TO_CHANNEL_BUTTON, "summary")
 
@@ -425,6 +431,31 @@ def _true_up_pairs(report: Report) -> list[tuple[str, str]]:
     if report.unpriced:
         pairs.append(("No price set for their plan", f"{len(report.unpriced):,} companies"))
     return pairs
+
+
+def _plan_totals(report: Report) -> list[Block]:
+    """The true-up per plan, when plans are priced apart (SEAT_PRICES): one line a plan, the
+    priced ones first; a plan with no price says so and is never priced at zero."""
+    if report.prices is None or not report.prices.by_plan:
+        return []
+    totals = report.plan_totals()
+    lines = [_plan_line(total, report.currency) for total in totals]
+    return _list_blocks(
+        lines,
+        total=len(totals),
+        max_blocks=1,
+        title="*True-up per plan*",
+        more=lambda n: f"…and {n:,} more plans: `/overage export` for all",
+    )
+
+
+def _plan_line(total: PlanTotal, currency: str) -> str:
+    companies = f"{total.companies:,} compan{'y' if total.companies == 1 else 'ies'}"
+    head = f"{_name(total.plan)} · {companies} · {total.seats_over:,} seats over"
+    if total.price is None or total.true_up is None:
+        return f"{head} · no price set"
+    price = f"{escape(currency)} {total.price:,}"  # as set, not rounded: 0.0333 stays so
+    return f"{head} · {price} a seat · {_money(total.true_up, currency)}"
 
 
 def _totals_text(report: Report) -> str:

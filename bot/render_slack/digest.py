@@ -1,11 +1,13 @@
-"""The digest: totals with their change, who went over or came back, the trend."""
+"""The digest: totals with their change, who went over or came back, the cases by what needs
+doing, the trend."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-from bot.digest import Change, DigestDiff, SnapshotRow
+from bot.cases import Case
+from bot.digest import CaseGroups, Change, DigestDiff, SnapshotRow
 from bot.render_slack.blocks import (
     _ALL_CLEAR,
     _TABLE_TITLE,
@@ -28,12 +30,14 @@ from bot.render_slack.blocks import (
     _name,
     _nobody_over,
     _over_by,
+    _plan_totals,
     _ranking,
     _section,
     _shortfall,
     _true_up_pairs,
     _with_shortfall,
     _zone,
+    escape,
 )
 from bot.render_slack.picker import _company_picker
 
@@ -53,10 +57,11 @@ def render_digest(
 
     def build(rows: int) -> Message:
         blocks = [_header(title), *_late_note(diff, now, zone, zone_name)]
+        cases = _case_groups(diff.cases, rows, now=now, zone=zone)
         if diff.all_clear:
-            blocks += _digest_all_clear(diff, rows)
+            blocks += _digest_all_clear(diff, rows) + cases
         else:
-            blocks += _digest_body(diff, rows)
+            blocks += _digest_body(diff, rows, cases)
         as_of = _data_as_of(diff.report, now=now, zone=zone, zone_name=zone_name)
         blocks += [*_trend(diff), as_of]
         if not diff.all_clear:
@@ -104,7 +109,7 @@ def _digest_all_clear(diff: DigestDiff, rows: int) -> list[Block]:
     return blocks + _digest_list("Back under their limit", came_back, total=len(diff.came_back))
 
 
-def _digest_body(diff: DigestDiff, rows: int) -> list[Block]:
+def _digest_body(diff: DigestDiff, rows: int, cases: list[Block]) -> list[Block]:
     report = diff.report
     pairs = [
         ("Companies over limit", _with_delta(report.companies_over, diff.companies_delta)),
@@ -112,13 +117,15 @@ def _digest_body(diff: DigestDiff, rows: int) -> list[Block]:
     ]
     if report.limit_unknown:
         pairs.append(("Of which limit unknown", f"{report.limit_unknown:,}"))
-    blocks = [_fields([*pairs, *_true_up_pairs(report)]), *_shortfall(report)]
+    blocks = [_fields([*pairs, *_true_up_pairs(report)]), *_plan_totals(report)]
+    blocks += _shortfall(report)
     if diff.first:
         blocks.append(_context("This is the first digest: nothing to compare with yet."))
     went_over = [_line(n, o) for n, o in enumerate(diff.went_over[:rows], 1)]
     blocks += _digest_list("Went over since last digest", went_over, total=len(diff.went_over))
     for title, lines, total in _change_lists(diff, rows):
         blocks += _digest_list(title, lines, total=total)
+    blocks += cases
     blocks.append({**_section("*Biggest overages*"), "block_id": _TABLE_TITLE})
     return blocks + _ranking(report.top(rows), total=report.companies_over, max_blocks=DIGEST_LIST)
 
@@ -174,6 +181,81 @@ def _unknown_line(change: Change) -> str:
     return (
         f"{_name(change.overage.company.name)} · was over by {was:,} → {_UNKNOWN} ({users:,} users)"
     )
+
+
+# --- the cases by what needs doing ---------------------------------------------------------------
+
+
+def _case_groups(
+    groups: CaseGroups | None, rows: int, *, now: datetime, zone: tzinfo
+) -> list[Block]:
+    """Each group's first `rows` cases, owners as mentions; the parked ones counted."""
+    if groups is None:
+        return []
+    invoiced = [_invoiced_line(c, at, now=now) for c, at in groups.invoiced[:rows]]
+    lists = [
+        ("Needs an owner", [_open_line(c) for c in groups.needs_owner[:rows]], groups.needs_owner),
+        ("In progress", [_open_line(c) for c in groups.in_progress[:rows]], groups.in_progress),
+        ("Invoiced, limit not raised yet", invoiced, groups.invoiced),
+        (
+            "Resolved since last digest",
+            [_resolved_line(c, zone) for c in groups.resolved[:rows]],
+            groups.resolved,
+        ),
+    ]
+    blocks = [
+        block
+        for title, lines, cases in lists
+        for block in _list_blocks(
+            lines, total=len(cases), max_blocks=2, title=f"*{title}* ({len(cases):,})",
+            more=_more_cases,
+        )
+        if cases
+    ]  # fmt: skip
+    return blocks + _parked(groups)
+
+
+def _more_cases(count: int) -> str:
+    return f"…and {count:,} more: `/overage cases` for all"
+
+
+def _parked(groups: CaseGroups) -> list[Block]:
+    parked = [(groups.snoozed, "snoozed"), (groups.waived, "waived")]
+    counts = [f"{count:,} {state}" for count, state in parked if count]
+    return [_context(f"Parked: {', '.join(counts)}.")] if counts else []
+
+
+def _mention(user: str | None) -> str:
+    """A case owner as a live mention: only a Slack user ID from our own database makes one."""
+    if user is None:
+        return "no owner"
+    return f"<@{user}>" if user.isascii() and user.isalnum() else escape(user)
+
+
+def _seats(case: Case) -> str:
+    return _UNKNOWN if case.seats_over is None else f"over by {case.seats_over:,}"
+
+
+def _open_line(case: Case) -> str:
+    line = f"{_name(case.company_name)} · {_seats(case)} · {case.state.value}"
+    return line if case.owner is None else f"{line} · {_mention(case.owner)}"
+
+
+def _invoiced_line(case: Case, invoiced_at: datetime, *, now: datetime) -> str:
+    days = (now - invoiced_at).days
+    ago = "today" if days < 1 else f"{days:,} day{'' if days == 1 else 's'} ago"
+    seats = f" for {case.invoiced_seats:,} seats" if case.invoiced_seats is not None else ""
+    reference = f" ({_name(case.invoice_ref, 40)})" if case.invoice_ref else ""
+    return (
+        f"{_name(case.company_name)} · {_seats(case)} · invoiced{seats} {ago}{reference}"
+        f" · {_mention(case.owner)}"
+    )
+
+
+def _resolved_line(case: Case, zone: tzinfo) -> str:
+    closed = (case.closed_at or case.updated_at).astimezone(zone)
+    line = f"{_name(case.company_name)} · back under its limit on {closed:%Y-%m-%d}"
+    return line if case.owner is None else f"{line} · {_mention(case.owner)}"
 
 
 def _trend(diff: DigestDiff) -> list[Block]:

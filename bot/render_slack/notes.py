@@ -26,6 +26,7 @@ _USAGE = (
     ("/overage find TEXT", "over-limit companies whose name contains TEXT, with details"),
     ("/overage export [xlsx|csv]", "uploads the workbook (default xlsx) into this channel"),
     ("/overage export native [xlsx|csv]", "uploads the platform's own export file"),
+    ("/overage export invoice", "uploads the invoice CSV: one line per company to bill"),
     ("/overage digest", "posts the digest into this channel now"),
     ("/overage subscribe weekly mon 09:00 [zone]", "posts the digest here every week"),
     ("/overage subscribe daily 08:30 [zone]", "posts the digest here every day"),

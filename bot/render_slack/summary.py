@@ -33,6 +33,7 @@ from bot.render_slack.blocks import (
     _over_by,
     _percent,
     _plain,
+    _plan_totals,
     _post_button,
     _ranking,
     _section,
@@ -56,8 +57,9 @@ def render_summary(report: Report, *, top: int = 10, now: datetime) -> Message:
         blocks = [
             _header("License overage"),
             _totals(report),
+            *_plan_totals(report),
             *_shortfall(report),
-            *_ranking(report.top(rows), total=report.companies_over, max_blocks=MAX_BLOCKS - 9),
+            *_ranking(report.top(rows), total=report.companies_over, max_blocks=MAX_BLOCKS - 10),
             _data_as_of(report, now=now),
             *_actions([*_export_buttons(), _post_button(), *_company_picker(report.overages)]),
         ]

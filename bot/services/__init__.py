@@ -7,6 +7,7 @@ digests        the digest of what changed, once per slot
 alerts         one alert per customer newly over its limit
 subscriptions  digest subscriptions set from Slack
 home           the App Home tab
+reminders      a reminder per invoiced case still over its limit, once per period
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.services.alerts import ALERT_EVENT, Alerts, alert_key
 from bot.services.digests import DIGEST_EVENT, LATE_AFTER, Digests, DigestSchedule
 from bot.services.exports import ExportFile, Exports
 from bot.services.home import Home
+from bot.services.reminders import REMINDER_EVENT, Reminders, reminder_key
 from bot.services.reports import Reports
 from bot.services.runs import Runs
 from bot.services.subscriptions import Subscriptions
@@ -34,10 +36,12 @@ __all__ = [
     "ALERT_EVENT",
     "DIGEST_EVENT",
     "LATE_AFTER",
+    "REMINDER_EVENT",
     "DigestSchedule",
     "ExportFile",
     "Services",
     "alert_key",
+    "reminder_key",
 ]
 
 
@@ -70,6 +74,9 @@ class Services:
         self._alerts = Alerts(store, poster, reports=self._reports, runs=runs, now=now)
         self._subscriptions = Subscriptions(settings, store, poster, now=now)
         self._home = Home(poster, reports=self._reports, digests=self._digests, now=now)
+        self._reminders = Reminders(
+            settings, store, poster, reports=self._reports, runs=runs, now=now
+        )
 
     # --- the overage list and its files ------------------------------------------------------
 
@@ -98,6 +105,18 @@ class Services:
 
     async def post_summary(self, channel: str, *, user: str) -> str:
         return await self._exports.post_summary(channel, user=user)
+
+    # --- billing: the invoice CSV, case reminders --------------------------------------------
+
+    async def upload_invoice(self, channel: str, *, user: str) -> None:
+        await self._exports.upload_invoice(channel, user=user)
+
+    async def upload_invoice_to_dm(self, user: str) -> None:
+        await self._exports.upload_invoice_to_dm(user)
+
+    async def remind_cases(self, channel: str) -> list[str]:
+        """Post the case reminders due now into `channel`, each once; the ts posted."""
+        return await self._reminders.remind(channel)
 
     # --- digests and alerts ------------------------------------------------------------------
 

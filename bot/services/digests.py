@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 from apscheduler.triggers.cron import CronTrigger
 
 from bot import render_slack
+from bot.cases import Case, company_key
 from bot.config import Settings
 from bot.crontab import crontab_cadence, make_trigger, next_slot, slot_key, subscription_crontab
-from bot.digest import DigestDiff, diff, snapshot_of
+from bot.digest import CaseGroups, DigestDiff, Snapshot, diff, group_cases, snapshot_of
 from bot.errors import SlackDeliveryError
+from bot.overage import Report
 from bot.publish import Poster
 from bot.render_slack import Message
 from bot.services.exports import ExportFile, Exports
@@ -74,6 +76,7 @@ class Digests:
         report = await self._reports.report(fresh=True)
         previous = await asyncio.to_thread(self._store.previous_snapshot, channel)
         history = await asyncio.to_thread(self._store.trend, channel, TREND_DIGESTS)
+        cases = await asyncio.to_thread(self._case_groups, report, previous)
         digest = diff(
             report,
             previous,
@@ -81,6 +84,7 @@ class Digests:
             due=run.slot if run is not None and late_by is not None else None,
             retried=run is not None and run.attempts > 1,
             history=history,
+            cases=cases,
         )
         message = render_slack.render_digest(
             digest,
@@ -89,6 +93,24 @@ class Digests:
             cadence=await asyncio.to_thread(self._cadence_of, channel),
         )
         return digest, message
+
+    def _case_groups(self, report: Report, previous: Snapshot | None) -> CaseGroups:
+        """The cases, synced with the report first (idempotent), by what needs doing."""
+        self._store.sync_cases(report, at=self._now().astimezone(self._settings.zone))
+        invoiced = {case.id: at for case, at in self._store.invoiced_cases() if case.id}
+        resolved = [] if previous is None else self._resolved_since(previous, report)
+        return group_cases(self._store.cases("open"), invoiced_at=invoiced, resolved=resolved)
+
+    def _resolved_since(self, previous: Snapshot, report: Report) -> list[Case]:
+        """The cases of the companies the last digest listed that are back under now, the
+        latest closed first: each resolved case is shown by one digest, whenever it closed."""
+        listed = {company_key(row.company_id) for row in previous.rows}
+        listed -= {company_key(o.company.ref) for o in report.overages}
+        latest: dict[str, Case] = {}
+        for case in self._store.resolved_since(previous.taken_at):  # the latest first
+            if case.company_id in listed:
+                latest.setdefault(case.company_id, case)
+        return list(latest.values())
 
     def _cadence_of(self, channel: str) -> str | None:
         """The channel's cadence for the digest's title: its subscription's, or what

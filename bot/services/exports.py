@@ -1,16 +1,19 @@
 """Use case: the overage list taken into a channel: our workbook or CSV, the platform's own
-file, or the summary posted for everyone there."""
+file, the invoice CSV, or the summary posted for everyone there."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot import render_slack, workbook
+from bot.cases import Case
 from bot.config import Settings
 from bot.digest import TrendPoint
+from bot.invoice import Invoice, billing_period, invoice_of, most_invoiced, period_start
 from bot.keepnet import KeepnetClient, NativeFile
 from bot.overage import Report
 from bot.publish import Poster
@@ -53,16 +56,30 @@ class Exports:
         zone = self._settings.zone
         today = report.fetched_at.astimezone(zone).date()
         filename = workbook.export_filename(fmt, today)
+        cases = await asyncio.to_thread(self._case_records, report)
         if fmt == "csv":
-            content = await asyncio.to_thread(workbook.build_csv, report)
+            content = await asyncio.to_thread(
+                functools.partial(workbook.build_csv, report, cases=cases, zone=zone)
+            )
         else:
             if trend is None:
                 trend = await asyncio.to_thread(self._trend_for_workbook, report)
             points = [(p.taken_at, p.seats_over) for p in trend]
             content = await asyncio.to_thread(
-                workbook.build_xlsx, report, generated_at=self._now(), zone=zone, trend=points
-            )
+                functools.partial(
+                    workbook.build_xlsx, report, generated_at=self._now(), zone=zone,
+                    trend=points, cases=cases,
+                )
+            )  # fmt: skip
         return ExportFile(content, filename, f"License overage {today.isoformat()}")
+
+    def _case_records(self, report: Report) -> list[workbook.CaseRecord]:
+        """The cases the files show, synced with the report first (idempotent): the open
+        ones, and those closed since the month began (in DIGEST_TIMEZONE), with history."""
+        zone = self._settings.zone
+        self._store.sync_cases(report, at=self._now().astimezone(zone))
+        since = period_start(report.fetched_at, zone)
+        return [(h.case, h.events) for h in self._store.case_histories(closed_since=since)]
 
     def _trend_for_workbook(self, report: Report) -> tuple[TrendPoint, ...]:
         """Seats over at DIGEST_CHANNEL's last digests, then now: the summary sheet's chart."""
@@ -103,3 +120,48 @@ class Exports:
         report = await self._reports.report()
         message = render_slack.render_summary(report, now=self._now())
         return await self._poster.post(channel, render_slack.render_shared(message, user=user))
+
+    # --- the invoice CSV ---------------------------------------------------------------------
+
+    async def invoice_file(self, report: Report | None = None) -> tuple[Invoice, ExportFile]:
+        """The invoice CSV of the month the report was fetched in (in DIGEST_TIMEZONE), with
+        each company's case as it stands after this report (cases opened and closed first)."""
+        report = report or await self._reports.report()
+        zone = self._settings.zone
+        period = billing_period(report.fetched_at, zone)
+        cases, invoiced = await asyncio.to_thread(
+            self._cases_to_bill, report, period_start(report.fetched_at, zone)
+        )
+        invoice = invoice_of(report, period=period, cases=cases, invoiced=invoiced)
+        content = await asyncio.to_thread(workbook.build_invoice_csv, invoice)
+        exported = ExportFile(
+            content, workbook.invoice_filename(period), f"License overage invoice {period}"
+        )
+        return invoice, exported
+
+    def _cases_to_bill(
+        self, report: Report, since: datetime
+    ) -> tuple[dict[str, Case], dict[str, int]]:
+        """The open cases by company, after syncing them with the report (idempotent), and
+        the most seats each company was invoiced for since `since`."""
+        self._store.sync_cases(report, at=self._now().astimezone(self._settings.zone))
+        cases = {case.company_id: case for case in self._store.cases("open")}
+        return cases, most_invoiced(self._store.invoiced_since(since))
+
+    async def upload_invoice(self, channel: str, *, user: str) -> None:
+        """`/overage export invoice`: the invoice CSV into the channel, saying what it holds
+        and what it leaves out."""
+        report = await self._reports.report()
+        invoice, exported = await self.invoice_file(report)
+        comment = render_slack.render_invoice_comment(invoice, report, user=user)
+        await self._poster.upload(
+            channel,
+            content=exported.content,
+            filename=exported.filename,
+            title=exported.title,
+            initial_comment=comment,
+        )
+
+    async def upload_invoice_to_dm(self, user: str) -> None:
+        """The invoice CSV into the person's direct message with the bot (from the Home tab)."""
+        await self.upload_invoice(await self._poster.open_dm(user), user=user)

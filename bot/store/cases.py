@@ -151,6 +151,66 @@ class CaseQueries(Database):
             c for c in self.cases(which) if needle in " ".join(c.company_name.casefold().split())
         ]
 
+    # --- what billing reads: invoices, reminders, the digest and the workbook ------------------
+
+    def invoiced_since(self, since: datetime) -> list[tuple[str, CaseEvent]]:
+        """Every invoice recorded from `since` on, of any case, with its company's ID; oldest
+        first."""
+        query = (
+            sa.select(CASES.c.company_id, CASE_EVENTS)
+            .join(CASES, CASES.c.id == CASE_EVENTS.c.case_id)
+            .where(CASE_EVENTS.c.action == Action.INVOICED.value, CASE_EVENTS.c.at >= since)
+            .order_by(CASE_EVENTS.c.at, CASE_EVENTS.c.case_id, CASE_EVENTS.c.version)
+        )
+        with self._begin() as conn:
+            return [(row.company_id, _event_of(row)) for row in conn.execute(query)]
+
+    def invoiced_cases(self) -> list[tuple[Case, datetime]]:
+        """The open cases that are invoiced, each with when it was invoiced last, in listing
+        order."""
+        last = (
+            sa.select(CASE_EVENTS.c.case_id, sa.func.max(CASE_EVENTS.c.at).label("at"))
+            .where(CASE_EVENTS.c.action == Action.INVOICED.value)
+            .group_by(CASE_EVENTS.c.case_id)
+            .subquery()
+        )
+        query = (
+            sa.select(CASES, last.c.at.label("invoiced_at"))
+            .join(last, last.c.case_id == CASES.c.id)
+            .where(CASES.c.state == State.INVOICED.value)
+        )
+        with self._begin() as conn:
+            found = [(_case_of(row), row.invoiced_at) for row in conn.execute(query)]
+        return sorted(found, key=lambda pair: listing_order(pair[0]))
+
+    def resolved_since(self, since: datetime) -> list[Case]:
+        """The cases closed after `since`, the latest first."""
+        query = sa.select(CASES).where(
+            CASES.c.state == State.RESOLVED.value, CASES.c.closed_at > since
+        )
+        with self._begin() as conn:
+            return sorted((_case_of(row) for row in conn.execute(query)), key=_closed_first)
+
+    def case_histories(self, *, closed_since: datetime) -> list[CaseHistory]:
+        """The open cases in listing order, then those closed from `closed_since` on, latest
+        first, each with its history (oldest entry first)."""
+        recent = sa.and_(CASES.c.state == State.RESOLVED.value, CASES.c.closed_at >= closed_since)
+        with self._begin() as conn:
+            found = _select_cases(conn, sa.or_(_open(), recent))
+            events: dict[int, list[CaseEvent]] = {}
+            ids = [case.id for case in found if case.id is not None]
+            for chunk in _chunks(ids):
+                query = (
+                    sa.select(CASE_EVENTS)
+                    .where(CASE_EVENTS.c.case_id.in_(chunk))
+                    .order_by(CASE_EVENTS.c.case_id, CASE_EVENTS.c.version)
+                )
+                for row in conn.execute(query):
+                    events.setdefault(row.case_id, []).append(_event_of(row))
+        opened = sorted((c for c in found if c.is_open), key=listing_order)
+        closed = sorted((c for c in found if not c.is_open), key=_closed_first)
+        return [CaseHistory(c, tuple(events.get(c.id or 0, ()))) for c in [*opened, *closed]]
+
 
 # --- reading -----------------------------------------------------------------------------------
 
@@ -339,6 +399,11 @@ def _event_values(case_id: int, event: CaseEvent) -> dict[str, Any]:
 
 def _text(amount: Decimal | None) -> str | None:
     return None if amount is None else str(amount)
+
+
+def _closed_first(case: Case) -> tuple[float, int]:
+    """Sort key of closed cases: the latest closed first."""
+    return (-(case.closed_at.timestamp() if case.closed_at else 0.0), case.id or 0)
 
 
 def _by_company(cases: Sequence[Case]) -> tuple[Case, ...]:

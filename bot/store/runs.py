@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,8 @@ from bot.store.schema import DIGEST_CHANNELS, ERROR_CHARS, KINDS, RUNS, SNAPSHOT
 from bot.store.snapshots import _save_snapshot
 
 log = logging.getLogger(__name__)
+
+_KEYS_PER_QUERY = 500  # channel keys in one IN (...), well under every driver's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +243,22 @@ class RunQueries(Database):
         with self._begin() as conn:
             if conn.execute(done).rowcount != 1:
                 log.info("run %s is no longer held by %s; its end not recorded", run_id, owner)
+
+    def settled_slots(
+        self, channels: Collection[str], *, now: datetime
+    ) -> set[tuple[str, datetime]]:
+        """The (channel key, slot) of the runs of these keys that claim_slot would not hand
+        out at `now`: posted, held by a live lease, or failed with a retry not yet due."""
+        settled: set[tuple[str, datetime]] = set()
+        keys = sorted(set(channels))
+        with self._begin() as conn:
+            for start in range(0, len(keys), _KEYS_PER_QUERY):
+                query = sa.select(RUNS.c.channel, RUNS.c.slot).where(
+                    RUNS.c.channel.in_(keys[start : start + _KEYS_PER_QUERY]),
+                    sa.or_(RUNS.c.state == "posted", RUNS.c.lease_until >= now),
+                )
+                settled |= {(row.channel, row.slot) for row in conn.execute(query)}
+        return settled
 
     def last_posted_run(self, channel: str) -> Run | None:
         """The finished run with the latest slot, of either kind (message_ts None: quiet)."""
