@@ -415,6 +415,20 @@ def test_listings_by_filter_in_order_new_and_unowned_first_then_seats_over(store
         store.cases("everything")  # type: ignore[arg-type]
 
 
+def test_company_cases_gives_each_company_its_open_case_else_its_latest(store: Store) -> None:
+    store.sync_cases(report(company("c1", 4), company("c2", 5)), at=NOW)
+    store.sync_cases(report(company("c2", 5)), at=NOW + timedelta(days=1))  # c1 resolved
+    store.sync_cases(report(company("c1", 6), company("c2", 5)), at=NOW + timedelta(days=2))
+    store.sync_cases(report(company("c1", 6)), at=NOW + timedelta(days=3))  # c2 resolved
+
+    found = store.company_cases(["c1", "c2", "c3", "c1"])
+
+    assert sorted(found) == ["c1", "c2"]
+    assert (found["c1"].state, found["c1"].seats_over) == (State.NEW, 6)  # the open one
+    assert found["c2"].state is State.RESOLVED
+    assert store.company_cases([]) == {}
+
+
 def test_the_store_knows_every_state_of_the_model() -> None:
     assert tuple(state.value for state in State) == CASE_STATES
 

@@ -3,8 +3,9 @@
 `lengths` counts text as Slack does (UTF-16 units, the budget of a whole message); `blocks`
 holds the shared pieces (Message, Block, Slack's limits, the action IDs handlers import,
 escaping, block builders); `summary`, `digest`, `alerts`, `home` and `notes` render one
-surface each; `picker` is the company picker and the options it is served; `plaintext` turns
-a message back into readable text. Everything public is
+surface each (`cases`: overage cases, their actions wherever a company is shown, the case
+list, one case with its history, the forms); `picker` is the company picker and the options it
+is served; `plaintext` turns a message back into readable text. Everything public is
 re-exported here, so callers import from `bot.render_slack`.
 """
 
@@ -39,6 +40,29 @@ from bot.render_slack.blocks import (
     Message,
     escape,
 )
+from bot.render_slack.cases import (
+    ALERT_SURFACE,
+    CARD_SURFACE,
+    CASE_BLOCK,
+    CASE_BUTTON,
+    CASE_MENU,
+    CASE_STATUS,
+    DETAILS_SURFACE,
+    HOME_SURFACE,
+    LIST_SURFACE,
+    CaseAction,
+    CaseTarget,
+    Shown,
+    case_action,
+    case_companies,
+    case_status,
+    case_strip,
+    case_target,
+    refresh_cases,
+    render_case,
+    render_case_matches,
+    render_cases,
+)
 from bot.render_slack.digest import render_digest, sparkline
 from bot.render_slack.home import render_home, render_home_refused
 from bot.render_slack.lengths import TEXT_BUDGET, text_size, units
@@ -68,12 +92,21 @@ from bot.render_slack.summary import (
 
 __all__ = [
     "ALERT_LIST",
+    "ALERT_SURFACE",
+    "CARD_SURFACE",
+    "CASE_BLOCK",
+    "CASE_BUTTON",
+    "CASE_MENU",
+    "CASE_STATUS",
     "DETAILS_SELECT",
+    "DETAILS_SURFACE",
     "DIGEST_LIST",
     "EXPORT_BUTTON",
     "EXPORT_CSV_BUTTON",
     "FIND_DETAILED",
+    "HOME_SURFACE",
     "HOME_TOP",
+    "LIST_SURFACE",
     "MAX_BLOCKS",
     "MAX_BUTTON",
     "MAX_FIELD",
@@ -94,12 +127,24 @@ __all__ = [
     "REFRESH_HOME_BUTTON",
     "TEXT_BUDGET",
     "Block",
+    "CaseAction",
+    "CaseTarget",
     "Message",
+    "Shown",
+    "case_action",
+    "case_companies",
+    "case_status",
+    "case_strip",
+    "case_target",
     "describe_crontab",
     "describe_schedule",
     "escape",
     "native_upload_comment",
+    "refresh_cases",
     "render_alert",
+    "render_case",
+    "render_case_matches",
+    "render_cases",
     "render_company",
     "render_digest",
     "render_error",

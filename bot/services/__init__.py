@@ -7,6 +7,7 @@ digests        the digest of what changed, once per slot
 alerts         one alert per customer newly over its limit
 subscriptions  digest subscriptions set from Slack
 home           the App Home tab
+cases          overage cases: synced from each report, listed, changed from Slack
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from bot.config import Settings
 from bot.digest import DigestDiff, TrendPoint
 from bot.keepnet import KeepnetClient, NativeFile
 from bot.overage import Report
-from bot.publish import Poster
-from bot.render_slack import Message
+from bot.publish import Interactive, Poster
+from bot.render_slack import CaseAction, Message
 from bot.services.alerts import ALERT_EVENT, Alerts, alert_key
+from bot.services.cases import CaseOrigin, Cases
 from bot.services.digests import DIGEST_EVENT, LATE_AFTER, Digests, DigestSchedule
 from bot.services.exports import ExportFile, Exports
 from bot.services.home import Home
@@ -34,6 +36,7 @@ __all__ = [
     "ALERT_EVENT",
     "DIGEST_EVENT",
     "LATE_AFTER",
+    "CaseOrigin",
     "DigestSchedule",
     "ExportFile",
     "Services",
@@ -53,6 +56,7 @@ class Services:
         *,
         instance_id: str,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        interactive: Interactive | None = None,
     ) -> None:
         self.settings = settings
         self.poster = poster
@@ -61,7 +65,7 @@ class Services:
         runs = Runs(
             store, poster, instance_id=instance_id, lease_s=settings.digest_lease_s, now=now
         )
-        self._reports = Reports(settings, keepnet, now=now)
+        self._reports = Reports(settings, keepnet, now=now, fetched=self._sync_cases)
         self._exports = Exports(settings, keepnet, store, poster, self._reports, now=now)
         self._digests = Digests(
             settings, store, poster, reports=self._reports, exports=self._exports, runs=runs,
@@ -70,6 +74,9 @@ class Services:
         self._alerts = Alerts(store, poster, reports=self._reports, runs=runs, now=now)
         self._subscriptions = Subscriptions(settings, store, poster, now=now)
         self._home = Home(poster, reports=self._reports, digests=self._digests, now=now)
+        self._cases = Cases(
+            settings, store, interactive, reports=self._reports, home=self._home, now=now
+        )
 
     # --- the overage list and its files ------------------------------------------------------
 
@@ -151,3 +158,21 @@ class Services:
 
     async def refuse_home(self, user: str) -> None:
         await self._home.refuse(user)
+
+    # --- overage cases -----------------------------------------------------------------------
+
+    async def _sync_cases(self, report: Report) -> None:
+        await self._cases.sync(report)
+
+    async def case_listing(self, which: str, *, user: str) -> Message:
+        return await self._cases.listing(which, user=user)
+
+    async def case_card(self, text: str) -> Message:
+        return await self._cases.card(text)
+
+    async def company_details(self, company_id: str) -> Message | None:
+        """A company's license details and its case; None when it is no longer over."""
+        return await self._cases.details(company_id)
+
+    async def case_clicked(self, action: CaseAction, company: str, origin: CaseOrigin) -> None:
+        await self._cases.click(action, company, origin)

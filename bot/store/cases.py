@@ -128,6 +128,19 @@ class CaseQueries(Database):
             case_id = conn.execute(query).scalar()
         return None if case_id is None else self.case_history(case_id)
 
+    def company_cases(self, company_ids: Sequence[str]) -> dict[str, Case]:
+        """Each company's open case, else its latest resolved one, by company ID: what a
+        message showing these companies shows of their cases."""
+        found: dict[str, Case] = {}
+        with self._begin() as conn:
+            for chunk in _chunks(sorted(set(company_ids))):
+                condition = CASES.c.company_id.in_(list(chunk))
+                for case in _select_cases(conn, condition):
+                    known = found.get(case.company_id)
+                    if known is None or _rank_of(case) < _rank_of(known):
+                        found[case.company_id] = case
+        return found
+
     def cases(self, which: CaseFilter = "open", *, user: str | None = None) -> list[Case]:
         """The cases of a listing, in listing order (bot.cases.listing_order): "open" (every
         state but resolved), "mine" (the open cases `user` owns), "all", or one state."""
@@ -153,6 +166,11 @@ class CaseQueries(Database):
 
 
 # --- reading -----------------------------------------------------------------------------------
+
+
+def _rank_of(case: Case) -> tuple[bool, float]:
+    """The case a company is shown by: the open one, else the latest opened."""
+    return (not case.is_open, -case.opened_at.timestamp())
 
 
 def _open() -> sa.ColumnElement[bool]:
