@@ -191,6 +191,16 @@ def case_strip(surface: str, company: str, case: Case | None, *, shown: Shown) -
     return [_case_buttons(surface, company, case), *status]
 
 
+def case_row(surface: str, company: str, text: str) -> Block:
+    """A company's line among others (mrkdwn, ours) with the menu of its case's actions: how
+    a message that lists several companies carries them."""
+    section = _section(text)
+    if actionable(company):
+        section["block_id"] = case_block_id(surface, company)
+        section["accessory"] = _case_menu(company, None)
+    return section
+
+
 def _status_block(company: str, case: Case, *, shown: Shown) -> Block:
     return {**_context(case_status(case, shown=shown)), "block_id": f"{CASE_STATUS}|{company}"}
 

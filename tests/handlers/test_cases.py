@@ -3,10 +3,16 @@ history, and changed by a click wherever a company is shown, for everyone who se
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from bot.cases import State
-from bot.render_slack import CASE_BLOCK
+from bot.logs import FIELDS
+from bot.render_slack import CASE_BLOCK, CASE_STATUS, DETAILS_SELECT
 from bot.sandbox import is_flagged
 from tests.handlers.conftest import Bot, StartBot, all_text, answer_to, eventually, flagged
 from tests.runtime import settled
@@ -294,3 +300,167 @@ async def test_with_no_editor_list_the_allowed_users_may_change_cases(
     )
     await bot.interact(click)
     await eventually(lambda: case_of(bot, company).case.state is State.CONTACTED)
+
+
+# --- a message in a channel is updated for everyone ------------------------------------------
+
+ALERTS = "C0ALERTS"
+
+
+async def post_alert(bot: Bot, hours: int = 0) -> dict[str, Any]:
+    """An alert check's message in ALERTS (the first check sums up who is over already)."""
+    slot = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours)
+    ts = await bot.runtime.services.check_alerts(ALERTS, slot)
+    assert ts is not None
+    return next(m for m in bot.slack.messages(ALERTS) if m["ts"] == ts)
+
+
+def message_container(message: dict[str, Any], channel: str = ALERTS) -> dict[str, Any]:
+    return {"type": "message", "message_ts": message["ts"], "channel_id": channel,
+            "is_ephemeral": False}  # fmt: skip
+
+
+def status_of(message: dict[str, Any], company: str) -> str:
+    """The status line a message shows for a company's case."""
+    block = next(b for b in message["blocks"] if b.get("block_id") == f"{CASE_STATUS}|{company}")
+    return str(block["elements"][0]["text"])
+
+
+async def test_a_change_in_an_alert_updates_the_alert_for_everyone(start_bot: StartBot) -> None:
+    bot = await start_bot(companies=60, over_limit=4)
+    bot.slack.add_channel(ALERTS, name="overage-alerts")
+    alert = await post_alert(bot)
+    company = case_elements(alert["blocks"])[1][0].rsplit("|", 1)[1]
+    click = case_click(
+        alert["blocks"],
+        "contacted",
+        company=company,
+        user="U2",
+        container=message_container(alert),
+        response_url=bot.new_response_url(),
+    )
+    click["message"] = alert
+
+    await bot.interact(click)
+    await eventually(lambda: bot.slack.updates)
+    await settled()
+
+    [update] = bot.slack.updates
+    assert (update.params["channel"], update.params["ts"]) == (ALERTS, alert["ts"])
+    now_shown = next(m for m in bot.slack.messages(ALERTS) if m["ts"] == alert["ts"])
+    assert "*Case:* contacted · no owner · marked contacted by <@U2>" in status_of(
+        now_shown, company
+    )
+    others = [b for b, _ in case_elements(now_shown["blocks"]) if not b.endswith(company)]
+    assert len(others) == len(case_elements(alert["blocks"])) - 1  # every company still there
+    assert now_shown["text"] == alert["text"]
+    assert bot.answers() == []  # nothing said to the clicker alone
+    assert case_of(bot, company).case.state is State.CONTACTED
+
+
+async def test_two_clicks_at_once_are_both_recorded_and_the_alert_ends_on_the_latest(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(companies=60, over_limit=4)
+    bot.slack.add_channel(ALERTS, name="overage-alerts")
+    alert = await post_alert(bot)
+    company = case_elements(alert["blocks"])[0][0].rsplit("|", 1)[1]
+    clicks = [
+        case_click(alert["blocks"], action, company=company, user=user,
+                   container=message_container(alert), response_url=bot.new_response_url())
+        for action, user in (("assign_me", "U1"), ("contacted", "U2"))
+    ]  # fmt: skip
+
+    await asyncio.gather(*(bot.interact(click) for click in clicks))
+    await eventually(lambda: len(case_of(bot, company).events) == 3)
+    await settled()
+
+    history = case_of(bot, company)
+    assert sorted(e.action.value for e in history.events[1:]) == ["assigned", "contacted"]
+    assert [e.version for e in history.events] == [1, 2, 3]
+    assert (history.case.owner, history.case.state) == ("U1", State.CONTACTED)
+    last = history.events[-1]
+    final = next(m for m in bot.slack.messages(ALERTS) if m["ts"] == alert["ts"])
+    status = status_of(final, company)
+    assert "contacted · owner <@U1>" in status
+    assert f"by <@{last.actor}>" in status
+
+
+async def test_a_single_alert_carries_the_case_buttons(start_bot: StartBot) -> None:
+    bot = await start_bot(companies=60, over_limit=4, CACHE_SECONDS="0")
+    bot.slack.add_channel(ALERTS, name="overage-alerts")
+    await post_alert(bot)
+    rows = [dict(c) for c in bot.sandbox.companies]
+    newcomer = next(
+        r for r in rows
+        if r.get("isNumberOfUsersLimited") is True and str(r["numberOfUsers"]).isdigit()
+        and not is_flagged(r)
+    )  # fmt: skip
+    newcomer["targetUserCount"] = int(newcomer["numberOfUsers"]) + 9
+    bot.sandbox.companies = rows
+    alert = await post_alert(bot, hours=1)
+    buttons = [e["value"] for _, e in case_elements(alert["blocks"])]
+    assert buttons == ["assign_me", "assign", "contacted", "invoiced", "snooze", "waive", "note"]
+    company = str(newcomer["companyResourceId"])
+    click = case_click(
+        alert["blocks"],
+        "assign_me",
+        user="U5",
+        container=message_container(alert),
+        response_url=bot.new_response_url(),
+    )
+
+    await bot.interact(click)
+    await eventually(lambda: bot.slack.updates)
+    await settled()
+
+    final = next(m for m in bot.slack.messages(ALERTS) if m["ts"] == alert["ts"])
+    assert "*Case:* new · owner <@U5> · assigned by <@U5>" in status_of(final, company)
+
+
+async def test_the_details_card_carries_the_case_and_a_click_there_replaces_it(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(companies=60, over_limit=4)
+    company = next(c for c in flagged(bot) if str(c["numberOfUsers"]).isdigit())
+    await bot.action(DETAILS_SELECT, selected=company["companyResourceId"])
+    details = (await eventually(bot.answers))[-1]
+    assert "License limit" in all_text(details)
+    click = case_click(
+        details["blocks"],
+        "contacted",
+        user="U4",
+        container=ephemeral_container(),
+        response_url=bot.new_response_url(),
+    )
+
+    await bot.interact(click)
+    replaced = (await eventually(bot.answers))[-1]
+
+    assert replaced["replace_original"] is True
+    assert "License limit" in all_text(replaced)
+    assert "*Case:* contacted · no owner · marked contacted by <@U4>" in all_text(replaced)
+
+
+async def test_every_change_is_logged_with_who_made_it_and_the_click_once(
+    start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    bot = await start_bot(companies=60, over_limit=4)
+    listed = await answer_to(bot, "cases")
+    company = case_elements(listed["blocks"])[0][0].rsplit("|", 1)[1]
+    click = case_click(listed["blocks"], "contacted", user="U6", container=ephemeral_container(),
+                       response_url=bot.new_response_url())  # fmt: skip
+    await bot.interact(click)
+    await eventually(bot.answers)
+    await settled()
+
+    changes = [r.getMessage() for r in caplog.records if r.name == "bot.store.cases"]
+    assert any(
+        f"company {company}: contacted by U6 from message, now contacted" in line
+        for line in changes
+    )
+    clicks = [r for r in caplog.records if r.name == "handlers.cases" and getattr(r, FIELDS, None)]
+    (record,) = clicks
+    fields = getattr(record, FIELDS)
+    assert (fields["case_action"], fields["user"], fields["outcome"]) == ("contacted", "U6", "ok")
