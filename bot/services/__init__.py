@@ -12,8 +12,9 @@ cases          overage cases: synced from each report, listed, changed from Slac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot import grammar
 from bot.config import Settings
@@ -23,7 +24,7 @@ from bot.overage import Report
 from bot.publish import Interactive, Poster
 from bot.render_slack import CaseAction, Message
 from bot.services.alerts import ALERT_EVENT, Alerts, alert_key
-from bot.services.cases import CaseOrigin, Cases
+from bot.services.cases import CaseOrigin, Cases, FormReply
 from bot.services.digests import DIGEST_EVENT, LATE_AFTER, Digests, DigestSchedule
 from bot.services.exports import ExportFile, Exports
 from bot.services.home import Home
@@ -39,6 +40,7 @@ __all__ = [
     "CaseOrigin",
     "DigestSchedule",
     "ExportFile",
+    "FormReply",
     "Services",
     "alert_key",
 ]
@@ -174,5 +176,24 @@ class Services:
         """A company's license details and its case; None when it is no longer over."""
         return await self._cases.details(company_id)
 
-    async def case_clicked(self, action: CaseAction, company: str, origin: CaseOrigin) -> None:
-        await self._cases.click(action, company, origin)
+    async def case_clicked(
+        self, action: CaseAction, company: str, origin: CaseOrigin, *, trigger_id: str
+    ) -> None:
+        """A case's action, clicked: made at once, or its form opened (the ones with `…`)."""
+        if action.has_form:
+            await self._cases.open_form(action, company, origin, trigger_id=trigger_id)
+        else:
+            await self._cases.click(action, company, origin)
+
+    async def submit_case_form(
+        self, user: str, metadata: str, values: Mapping[str, Any]
+    ) -> FormReply:
+        return await self._cases.submit_form(user, metadata, values)
+
+    async def reopen_case_form(self, user: str, view_id: str, metadata: str) -> None:
+        await self._cases.reopen_form(user, view_id, metadata)
+
+    async def show_case_change(self, reply: FormReply) -> None:
+        """After a form's change: the surface it was opened from, as the case is now."""
+        if reply.origin is not None:
+            await self._cases.refresh(reply.origin, reply.company)

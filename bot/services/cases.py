@@ -8,9 +8,9 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from bot import render_slack
 from bot.cases import (
@@ -21,15 +21,23 @@ from bot.cases import (
     Change,
     Edit,
     MarkContacted,
+    StaleCase,
     Surface,
     company_key,
     may_edit,
 )
 from bot.config import Settings
-from bot.errors import StoreUnavailable, UpstreamError, case_edit_refused, case_refused
-from bot.overage import Report
+from bot.errors import (
+    BotError,
+    StoreUnavailable,
+    UpstreamError,
+    case_edit_refused,
+    case_refused,
+)
+from bot.overage import Overage, Report
 from bot.publish import Interactive
-from bot.render_slack import CaseAction, Message, Shown
+from bot.render_slack import CaseAction, Message, Prefill, Shown
+from bot.services.case_forms import FieldErrors, FormState, read_form
 from bot.services.home import Home
 from bot.services.reports import Reports
 from bot.store import CaseHistory, Store
@@ -155,6 +163,108 @@ class Cases:
         await self._change(case, change, origin, surface=_surface_of(origin))
         await self.refresh(origin, company)
 
+    # --- forms -------------------------------------------------------------------------------
+
+    async def open_form(
+        self, action: CaseAction, company: str, origin: CaseOrigin, *, trigger_id: str
+    ) -> None:
+        """Open the form of a change (Assign…, Invoiced…, Snooze…, Waive…, Add note…) on the
+        case as it is now. Slack takes a form only within 3 s of the click: nothing is
+        fetched first (the Invoiced… amount comes from the report fetched last)."""
+        self.require_editor(origin.user)
+        case = (await self._history_of(company)).case
+        if not case.is_open and action is not CaseAction.NOTE:
+            raise _resolved(case, self.shown())
+        state = FormState(
+            action,
+            case.id or 0,
+            case.version,
+            company,
+            origin.surface,
+            channel=origin.channel,
+            ts=origin.ts,
+            ephemeral=origin.ephemeral,
+            response_url=origin.response_url,
+        )
+        view = render_slack.render_case_form(
+            action, case, metadata=state.dump(), shown=self.shown(), prefill=self._prefill(case)
+        )
+        await self._interactive().open_view(trigger_id, view)
+
+    async def submit_form(self, user: str, metadata: str, values: Mapping[str, Any]) -> FormReply:
+        """A submitted form: its change made on the version it was opened on, or what the form
+        shows instead: a sentence under each field it cannot use, or, when the change is
+        refused (someone changed the case meanwhile, or its state cannot take it), the case
+        as it is now with a button that opens the form again."""
+        state = FormState.load(metadata)
+        shown = self.shown()
+        try:
+            self.require_editor(user)
+            change = read_form(state.action, values, today=render_slack.today_in(shown))
+            await self._change_case(state, change, user)
+        except FieldErrors as invalid:
+            return FormReply(errors=invalid.errors)
+        except StaleCase as stale:
+            fresh = replace(state, version=stale.current.version)
+            return FormReply(view=self._notice(stale.current, stale, fresh, reopen=True))
+        except BotError as refused:
+            current = await asyncio.to_thread(self._store.case, state.case_id)
+            return FormReply(view=self._notice(current, refused, state, reopen=False))
+        origin = CaseOrigin(
+            state.surface,
+            user,
+            channel=state.channel,
+            ts=state.ts,
+            ephemeral=state.ephemeral,
+            response_url=state.response_url,
+        )
+        return FormReply(origin=origin, company=state.company)
+
+    async def reopen_form(self, user: str, view_id: str, metadata: str) -> None:
+        """The form again, in place of the notice of a refused change, on the case as it is."""
+        state = FormState.load(metadata)
+        self.require_editor(user)
+        case = await asyncio.to_thread(self._store.case, state.case_id)
+        if case is None:
+            raise case_refused("missing")
+        fresh = replace(state, version=case.version)
+        prefill = self._prefill(case)
+        view = render_slack.render_case_form(
+            state.action, case, metadata=fresh.dump(), shown=self.shown(), prefill=prefill
+        )
+        await self._interactive().update_view(view_id, view)
+
+    async def _change_case(self, state: FormState, change: Change, user: str) -> None:
+        edit = Edit(user, Surface.MODAL, self._now().astimezone(self._settings.zone))
+        change_case = functools.partial(
+            self._store.change_case, state.case_id, change, edit, expected_version=state.version
+        )
+        await asyncio.to_thread(change_case)
+
+    def _notice(
+        self, case: Case | None, refused: BotError, state: FormState, *, reopen: bool
+    ) -> dict[str, Any]:
+        return render_slack.render_case_notice(
+            case, refused.for_user(), metadata=state.dump(), shown=self.shown(), reopen=reopen
+        )
+
+    def _prefill(self, case: Case) -> Prefill:
+        """The seats over and their amount at the company's price, from the report fetched
+        last (or the one price, SEAT_PRICE, when no report is at hand)."""
+        report = self._reports.latest
+        found = None if report is None else _overage_of(report, case.company_id)
+        if found is not None:
+            return Prefill(found.seats_over, found.true_up)
+        price = self._settings.seat_price
+        seats = case.seats_over
+        amount = None if price is None or seats is None else price * seats
+        return Prefill(seats, amount)
+
+    def _interactive(self) -> Interactive:
+        if self._slack is None:
+            raise BotError("Forms need Slack, and this process does not talk to it.")
+        return self._slack
+
     def require_editor(self, user: str) -> None:
         """CASE_EDITOR_IDS decides who may change a case (unset: the allowed users)."""
         settings = self._settings
@@ -212,7 +322,7 @@ class Cases:
         when the company is no longer over its limit."""
         report = await self._reports.report()
         key = company_key(company)
-        overage = next((o for o in report.overages if company_key(o.company.ref) == key), None)
+        overage = _overage_of(report, key)
         if overage is None:
             return None
         cases = await asyncio.to_thread(self._store.company_cases, [key])
@@ -247,6 +357,36 @@ class Cases:
         await slack.update(channel, ts, Message(text=str(message.get("text") or ""), blocks=fresh))
         after = await asyncio.to_thread(self._store.company_cases, companies)
         return _versions(after) != _versions(cases)
+
+
+@dataclass(frozen=True, slots=True)
+class FormReply:
+    """What a submitted form is answered with: a sentence under each field it cannot use, or
+    a view in its place; neither closes it. A change made is shown where it was made from."""
+
+    errors: Mapping[str, str] | None = None
+    view: dict[str, Any] | None = None
+    origin: CaseOrigin | None = None
+    company: str = ""
+
+    @property
+    def ack(self) -> dict[str, Any]:
+        """What Slack is answered with, within its 3 s."""
+        if self.errors:
+            return {"response_action": "errors", "errors": dict(self.errors)}
+        if self.view is not None:
+            return {"response_action": "update", "view": self.view}
+        return {}
+
+
+def _resolved(case: Case, shown: Shown) -> BotError:
+    closed = case.closed_at
+    day = closed.astimezone(shown.zone).date().isoformat() if closed else "an earlier day"
+    return case_refused("resolved", day=day)
+
+
+def _overage_of(report: Report, company: str) -> Overage | None:
+    return next((o for o in report.overages if company_key(o.company.ref) == company), None)
 
 
 def listing_filter(which: str) -> CaseFilter:

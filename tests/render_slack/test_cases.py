@@ -23,9 +23,16 @@ from bot.cases import (
 )
 from bot.render_slack import (
     CASE_BLOCK,
+    CASE_FORM,
+    CASE_REOPEN,
     CASE_STATUS,
+    FIELD_AMOUNT,
+    FIELD_SEATS,
+    FIELD_UNTIL,
+    FORM_VALUE,
     CaseAction,
     CaseTarget,
+    Prefill,
     Shown,
     case_action,
     case_companies,
@@ -33,7 +40,9 @@ from bot.render_slack import (
     case_target,
     refresh_cases,
     render_case,
+    render_case_form,
     render_case_matches,
+    render_case_notice,
     render_cases,
     to_text,
 )
@@ -282,3 +291,135 @@ def test_every_case_rendering_is_valid_block_kit() -> None:
         for one in (message, *message.smaller):
             for b in one.blocks:
                 block.validate(b)
+
+
+# --- the forms -------------------------------------------------------------------------------
+
+# the definitions of a modal and its inputs, unchanged from the source of the shared subset
+# (TightknitAI/slack-block-kit-validator, src/slack-block-kit.schema.json at 12ad0779): the
+# subset keeps only what messages and the Home tab carry
+_TEXT_24 = {"allOf": [{"$ref": "#/$defs/plain_text_object"},
+                      {"properties": {"text": {"maxLength": 24}}}]}  # fmt: skip
+_TEXT_2000 = {"allOf": [{"$ref": "#/$defs/plain_text_object"},
+                        {"properties": {"text": {"maxLength": 2000}}}]}  # fmt: skip
+FORM_DEFS: dict[str, Any] = {
+    "plain_text_input_element": {
+        "type": "object", "additionalProperties": False, "required": ["type"],
+        "properties": {
+            "type": {"const": "plain_text_input"}, "action_id": {"$ref": "#/$defs/action_id"},
+            "initial_value": {"type": "string"}, "multiline": {"type": "boolean"},
+            "min_length": {"type": "integer", "minimum": 0, "maximum": 3000},
+            "max_length": {"type": "integer", "minimum": 1, "maximum": 3000},
+            "focus_on_load": {"type": "boolean"},
+            "placeholder": {"$ref": "#/$defs/placeholder_object"},
+        },
+    },
+    "datepicker_element": {
+        "type": "object", "additionalProperties": False, "required": ["type"],
+        "properties": {
+            "type": {"const": "datepicker"}, "action_id": {"$ref": "#/$defs/action_id"},
+            "initial_date": {
+                "type": "string",
+                "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+            },
+            "confirm": {"$ref": "#/$defs/confirm_object"}, "focus_on_load": {"type": "boolean"},
+            "placeholder": {"$ref": "#/$defs/placeholder_object"},
+        },
+    },
+    "users_select_element": {
+        "type": "object", "additionalProperties": False, "required": ["type"],
+        "properties": {
+            "type": {"const": "users_select"}, "action_id": {"$ref": "#/$defs/action_id"},
+            "initial_user": {"type": "string", "pattern": "^[UW][A-Z0-9]+$"},
+            "confirm": {"$ref": "#/$defs/confirm_object"}, "focus_on_load": {"type": "boolean"},
+            "placeholder": {"$ref": "#/$defs/placeholder_object"},
+        },
+    },
+    "input_block_element": {"oneOf": [
+        {"$ref": "#/$defs/plain_text_input_element"}, {"$ref": "#/$defs/datepicker_element"},
+        {"$ref": "#/$defs/users_select_element"},
+    ]},
+    "input_block": {
+        "type": "object", "additionalProperties": False, "required": ["type", "label", "element"],
+        "properties": {
+            "type": {"const": "input"}, "label": _TEXT_2000,
+            "element": {"$ref": "#/$defs/input_block_element"},
+            "dispatch_action": {"type": "boolean"}, "block_id": {"$ref": "#/$defs/block_id"},
+            "hint": _TEXT_2000, "optional": {"type": "boolean"},
+        },
+    },
+    "modal_view": {
+        "type": "object", "additionalProperties": False, "required": ["type", "title", "blocks"],
+        "properties": {
+            "type": {"const": "modal"}, "title": _TEXT_24,
+            "blocks": {"type": "array", "minItems": 1, "maxItems": 100,
+                       "items": {"oneOf": [{"$ref": "#/$defs/block"},
+                                           {"$ref": "#/$defs/input_block"}]}},
+            "close": _TEXT_24, "submit": _TEXT_24,
+            "private_metadata": {"type": "string", "maxLength": 3000},
+            "callback_id": {"type": "string", "maxLength": 255},
+            "clear_on_close": {"type": "boolean"}, "notify_on_close": {"type": "boolean"},
+            "external_id": {"type": "string", "maxLength": 255},
+            "submit_disabled": {"type": "boolean"},
+        },
+        "allOf": [{
+            "if": {"properties": {"blocks": {"contains": {
+                "type": "object", "properties": {"type": {"const": "input"}},
+                "required": ["type"]}}}},
+            "then": {"required": ["submit"]},
+        }],
+    },
+}  # fmt: skip
+
+
+def modal_validator() -> Draft202012Validator:
+    if not SUBSET.exists():
+        pytest.skip(f"the shared reference is not at {SUBSET}")
+    defs = {**json.loads(SUBSET.read_text())["$defs"], **FORM_DEFS}
+    return Draft202012Validator({"$defs": defs, "$ref": "#/$defs/modal_view"})
+
+
+def form_fields(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+
+
+@pytest.mark.parametrize("action", [a for a in CaseAction if a.has_form])
+def test_every_form_is_a_valid_modal_whatever_the_name(action: CaseAction) -> None:
+    hostile = case(1, name="<!channel> " + LONG, owner="U0BOB", state=State.CONTACTED)
+    view = render_case_form(action, hostile, metadata="x" * 3000, shown=SHOWN,
+                            prefill=Prefill(12, Decimal("54.5")))  # fmt: skip
+    modal_validator().validate(view)
+    assert view["callback_id"] == CASE_FORM
+    assert "<!channel>" not in json.dumps(view)
+    assert all(e["action_id"] == FORM_VALUE for e in form_fields(view).values())
+
+
+def test_the_invoice_form_is_prefilled_to_the_cent_and_says_when_no_price_is_set() -> None:
+    priced = render_case_form(CaseAction.INVOICED, case(1), metadata="m", shown=SHOWN,
+                              prefill=Prefill(12, Decimal("54.005")))  # fmt: skip
+    fields = form_fields(priced)
+    assert (fields[FIELD_SEATS]["initial_value"], fields[FIELD_AMOUNT]["initial_value"]) == (
+        "12", "54.01"
+    )  # fmt: skip
+    assert "Amount invoiced (EUR)" in json.dumps(priced)
+    unpriced = render_case_form(CaseAction.INVOICED, case(1), metadata="m", shown=SHOWN,
+                                prefill=Prefill(12, None))  # fmt: skip
+    assert "initial_value" not in form_fields(unpriced)[FIELD_AMOUNT]
+    assert "No seat price is set for this plan." in json.dumps(unpriced)
+
+
+def test_the_snooze_form_proposes_a_week_from_today_in_the_zone() -> None:
+    view = render_case_form(CaseAction.SNOOZE, case(1), metadata="m", shown=SHOWN)
+    assert form_fields(view)[FIELD_UNTIL]["initial_date"] == "2025-03-17"
+
+
+def test_a_refused_form_shows_the_case_and_mentions_only_who_changed_it_last() -> None:
+    changed = case(1, state=State.INVOICED, updated_by="U0BOB", last_action=Action.INVOICED)
+    sentence = "This case was changed by <@U0BOB> after you opened the form <!here> <@U0EVE>."
+    view = render_case_notice(changed, sentence, metadata="m", shown=SHOWN, reopen=True)
+    modal_validator().validate(view)
+    text = json.dumps(view)
+    assert "changed by <@U0BOB> after" in text
+    assert "&lt;!here&gt; &lt;@U0EVE&gt;" in text
+    assert CASE_REOPEN in text
+    assert "submit" not in view
