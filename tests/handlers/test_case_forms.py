@@ -30,7 +30,16 @@ from bot.render_slack import (
 from bot.sandbox import is_flagged
 from tests.fakes.slack_api import Call
 from tests.handlers.conftest import Bot, StartBot, all_text, answer_to, eventually, flagged
-from tests.handlers.test_cases import case_click, case_elements, case_of, ephemeral_container
+from tests.handlers.test_cases import (
+    ALERTS,
+    case_click,
+    case_elements,
+    case_of,
+    ephemeral_container,
+    message_container,
+    post_alert,
+    status_of,
+)
 from tests.runtime import settled
 
 
@@ -373,3 +382,31 @@ async def test_a_resolved_case_opens_only_its_note(start_bot: StartBot) -> None:
     assert "This case was resolved on" in refusal["text"]
     assert bot.slack.opened_views == []
     assert flagged(bot)  # the others are still over
+
+
+async def test_a_form_opened_from_an_alert_updates_the_alert_for_everyone(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(companies=60, over_limit=4, SEAT_PRICE="3")
+    bot.slack.add_channel(ALERTS, name="overage-alerts")
+    alert = await post_alert(bot)
+    company = case_elements(alert["blocks"])[0][0].rsplit("|", 1)[1]
+    before = len(bot.slack.opened_views)
+    click = case_click(
+        alert["blocks"],
+        "invoiced",
+        company=company,
+        user="U3",
+        container=message_container(alert),
+        response_url=bot.new_response_url(),
+    )
+    await bot.interact(click)
+    opened = (await eventually(lambda: bot.slack.opened_views[before:]))[-1]
+
+    assert acked(await submit(bot, opened, user="U3", **{FIELD_REFERENCE: "INV-9"})) == {}
+    await eventually(lambda: bot.slack.updates)
+    await settled()
+
+    final = next(m for m in bot.slack.messages(ALERTS) if m["ts"] == alert["ts"])
+    status = status_of(final, company)
+    assert "*Case:* invoiced for" in status and "marked invoiced by <@U3>" in status
