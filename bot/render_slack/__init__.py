@@ -76,6 +76,7 @@ from bot.render_slack.cases import (
     render_case_notice,
     render_cases,
     render_form_error,
+    render_your_cases,
     today_in,
 )
 from bot.render_slack.digest import render_digest, sparkline
@@ -192,6 +193,7 @@ __all__ = [
     "render_unsubscribed",
     "render_upload_comment",
     "render_working",
+    "render_your_cases",
     "sparkline",
     "text_size",
     "to_text",

@@ -49,6 +49,7 @@ CASE_BUTTON = "overage_case_button"  # action ID of a button: CASE_BUTTON:action
 CASE_MENU = "overage_case_menu"  # action ID of a row's menu of actions: CASE_MENU#tag
 CASE_KEY_MAX = MAX_OPTION_VALUE  # a company whose ID is longer is shown without actions
 CASES_LISTED = 30
+HOME_CASES = 10
 HISTORY_SHOWN = 40
 
 
@@ -344,6 +345,17 @@ def _case_row(rank: int, case: Case, surface: str, *, shown: Shown) -> Block:
         section["block_id"] = case_block_id(surface, case.company_id)
         section["accessory"] = _case_menu(case.company_id, case)
     return section
+
+
+def render_your_cases(cases: Sequence[Case], *, shown: Shown) -> list[Block]:
+    """The Home tab's "Your cases": the open cases the person owns, with their actions."""
+    if not cases:
+        return [_section("*Your cases*\nYou own no open overage case. `/overage cases` lists "
+                         "the open ones; *Assign to me* on one makes it yours.")]  # fmt: skip
+    rows = [_case_row(n, c, HOME_SURFACE, shown=shown) for n, c in enumerate(cases[:HOME_CASES], 1)]
+    more = len(cases) - len(rows)
+    tail = [_context(f"…and {more:,} more: `/overage cases mine` lists them all.")] if more else []
+    return [_section(f"*Your cases* ({len(cases):,})"), *rows, *tail]
 
 
 def _nothing_listed(which: str) -> str:

@@ -75,7 +75,10 @@ class Services:
         )  # fmt: skip
         self._alerts = Alerts(store, poster, reports=self._reports, runs=runs, now=now)
         self._subscriptions = Subscriptions(settings, store, poster, now=now)
-        self._home = Home(poster, reports=self._reports, digests=self._digests, now=now)
+        self._home = Home(
+            poster, reports=self._reports, digests=self._digests, now=now, store=store,
+            settings=settings,
+        )  # fmt: skip
         self._cases = Cases(
             settings, store, interactive, reports=self._reports, home=self._home, now=now
         )

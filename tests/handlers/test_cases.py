@@ -15,6 +15,7 @@ from bot.logs import FIELDS
 from bot.render_slack import CASE_BLOCK, CASE_STATUS, DETAILS_SELECT
 from bot.sandbox import is_flagged
 from tests.handlers.conftest import Bot, StartBot, all_text, answer_to, eventually, flagged
+from tests.handlers.test_home import open_home
 from tests.runtime import settled
 
 # --- what the tests send and read --------------------------------------------------------------
@@ -464,3 +465,63 @@ async def test_every_change_is_logged_with_who_made_it_and_the_click_once(
     (record,) = clicks
     fields = getattr(record, FIELDS)
     assert (fields["case_action"], fields["user"], fields["outcome"]) == ("contacted", "U6", "ok")
+
+
+# --- the Home tab ----------------------------------------------------------------------------
+
+
+async def test_the_home_tab_shows_your_cases_and_a_change_there_publishes_it_again(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(companies=60, over_limit=4)
+    listed = await answer_to(bot, "cases")
+    company = case_elements(listed["blocks"])[2][0].rsplit("|", 1)[1]
+    assign = case_click(
+        listed["blocks"],
+        "assign_me",
+        company=company,
+        user="U1",
+        container=ephemeral_container(),
+        response_url=bot.new_response_url(),
+    )
+    await bot.interact(assign)
+    await eventually(lambda: case_of(bot, company).case.owner == "U1")
+
+    view = await open_home(bot, "U1")
+    others = await open_home(bot, "U2")
+
+    assert "*Your cases* (1)" in all_text(view)
+    assert [b for b, _ in case_elements(view["blocks"])] == [f"{CASE_BLOCK}|home|{company}"]
+    assert "You own no open overage case." in all_text(others)
+    before = len(bot.slack.home_views)
+    home = {"type": "view", "view_id": "V1"}
+    contacted = case_click(view["blocks"], "contacted", user="U1", container=home)
+    contacted["view"] = {"id": "V1", "type": "home"}
+    await bot.interact(contacted)
+    views = await eventually(lambda: bot.slack.home_views[before:])
+    assert views[-1].params["user_id"] == "U1"
+    assert "*Case:* contacted · owner <@U1> · marked contacted by <@U1>" in all_text(
+        views[-1].params
+    )
+    last = case_of(bot, company).events[-1]
+    assert (last.action.value, last.surface.value) == ("contacted", "home")
+
+
+async def test_a_refusal_on_the_home_tab_is_told_on_the_tab(start_bot: StartBot) -> None:
+    bot = await start_bot(companies=60, over_limit=4, CASE_EDITOR_IDS="U9")
+    await answer_to(bot, "cases")
+    view = await open_home(bot, "U9")
+    assert "You own no open overage case." in all_text(view)
+    company = ids_over(bot)[0]
+    fake_row = {"type": "section", "block_id": f"{CASE_BLOCK}|home|{company}",
+                "text": {"type": "mrkdwn", "text": "x"},
+                "accessory": {"type": "static_select", "action_id": "overage_case_menu#1",
+                              "options": [{"text": {"type": "plain_text", "text": "Contacted"},
+                                           "value": "contacted"}]}}  # fmt: skip
+    before = len(bot.slack.home_views)
+    click = case_click([fake_row], "contacted", user="U1", container={"type": "view"})
+    await bot.interact(click)
+    views = await eventually(lambda: bot.slack.home_views[before:])
+    assert "Only the people in CASE_EDITOR_IDS can change overage cases." in all_text(
+        views[-1].params
+    )

@@ -44,13 +44,17 @@ from bot.render_slack import (
     render_case_matches,
     render_case_notice,
     render_cases,
+    render_home,
     to_text,
 )
 from tests.render_slack.conftest import (
     HOSTILE,
     LONG,
     NOW,
+    assert_fits,
     assert_message_fits,
+    company,
+    report_of,
     strings,
     texts,
 )
@@ -423,3 +427,23 @@ def test_a_refused_form_shows_the_case_and_mentions_only_who_changed_it_last() -
     assert "&lt;!here&gt; &lt;@U0EVE&gt;" in text
     assert CASE_REOPEN in text
     assert "submit" not in view
+
+
+# --- the Home tab's "Your cases" -------------------------------------------------------------
+
+
+def test_your_cases_on_the_home_tab_fit_with_the_rest_and_say_how_many_more() -> None:
+    mine = [case(n, name=f"{LONG} {n}", owner="U0BOB", reason="r" * 3000) for n in range(1, 40)]
+    report = report_of([company(n, name=LONG) for n in range(1, 200)], price="2")
+    blocks = render_home(report, now=NOW, last_digest=None, next_digest=None, cases=mine,
+                         shown=SHOWN)  # fmt: skip
+    assert_fits(blocks, max_blocks=100)
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert "*Your cases* (39)" in text
+    assert "…and 29 more: `/overage cases mine` lists them all." in text
+    assert rows_of(blocks)[0]["block_id"] == f"{CASE_BLOCK}|home|c00001"
+    assert "Data as of" in text  # the list at a glance is still there
+    nobody = render_home(report, now=NOW, last_digest=None, next_digest=None, cases=[])
+    assert "You own no open overage case." in json.dumps(nobody)
+    without = render_home(report, now=NOW, last_digest=None, next_digest=None)
+    assert "Your cases" not in json.dumps(without)
