@@ -83,6 +83,10 @@ class Cases:
         self._home = home
         self._now = now
         self._updating: dict[tuple[str, str], asyncio.Lock] = {}
+        # surfaces brought up to date after a change, one at a time: each reads the cases it
+        # shows (a list may read thousands), and the forms and clicks still to be answered
+        # must not wait behind them for the database or the interpreter
+        self._refreshing = asyncio.Semaphore(1)
 
     def shown(self) -> Shown:
         settings = self._settings
@@ -139,8 +143,12 @@ class Cases:
         return render_slack.render_case(history.case, history.events, shown=self.shown())
 
     async def _in_line(self) -> None:
-        """The cases as of a report within CACHE_SECONDS (each fetch brings them in line);
-        when the platform cannot be reached, the cases as the last fetch left them."""
+        """The cases as the last fetch left them (each fetch, by any command, the Home tab or
+        the alert check, brings them in line): a list of thousands answers without waiting
+        for the platform. Only a process that has fetched nothing yet fetches first; when the
+        platform cannot be reached, the cases are listed as they are."""
+        if self._reports.latest is not None:
+            return
         try:
             await self._reports.report()
         except UpstreamError as exc:
@@ -296,6 +304,10 @@ class Cases:
         """Show the case as it is now where the change was made: a message in a channel is
         updated for everyone in it, an answer only its person sees is replaced, a Home tab
         published again."""
+        async with self._refreshing:
+            await self._refresh(origin, company)
+
+    async def _refresh(self, origin: CaseOrigin, company: str) -> None:
         if origin.on_home:
             await self._home.show(origin.user, fresh=False)
         elif origin.ephemeral and origin.response_url:

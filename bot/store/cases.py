@@ -104,13 +104,13 @@ class CaseQueries(Database):
         return changed, event
 
     def case(self, case_id: int) -> Case | None:
-        with self._begin() as conn:
+        with self._read() as conn:
             found = _select_cases(conn, CASES.c.id == case_id)
         return found[0] if found else None
 
     def case_history(self, case_id: int) -> CaseHistory | None:
         """The case and its history, oldest entry first."""
-        with self._begin() as conn:
+        with self._read() as conn:
             found = _select_cases(conn, CASES.c.id == case_id)
             if not found:
                 return None
@@ -124,7 +124,7 @@ class CaseQueries(Database):
             .order_by((CASES.c.state == State.RESOLVED.value), CASES.c.opened_at.desc())
             .limit(1)
         )
-        with self._begin() as conn:
+        with self._read() as conn:
             case_id = conn.execute(query).scalar()
         return None if case_id is None else self.case_history(case_id)
 
@@ -132,7 +132,7 @@ class CaseQueries(Database):
         """Each company's open case, else its latest resolved one, by company ID: what a
         message showing these companies shows of their cases."""
         found: dict[str, Case] = {}
-        with self._begin() as conn:
+        with self._read() as conn:
             for chunk in _chunks(sorted(set(company_ids))):
                 condition = CASES.c.company_id.in_(list(chunk))
                 for case in _select_cases(conn, condition):
@@ -153,7 +153,7 @@ class CaseQueries(Database):
             condition = _open() if which == "open" else sa.and_(_open(), CASES.c.owner == user)
         elif which != "all":
             condition = CASES.c.state == str(which)
-        with self._begin() as conn:
+        with self._read() as conn:
             return sorted(_select_cases(conn, condition), key=listing_order)
 
     def find_cases(self, text: str, which: CaseFilter = "all") -> list[Case]:
