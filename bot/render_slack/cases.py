@@ -315,23 +315,26 @@ def _title(which: str) -> str:
     return _TITLES.get(which) or f"Overage cases: {which}"
 
 
-def render_cases(cases: Sequence[Case], which: str, *, shown: Shown) -> Message:
+def render_cases(
+    cases: Sequence[Case], which: str, *, shown: Shown, total: int | None = None
+) -> Message:
     """The answer to `/overage cases [filter]`: each case with its state, owner and last
-    change, and a menu of what can be done; as many as fit, then "…and N more"."""
+    change, and a menu of what can be done; as many as fit, then "…and N more". `total` is
+    how many the listing holds when `cases` are only its first."""
     title = _title(which)
+    total = len(cases) if total is None else max(total, len(cases))
     if not cases:
         sentence = _nothing_listed(which)
         return _message(sentence, [_header(title), _section(sentence)])
     surface = f"{LIST_SURFACE}.{which}"
-    count = f"{len(cases):,} case{'' if len(cases) == 1 else 's'}"
+    count = f"{total:,} case{'' if total == 1 else 's'}"
 
     def build(rows: int) -> Message:
-        blocks = [_header(f"{title} ({len(cases):,})")]
-        blocks += [
-            _case_row(rank, c, surface, shown=shown) for rank, c in enumerate(cases[:rows], 1)
-        ]
-        if len(cases) > rows:
-            blocks.append(_context(_more_cases(len(cases) - rows, which)))
+        blocks = [_header(f"{title} ({total:,})")]
+        listed = enumerate(cases[:rows], 1)
+        blocks += [_case_row(rank, case, surface, shown=shown) for rank, case in listed]
+        if total > rows:
+            blocks.append(_context(_more_cases(total - rows, which)))
         blocks.append(_context(_listing_hint(which)))
         return _message(f"{title}: {count}.", blocks)
 

@@ -123,8 +123,11 @@ class Cases:
         """`/overage cases [filter]` for the person who asked."""
         listed = listing_filter(which)
         await self._in_line()
-        cases = await asyncio.to_thread(functools.partial(self._store.cases, listed, user=user))
-        return render_slack.render_cases(cases, which, shown=self.shown())
+        read = functools.partial(
+            self._store.listing, listed, user=user, first=render_slack.CASES_LISTED
+        )
+        cases, total = await asyncio.to_thread(read)
+        return render_slack.render_cases(cases, which, shown=self.shown(), total=total)
 
     async def card(self, text: str) -> Message:
         """`/overage case TEXT`: the one company whose case matches, with its history; the

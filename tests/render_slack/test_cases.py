@@ -145,6 +145,13 @@ def test_a_long_list_pages_with_and_n_more_within_slacks_limits() -> None:
         assert f"…and {5000 - len(rows_of(smaller.blocks)):,} more" in texts(smaller)
 
 
+def test_a_listing_read_in_part_counts_the_rest_as_more() -> None:
+    message = render_cases([case(n) for n in range(1, 31)], "open", shown=SHOWN, total=5000)
+    assert "Open overage cases (5,000)" in texts(message)
+    assert f"…and {5000 - len(rows_of(message.blocks)):,} more" in texts(message)
+    assert message.text == "Open overage cases: 5,000 cases."
+
+
 @pytest.mark.parametrize(
     ("which", "sentence"),
     [
