@@ -171,7 +171,7 @@ class Cases:
         self.require_editor(origin.user)
         case = (await self._history_of(company)).case
         change: Change = Assign(origin.user) if action is CaseAction.ASSIGN_ME else MarkContacted()
-        await self._change(case, change, origin, surface=_surface_of(origin))
+        await self._change(case.id, change, origin.user, surface=_surface_of(origin))
         await self.refresh(origin, company)
 
     # --- forms -------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ class Cases:
             raise _resolved(case, self.shown())
         state = FormState(
             action,
-            case.id or 0,
+            case.id or 0,  # a case read back from the store always has its ID
             case.version,
             company,
             origin.surface,
@@ -212,7 +212,9 @@ class Cases:
         try:
             self.require_editor(user)
             change = read_form(state.action, values, today=render_slack.today_in(shown))
-            await self._change_case(state, change, user)
+            await self._change(
+                state.case_id, change, user, surface=Surface.MODAL, version=state.version
+            )
         except FieldErrors as invalid:
             return FormReply(errors=invalid.errors)
         except StaleCase as stale:
@@ -244,13 +246,6 @@ class Cases:
             state.action, case, metadata=fresh.dump(), shown=self.shown(), prefill=prefill
         )
         await self._interactive().update_view(view_id, view)
-
-    async def _change_case(self, state: FormState, change: Change, user: str) -> None:
-        edit = Edit(user, Surface.MODAL, self._now().astimezone(self._settings.zone))
-        change_case = functools.partial(
-            self._store.change_case, state.case_id, change, edit, expected_version=state.version
-        )
-        await asyncio.to_thread(change_case)
 
     def _notice(
         self, case: Case | None, refused: BotError, state: FormState, *, reopen: bool
@@ -284,22 +279,22 @@ class Cases:
 
     async def _change(
         self,
-        case: Case,
+        case_id: int | None,
         change: Change,
-        origin: CaseOrigin,
+        user: str,
         *,
         surface: Surface,
         version: int | None = None,
-    ) -> Case:
-        if case.id is None:
+    ) -> None:
+        """Make and record the change (bot.store.CaseQueries.change_case): a form passes the
+        version it was opened on, a click none."""
+        if case_id is None:
             raise case_refused("missing")
-        edit = Edit(origin.user, surface, self._now().astimezone(self._settings.zone))
-        changed, _ = await asyncio.to_thread(
-            functools.partial(
-                self._store.change_case, case.id, change, edit, expected_version=version
-            )
+        edit = Edit(user, surface, self._now().astimezone(self._settings.zone))
+        change_case = functools.partial(
+            self._store.change_case, case_id, change, edit, expected_version=version
         )
-        return changed
+        await asyncio.to_thread(change_case)
 
     # --- bringing surfaces up to date --------------------------------------------------------
 
@@ -377,7 +372,8 @@ class Cases:
 @dataclass(frozen=True, slots=True)
 class FormReply:
     """What a submitted form is answered with: a sentence under each field it cannot use, or
-    a view in its place; neither closes it. A change made is shown where it was made from."""
+    a view in its place; with neither, the form closes, its change made, and `origin` is
+    where the form was opened from, to show the change there."""
 
     errors: Mapping[str, str] | None = None
     view: dict[str, Any] | None = None
