@@ -454,3 +454,9 @@ def test_your_cases_on_the_home_tab_fit_with_the_rest_and_say_how_many_more() ->
     assert "You own no open overage case." in json.dumps(nobody)
     without = render_home(report, now=NOW, last_digest=None, next_digest=None)
     assert "Your cases" not in json.dumps(without)
+
+
+def test_the_plain_text_of_a_list_shows_each_row_s_menu() -> None:
+    text = to_text(render_cases([case(1), case(2)], "open", shown=SHOWN))
+    assert "*1.* Company 00001 · over by 11  [ Case… ▾ ]" in text
+    assert "*Case:* new · no owner" in text
