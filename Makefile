@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fetch.py
 	$(BIN)/python bench/ack.py
 	$(BIN)/python bench/workbook.py
+	$(BIN)/python bench/cases.py
 
 clean:
 	rm -rf $(VENV) demo-output

@@ -65,8 +65,15 @@ async def build_runtime(
     )
     slack = make_client(settings.slack_bot_token, settings.slack_api_url)
     keepnet = KeepnetClient(settings, http, now=now)
+    publisher = Publisher(slack)
     services = Services(
-        settings, keepnet, store, poster or Publisher(slack), instance_id=instance_id(), now=now
+        settings,
+        keepnet,
+        store,
+        poster or publisher,
+        instance_id=instance_id(),
+        now=now,
+        interactive=publisher if poster is None else None,  # the demo prints, never updates
     )
     identity = Identity(slack) if settings.slack_bot_token else None
     bolt = _build_bolt(settings, slack, services, identity) if identity else None

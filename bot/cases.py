@@ -440,14 +440,21 @@ FILTERS: tuple[str, ...] = ("open", "mine", "all", *(state.value for state in St
 def listing_order(case: Case) -> tuple[bool, bool, int, str, int]:
     """Sort key of a listing: new and unowned first, then the biggest overage, "limit unknown"
     last, then by name."""
-    unattended = case.state is State.NEW and case.owner is None
-    seats = case.seats_over
+    return listing_key(case.state, case.owner, case.seats_over, case.company_name, case.id or 0)
+
+
+def listing_key(
+    state: str, owner: str | None, seats_over: int | None, company_name: str, case_id: int
+) -> tuple[bool, bool, int, str, int]:
+    """listing_order of a case known only by these (a listing sorts thousands by them before
+    it reads the few it shows in full)."""
+    unattended = state == State.NEW and owner is None
     return (
         not unattended,
-        seats is None,
-        -(seats or 0),
-        case.company_name.casefold(),
-        case.id or 0,
+        seats_over is None,
+        -(seats_over or 0),
+        company_name.casefold(),
+        case_id,
     )
 
 

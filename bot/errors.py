@@ -121,6 +121,11 @@ class SlackDeliveryError(BotError):
             hint="Use `/overage export` to get it.",
         )
 
+    @classmethod
+    def form_too_late(cls) -> SlackDeliveryError:
+        """Slack takes a form (a modal) only within 3 s of the click that asked for it."""
+        return cls("Slack did not open the form in time.", hint="Click the button again.")
+
 
 class NotInChannel(SlackDeliveryError):
     hint = f"Invite the bot with {INVITE} and try again."

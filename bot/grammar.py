@@ -88,6 +88,32 @@ class Subscriptions:
     pass
 
 
+# --- overage cases
+
+
+@dataclass(frozen=True, slots=True)
+class Cases:
+    which: str = "open"  # one of CASE_FILTERS
+
+
+@dataclass(frozen=True, slots=True)
+class OneCase:
+    text: str  # part of the company's name
+
+
+# what `cases` takes after it (bot.cases.FILTERS, in the order usage names them)
+CASE_FILTERS = (
+    "open",
+    "mine",
+    "new",
+    "contacted",
+    "invoiced",
+    "snoozed",
+    "waived",
+    "resolved",
+    "all",
+)
+
 Request = (
     Summary
     | Top
@@ -99,6 +125,8 @@ Request = (
     | Subscribe
     | Unsubscribe
     | Subscriptions
+    | Cases
+    | OneCase
 )
 
 
@@ -239,6 +267,24 @@ def _subscribe_time(cadence: str, weekday: str | None, args: list[str]) -> Reque
     return Subscribe(cadence=cadence, weekday=weekday, time=hhmm, zone=zone)
 
 
+def _cases(rest: str) -> Request:
+    which = rest.lower()
+    if not rest:
+        return Cases()
+    if which in CASE_FILTERS:
+        return Cases(which)
+    return Help(
+        problem=f"`cases` takes one of {', '.join(CASE_FILTERS[1:])}, not {quote(rest)}; "
+        "`case NAME` shows one company's case."
+    )
+
+
+def _one_case(rest: str) -> Request:
+    if not rest:
+        return Help(problem="`case` needs part of a company name, e.g. `case acme`.")
+    return OneCase(" ".join(rest.split()))
+
+
 @lru_cache(maxsize=1)
 def _zones() -> dict[str, str]:
     # matched against the known names only: user text never becomes a file path
@@ -255,5 +301,7 @@ _PARSERS: dict[str, Callable[[str], Request]] = {
     "subscribe": _subscribe,
     "unsubscribe": _unsubscribe,
     "subscriptions": _subscriptions,
+    "cases": _cases,
+    "case": _one_case,
 }
 WORDS = tuple(_PARSERS)  # the first words the command understands (the manifest's usage hint)

@@ -15,7 +15,7 @@ from slack_bolt.response import BoltResponse
 from bot.config import Settings
 from bot.render_slack import render_refusal
 from bot.services import Services
-from handlers import actions, commands, errors, home
+from handlers import actions, cases, commands, errors, home
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +109,4 @@ def register(app: AsyncApp, services: Services) -> None:
     commands.register(app, services, guard)
     actions.register(app, services, guard)
     home.register(app, services, guard)
+    cases.register(app, services, guard)

@@ -124,9 +124,8 @@ def register(app: AsyncApp, services: Services, guard: Any) -> None:
         company_id = (action.get("selected_option") or {}).get("value", "")
         meter = logs.Meter()
         async with answering_errors(ephemeral_reply(respond)) as outcome:
-            report = await services.report()
-            overage = report.by_id(company_id)
-            if overage is None:
+            details = await services.company_details(company_id)
+            if details is None:
                 raise BotError.no_longer_over()
-            await ephemeral_reply(respond)(render_slack.render_company(overage, now=services.now()))
+            await ephemeral_reply(respond)(details)
         _log_click("details", body, meter, outcome)

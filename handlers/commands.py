@@ -107,3 +107,7 @@ async def answer(
             await reply(await services.unsubscribe(channel=channel, user=user))
         case grammar.Subscriptions():
             await reply(await services.list_subscriptions())
+        case grammar.Cases(which=which):
+            await reply(await services.case_listing(which, user=user))
+        case grammar.OneCase(text=text):
+            await reply(await services.case_card(text))

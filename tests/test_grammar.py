@@ -6,11 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.cases import FILTERS
 from bot.grammar import (
+    CASE_FILTERS,
+    Cases,
     Digest,
     Export,
     Find,
     Help,
+    OneCase,
     Request,
     Subscribe,
     Subscriptions,
@@ -210,3 +214,42 @@ def test_never_raises_on_any_text(text: str) -> None:
 )
 def test_never_raises_after_any_keyword(keyword: str, rest: str) -> None:
     parse_overage_text(f"{keyword} {rest}")
+
+
+# --- overage cases
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cases", Cases("open")),
+        ("CASES", Cases("open")),
+        ("cases open", Cases("open")),
+        ("cases mine", Cases("mine")),
+        ("cases  Invoiced ", Cases("invoiced")),
+        *((f"cases {which}", Cases(which)) for which in CASE_FILTERS),
+        ("case acme", OneCase("acme")),
+        ("case   Acme \t Corp ", OneCase("Acme Corp")),
+        ("case &lt;!channel&gt;", OneCase("<!channel>")),
+    ],
+)
+def test_case_commands(text: str, expected: Request) -> None:
+    assert parse_overage_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("cases everything", "`cases` takes one of mine, new, contacted"),
+        ("cases mine new", "not 'mine new'"),
+        ("case", "`case` needs part of a company name"),
+    ],
+)
+def test_case_commands_that_are_not_understood_say_why(text: str, problem: str) -> None:
+    request = parse_overage_text(text)
+    assert isinstance(request, Help) and request.problem is not None
+    assert problem in request.problem
+
+
+def test_the_listings_are_the_filters_the_store_knows() -> None:
+    assert set(CASE_FILTERS) == set(FILTERS)

@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # Slack Web API method (as slack_sdk names it) → the bot scopes it needs (any one of each set)
 SCOPES_FOR = {
     "chat_postMessage": [{"chat:write"}],
+    "chat_update": [{"chat:write"}],  # a message showing a case, after someone changed it
+    "views_open": [],  # the forms of a case's changes
+    "views_update": [],
     "files_getUploadURLExternal": [{"files:write"}],
     "files_completeUploadExternal": [{"files:write"}],
     # a public or a private channel; the bot never looks up a direct message (im:read)

@@ -395,7 +395,7 @@ def test_listings_by_filter_in_order_new_and_unowned_first_then_seats_over(store
     )
 
     def listed(which: str, user: str | None = None) -> list[str]:
-        return [c.company_id for c in store.cases(which, user=user)]  # type: ignore[arg-type]
+        return [c.company_id for c in store.cases(which, user=user)]
 
     assert listed("open") == ["mid", "unknown", "big", "owned", "small"]
     assert listed("mine", "U0ALICE") == ["owned"]
@@ -412,7 +412,35 @@ def test_listings_by_filter_in_order_new_and_unowned_first_then_seats_over(store
     with pytest.raises(ValueError, match="needs the user"):
         store.cases("mine")
     with pytest.raises(ValueError, match="must be one of"):
-        store.cases("everything")  # type: ignore[arg-type]
+        store.cases("everything")
+
+
+def test_a_listing_s_first_cases_are_those_the_whole_listing_starts_with(store: Store) -> None:
+    companies = [company(f"c{n:02d}", n % 7 or None, name=f"Co {n % 5}") for n in range(1, 40)]
+    store.sync_cases(report(*companies), at=NOW)
+    store.change_case(only_case(store, "c05").id or 0, Assign("U0ALICE"), edit())
+    store.change_case(only_case(store, "c06").id or 0, MarkContacted(), edit())
+
+    for which, user in (("open", None), ("mine", "U0ALICE"), ("new", None), ("all", None)):
+        whole = store.cases(which, user=user)
+        first, total = store.listing(which, user=user, first=10)
+        assert [c.id for c in first] == [c.id for c in whole[:10]]
+        assert total == len(whole)
+    assert store.listing("waived", first=10) == ([], 0)
+
+
+def test_company_cases_gives_each_company_its_open_case_else_its_latest(store: Store) -> None:
+    store.sync_cases(report(company("c1", 4), company("c2", 5)), at=NOW)
+    store.sync_cases(report(company("c2", 5)), at=NOW + timedelta(days=1))  # c1 resolved
+    store.sync_cases(report(company("c1", 6), company("c2", 5)), at=NOW + timedelta(days=2))
+    store.sync_cases(report(company("c1", 6)), at=NOW + timedelta(days=3))  # c2 resolved
+
+    found = store.company_cases(["c1", "c2", "c3", "c1"])
+
+    assert sorted(found) == ["c1", "c2"]
+    assert (found["c1"].state, found["c1"].seats_over) == (State.NEW, 6)  # the open one
+    assert found["c2"].state is State.RESOLVED
+    assert store.company_cases([]) == {}
 
 
 def test_the_store_knows_every_state_of_the_model() -> None:

@@ -14,6 +14,7 @@ from bot.publish.identity import LEARN_TIMEOUT_S, Identity
 from bot.publish.publisher import (
     HISTORY_MAX_PAGES,
     HISTORY_PAGE_SIZE,
+    Interactive,
     Poster,
     Publisher,
     Send,
@@ -36,6 +37,7 @@ __all__ = [
     "MAX_RETRIES",
     "MAX_RETRY_AFTER_S",
     "Identity",
+    "Interactive",
     "Poster",
     "Publisher",
     "Send",

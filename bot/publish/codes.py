@@ -49,6 +49,8 @@ def slack_error(
         return SlackAuthError("Slack did not accept the bot token.")
     if code == "channel_not_found":
         return ChannelNotFound.unknown(channel)
+    if code in ("expired_trigger_id", "exchanged_trigger_id"):
+        return SlackDeliveryError.form_too_late()
     if code in _CHANNEL_ERRORS:
         if code == "not_in_channel":
             return NotInChannel.public(channel)

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.web.file_upload_v2_result import FileUploadV2Result
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import (
     ChannelNotFound,
@@ -20,6 +21,7 @@ from bot.errors import (
     SlackBusy,
     SlackDeliveryError,
     SlackRefused,
+    refused_as_too_big,
 )
 from bot.publish.codes import _slack_code, error_code_and_status, slack_error
 from bot.publish.retries import _without_server_retries, retry_after_s
@@ -67,6 +69,21 @@ class Poster(Protocol):
     async def publish_home(self, user_id: str, blocks: list[Block]) -> None: ...
 
     async def open_dm(self, user_id: str) -> str: ...
+
+
+class Interactive(Protocol):
+    """What the overage cases need of Slack beyond posting: the messages and forms people
+    act in, brought up to date after a change."""
+
+    async def update(self, channel: str, ts: str, message: Message) -> None: ...
+
+    async def message_at(self, channel: str, ts: str) -> dict[str, Any] | None: ...
+
+    async def replace_answer(self, response_url: str, message: Message) -> None: ...
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None: ...
+
+    async def update_view(self, view_id: str, view: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +204,66 @@ class Publisher:
 
         response = await self._call(send, action="direct message")
         return str(response["channel"]["id"])
+
+    # --- the messages and forms of overage cases (Interactive) --------------------------------
+
+    async def update(self, channel: str, ts: str, message: Message) -> None:
+        """Replace a message's text and blocks for everyone in the channel; its attachments
+        (a table) stay as they are."""
+
+        def send() -> Awaitable[AsyncSlackResponse]:
+            return self._client.chat_update(
+                channel=channel, ts=ts, text=message.text, blocks=message.blocks
+            )
+
+        await self._call(send, action="message update", channel=channel)
+
+    async def message_at(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The top-level message posted at ts, as the channel holds it now; None if gone."""
+
+        def send() -> Awaitable[AsyncSlackResponse]:
+            return self._client.conversations_history(
+                channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+            )
+
+        page = await self._call(send, action="history lookup", channel=channel)
+        found = [m for m in page.get("messages") or [] if m.get("ts") == ts]
+        return dict(found[0]) if found else None
+
+    async def replace_answer(self, response_url: str, message: Message) -> None:
+        """Replace an answer only its person sees (an ephemeral message) through the
+        response_url of a click on it; a refusal as too long sends the smaller ones."""
+        for candidate in (message, *message.smaller):
+            try:
+                answered = await AsyncWebhookClient(response_url).send(
+                    text=candidate.text,
+                    blocks=candidate.blocks,
+                    response_type="ephemeral",
+                    replace_original=True,
+                )
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("a replaced answer did not reach Slack: %s", type(exc).__name__)
+                return
+            if answered.status_code == 200:
+                return
+            code = refused_as_too_big(str(answered.body or ""))
+            log.warning("Slack refused a replaced answer: HTTP %s %s", answered.status_code, code)
+            if code is None:
+                return
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """Open a modal; Slack takes it only within 3 s of the click that gave trigger_id."""
+
+        def send() -> Awaitable[AsyncSlackResponse]:
+            return self._client.views_open(trigger_id=trigger_id, view=view)
+
+        await self._call(send, action="form")
+
+    async def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        def send() -> Awaitable[AsyncSlackResponse]:
+            return self._client.views_update(view_id=view_id, view=view)
+
+        await self._call(send, action="form update")
 
     async def identity(self) -> TokenIdentity:
         """auth.test: who the token belongs to, and the scopes it was granted."""

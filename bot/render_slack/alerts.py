@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.cases import company_key
 from bot.overage import Overage, Report
 from bot.render_slack.blocks import (
     _UNKNOWN,
@@ -18,8 +19,8 @@ from bot.render_slack.blocks import (
     _fitted,
     _limit,
     _line,
-    _list_blocks,
     _message,
+    _more,
     _name,
     _percent,
     _section,
@@ -27,6 +28,7 @@ from bot.render_slack.blocks import (
     _totals_text,
     _with_shortfall,
 )
+from bot.render_slack.cases import ALERT_SURFACE, Shown, case_row, case_strip
 from bot.render_slack.picker import _company_picker
 
 ALERT_LIST = 20
@@ -51,8 +53,10 @@ def render_alert(
 
 def _single_alert(overage: Overage, *, report: Report, now: datetime) -> Message:
     sentence = _went_over(overage)
+    company = company_key(overage.company.ref)
     blocks = [
         _section(f":rotating_light: {sentence}"),
+        *case_strip(ALERT_SURFACE, company, None, shown=Shown(now=now)),
         _alert_footer(report, now=now),
         *_shortfall(report),
         *_actions([*_export_buttons(), *_company_picker([overage])]),
@@ -85,9 +89,12 @@ def _grouped_alert(
     notification = _with_shortfall(f"{text}: {names}{more}." if names else text, report)
 
     def build(rows: int) -> Message:
-        lines = [_line(rank, o) for rank, o in enumerate(overages[:rows], 1)]
+        shown = overages[:rows]
+        more = [_context(_more(len(overages) - rows))] if len(overages) > rows else []
         blocks = [
-            *_list_blocks(lines, total=len(overages), max_blocks=3, title=title),
+            _section(title),
+            *(_alert_row(rank, o) for rank, o in enumerate(shown, 1)),
+            *more,
             _alert_footer(report, now=now),
             *_shortfall(report),
             *_actions([*_export_buttons(), *_company_picker(overages)]),
@@ -95,6 +102,11 @@ def _grouped_alert(
         return _message(notification, blocks)
 
     return _fitted(build, min(limit, len(overages)))
+
+
+def _alert_row(rank: int, overage: Overage) -> Block:
+    """One company of a grouped alert: its line, and the menu of its case's actions."""
+    return case_row(ALERT_SURFACE, company_key(overage.company.ref), _line(rank, overage))
 
 
 def _went_over(overage: Overage) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from bot.cases import Case
 from bot.overage import Report
 from bot.render_slack.blocks import (
     _REFUSAL,
@@ -29,6 +31,7 @@ from bot.render_slack.blocks import (
     _when,
     escape,
 )
+from bot.render_slack.cases import Shown, render_your_cases
 from bot.render_slack.lengths import text_size
 
 
@@ -39,9 +42,12 @@ def render_home(
     last_digest: datetime | None,
     next_digest: datetime | None,
     error: str | None = None,
+    cases: Sequence[Case] | None = None,
+    shown: Shown | None = None,
 ) -> list[Block]:
-    """The App Home tab: the state at a glance, the digest times, refresh and export; its
-    text within the budget of a message, like every surface."""
+    """The App Home tab: the state at a glance, the person's own cases (`cases`, when given)
+    with their actions, the digest times, refresh and export; its text within the budget of
+    a message, like every surface."""
 
     def build(rows: int) -> list[Block]:
         blocks = [_header("License overage")]
@@ -51,6 +57,8 @@ def render_home(
             blocks += _home_report(report, rows, now=now)
         elif not error:
             blocks.append(_section("No data yet: press Refresh to fetch the overage list."))
+        if cases is not None:
+            blocks += render_your_cases(cases, shown=shown or Shown(now=now))
         last = _when(last_digest, missing="none yet")
         upcoming = _when(next_digest, missing="not scheduled")
         blocks.append(_context(f"Last digest: {last} · Next digest: {upcoming}"))

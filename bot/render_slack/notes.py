@@ -32,6 +32,11 @@ _USAGE = (
     ("/overage subscribe daily 08:30 [zone]", "posts the digest here every day"),
     ("/overage unsubscribe", "stops this channel's scheduled digest"),
     ("/overage subscriptions", "lists the scheduled digests"),
+    (
+        "/overage cases [mine|new|contacted|invoiced|snoozed|waived|resolved|all]",
+        "overage cases (default: the open ones, new and unowned first)",
+    ),
+    ("/overage case TEXT", "one company's case with its history"),
     ("/overage help", "this help"),
 )
 

@@ -40,6 +40,10 @@ def _block_text(block: Block) -> str:
 def _section_text(block: Block) -> str:
     parts = [str(block["text"]["text"])] if "text" in block else []
     fields = [_FIELD_LABEL.sub(r"\1: ", str(f["text"])) for f in block.get("fields", [])]
+    accessory = block.get("accessory")
+    if isinstance(accessory, dict) and parts:  # a line's menu (a case's actions) after it
+        first, *rest = parts[0].split("\n")
+        parts[0] = "\n".join([f"{first}  {_element_text(accessory)}", *rest])
     return "\n".join([*parts, *fields])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -123,13 +124,15 @@ def _found(rank: int, overage: Overage, *, now: datetime) -> Block:
     return section
 
 
-def render_company(overage: Overage, *, now: datetime) -> Message:
-    """One company's license details, from the Details select."""
+def render_company(overage: Overage, *, now: datetime, extra: Sequence[Block] = ()) -> Message:
+    """One company's license details, from the Details select; `extra` follows them (the
+    company's case and its actions)."""
     company = overage.company
     blocks = [
         _header(_plain(company.name, MAX_HEADER)),
         _fields(_details(overage, now=now)),
         _context(f"Tags: {_tags(overage)} · Company ID: `{_company_id(overage)}`"),
+        *extra,
     ]
     over = _UNKNOWN if overage.seats_over is None else f"over by {overage.seats_over:,}"
     return _message(f"{_name(company.name)}: {over}.", blocks)

@@ -8,21 +8,24 @@ alerts         one alert per customer newly over its limit
 subscriptions  digest subscriptions set from Slack
 home           the App Home tab
 reminders      a reminder per invoiced case still over its limit, once per period
+cases          overage cases: synced from each report, listed, changed from Slack
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot import grammar
 from bot.config import Settings
 from bot.digest import DigestDiff, TrendPoint
 from bot.keepnet import KeepnetClient, NativeFile
 from bot.overage import Report
-from bot.publish import Poster
-from bot.render_slack import Message
+from bot.publish import Interactive, Poster
+from bot.render_slack import CaseAction, Message
 from bot.services.alerts import ALERT_EVENT, Alerts, alert_key
+from bot.services.cases import CaseOrigin, Cases, FormReply
 from bot.services.digests import DIGEST_EVENT, LATE_AFTER, Digests, DigestSchedule
 from bot.services.exports import ExportFile, Exports
 from bot.services.home import Home
@@ -37,8 +40,10 @@ __all__ = [
     "DIGEST_EVENT",
     "LATE_AFTER",
     "REMINDER_EVENT",
+    "CaseOrigin",
     "DigestSchedule",
     "ExportFile",
+    "FormReply",
     "Services",
     "alert_key",
     "reminder_key",
@@ -57,6 +62,7 @@ class Services:
         *,
         instance_id: str,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        interactive: Interactive | None = None,
     ) -> None:
         self.settings = settings
         self.poster = poster
@@ -65,7 +71,7 @@ class Services:
         runs = Runs(
             store, poster, instance_id=instance_id, lease_s=settings.digest_lease_s, now=now
         )
-        self._reports = Reports(settings, keepnet, now=now)
+        self._reports = Reports(settings, keepnet, now=now, fetched=self._sync_cases)
         self._exports = Exports(settings, keepnet, store, poster, self._reports, now=now)
         self._digests = Digests(
             settings, store, poster, reports=self._reports, exports=self._exports, runs=runs,
@@ -73,9 +79,15 @@ class Services:
         )  # fmt: skip
         self._alerts = Alerts(store, poster, reports=self._reports, runs=runs, now=now)
         self._subscriptions = Subscriptions(settings, store, poster, now=now)
-        self._home = Home(poster, reports=self._reports, digests=self._digests, now=now)
         self._reminders = Reminders(
             settings, store, poster, reports=self._reports, runs=runs, now=now
+        )
+        self._home = Home(
+            poster, reports=self._reports, digests=self._digests, now=now, store=store,
+            settings=settings,
+        )  # fmt: skip
+        self._cases = Cases(
+            settings, store, interactive, reports=self._reports, home=self._home, now=now
         )
 
     # --- the overage list and its files ------------------------------------------------------
@@ -170,3 +182,40 @@ class Services:
 
     async def refuse_home(self, user: str) -> None:
         await self._home.refuse(user)
+
+    # --- overage cases -----------------------------------------------------------------------
+
+    async def _sync_cases(self, report: Report) -> None:
+        await self._cases.sync(report)
+
+    async def case_listing(self, which: str, *, user: str) -> Message:
+        return await self._cases.listing(which, user=user)
+
+    async def case_card(self, text: str) -> Message:
+        return await self._cases.card(text)
+
+    async def company_details(self, company_id: str) -> Message | None:
+        """A company's license details and its case; None when it is no longer over."""
+        return await self._cases.details(company_id)
+
+    async def case_clicked(
+        self, action: CaseAction, company: str, origin: CaseOrigin, *, trigger_id: str
+    ) -> None:
+        """A case's action, clicked: made at once, or its form opened (the ones with `…`)."""
+        if action.has_form:
+            await self._cases.open_form(action, company, origin, trigger_id=trigger_id)
+        else:
+            await self._cases.click(action, company, origin)
+
+    async def submit_case_form(
+        self, user: str, metadata: str, values: Mapping[str, Any]
+    ) -> FormReply:
+        return await self._cases.submit_form(user, metadata, values)
+
+    async def reopen_case_form(self, user: str, view_id: str, metadata: str) -> None:
+        await self._cases.reopen_form(user, view_id, metadata)
+
+    async def show_case_change(self, reply: FormReply) -> None:
+        """After a form's change: the surface it was opened from, as the case is now."""
+        if reply.origin is not None:
+            await self._cases.refresh(reply.origin, reply.company)

@@ -53,10 +53,16 @@ class Reports:
     """The overage list as a Report: fresh, or the one fetched within CACHE_SECONDS."""
 
     def __init__(
-        self, settings: Settings, keepnet: KeepnetClient, *, now: Callable[[], datetime]
+        self,
+        settings: Settings,
+        keepnet: KeepnetClient,
+        *,
+        now: Callable[[], datetime],
+        fetched: Callable[[Report], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = settings
         self._keepnet = keepnet
+        self._fetched = fetched  # what every report fetched is shown to: the cases
         self._cache = ReportCache(self._fetch, ttl_s=settings.cache_seconds, now=now)
 
     @property
@@ -69,7 +75,7 @@ class Reports:
 
     async def _fetch(self) -> Report:
         fetch = await self._keepnet.fetch_over_limit()
-        return build_report(
+        report = build_report(
             fetch.companies,
             fetched_at=fetch.fetched_at,
             source=self._keepnet.source,
@@ -79,3 +85,6 @@ class Reports:
             currency=self._settings.currency,
             platform_count=fetch.platform_count,
         )
+        if self._fetched is not None:
+            await self._fetched(report)
+        return report

@@ -25,6 +25,7 @@ from bot.cases import (
     Surface,
     apply,
     company_key,
+    listing_key,
     listing_order,
     open_case,
     resolve,
@@ -104,13 +105,13 @@ class CaseQueries(Database):
         return changed, event
 
     def case(self, case_id: int) -> Case | None:
-        with self._begin() as conn:
+        with self._read() as conn:
             found = _select_cases(conn, CASES.c.id == case_id)
         return found[0] if found else None
 
     def case_history(self, case_id: int) -> CaseHistory | None:
         """The case and its history, oldest entry first."""
-        with self._begin() as conn:
+        with self._read() as conn:
             found = _select_cases(conn, CASES.c.id == case_id)
             if not found:
                 return None
@@ -124,24 +125,43 @@ class CaseQueries(Database):
             .order_by((CASES.c.state == State.RESOLVED.value), CASES.c.opened_at.desc())
             .limit(1)
         )
-        with self._begin() as conn:
+        with self._read() as conn:
             case_id = conn.execute(query).scalar()
         return None if case_id is None else self.case_history(case_id)
+
+    def company_cases(self, company_ids: Sequence[str]) -> dict[str, Case]:
+        """Each company's open case, else its latest resolved one, by company ID: what a
+        message showing these companies shows of their cases."""
+        found: dict[str, Case] = {}
+        with self._read() as conn:
+            for chunk in _chunks(sorted(set(company_ids))):
+                condition = CASES.c.company_id.in_(list(chunk))
+                for case in _select_cases(conn, condition):
+                    known = found.get(case.company_id)
+                    if known is None or _rank_of(case) < _rank_of(known):
+                        found[case.company_id] = case
+        return found
 
     def cases(self, which: CaseFilter = "open", *, user: str | None = None) -> list[Case]:
         """The cases of a listing, in listing order (bot.cases.listing_order): "open" (every
         state but resolved), "mine" (the open cases `user` owns), "all", or one state."""
-        if which not in FILTERS:
-            raise ValueError(f"which must be one of {FILTERS}, got {which!r}")
-        if which == "mine" and not user:
-            raise ValueError("listing 'mine' needs the user")
-        condition: sa.ColumnElement[bool] = sa.true()
-        if which in ("open", "mine"):
-            condition = _open() if which == "open" else sa.and_(_open(), CASES.c.owner == user)
-        elif which != "all":
-            condition = CASES.c.state == str(which)
-        with self._begin() as conn:
+        condition = _listing(which, user)
+        with self._read() as conn:
             return sorted(_select_cases(conn, condition), key=listing_order)
+
+    def listing(
+        self, which: CaseFilter = "open", *, user: str | None = None, first: int
+    ) -> tuple[list[Case], int]:
+        """The first cases of a listing (as `cases` orders them) and how many it holds in
+        all: thousands are sorted by the few columns the order needs, and only those shown
+        are read in full."""
+        condition = _listing(which, user)
+        columns = (CASES.c.state, CASES.c.owner, CASES.c.seats_over, CASES.c.company_name)
+        with self._read() as conn:
+            keys = conn.execute(sa.select(*columns, CASES.c.id).where(condition)).all()
+            chosen = [row[-1] for row in sorted(keys, key=lambda row: listing_key(*row))[:first]]
+            shown = _select_cases(conn, CASES.c.id.in_(chosen)) if chosen else []
+        return sorted(shown, key=listing_order), len(keys)
 
     def find_cases(self, text: str, which: CaseFilter = "all") -> list[Case]:
         """The cases of a listing whose company name contains text, in any letter case and
@@ -213,6 +233,22 @@ class CaseQueries(Database):
 
 
 # --- reading -----------------------------------------------------------------------------------
+
+
+def _rank_of(case: Case) -> tuple[bool, float]:
+    """The case a company is shown by: the open one, else the latest opened."""
+    return (not case.is_open, -case.opened_at.timestamp())
+
+
+def _listing(which: CaseFilter, user: str | None) -> sa.ColumnElement[bool]:
+    """The condition of a listing: see CaseQueries.cases."""
+    if which not in FILTERS:
+        raise ValueError(f"which must be one of {FILTERS}, got {which!r}")
+    if which == "mine" and not user:
+        raise ValueError("listing 'mine' needs the user")
+    if which in ("open", "mine"):
+        return _open() if which == "open" else sa.and_(_open(), CASES.c.owner == user)
+    return sa.true() if which == "all" else CASES.c.state == str(which)
 
 
 def _open() -> sa.ColumnElement[bool]:

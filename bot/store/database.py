@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 
 from bot.errors import StoreUnavailable
-from bot.store.schema import MIGRATIONS, _make_engine
+from bot.store.schema import MIGRATIONS, READ_ONLY, _make_engine
 
 # alembic's `context` is one module-level proxy: two upgrades in one process must take turns
 # (other processes are kept apart by the database itself, see migrations/env.py)
@@ -68,9 +68,23 @@ class Database:
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
+        with self._failures(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A transaction that only reads: on SQLite it holds no lock, so a long read (a list
+        of thousands) never keeps a writer waiting."""
+        with self._failures(), self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """Database failures as StoreUnavailable; our own mistakes stay loud."""
+        try:
+            yield
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise self._unavailable(exc) from exc
         except sa.exc.DatabaseError as exc:  # e.g. a SQLite file that is not a database

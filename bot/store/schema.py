@@ -230,7 +230,14 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "overage_read_only"  # the execution option of a transaction that only reads
+
+
 def _sqlite_on_begin(conn: Connection) -> None:
     # take the write lock up front: a read-then-write transaction in WAL mode could otherwise
-    # fail with SQLITE_BUSY at once, without waiting out the busy timeout
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # fail with SQLITE_BUSY at once, without waiting out the busy timeout. A transaction that
+    # only reads takes no lock: in WAL mode it reads a snapshot while the one writer writes
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

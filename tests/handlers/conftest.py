@@ -84,6 +84,17 @@ class Bot:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post(body, signed_headers(body))
 
+    async def interact(self, payload: dict[str, Any]) -> httpx.Response:
+        """Any interaction payload (a click, a form submitted), signed as Slack sends it."""
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, signed_headers(body))
+
+    def new_response_url(self) -> str:
+        """A response_url of its own, for a payload built by the test (see `answers`)."""
+        name = f"act-{uuid.uuid4().hex[:8]}"
+        self.sent.append(name)
+        return self.slack.response_url(name)
+
     async def suggest(
         self, action_id: str, typed: str, *, user: str = "U1", channel: str = "C0GENERAL"
     ) -> httpx.Response:

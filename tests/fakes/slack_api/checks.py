@@ -236,7 +236,20 @@ def _text_chars(value: Any) -> int:
     )
 
 
+def _input_problem(block: Params) -> str | None:
+    label = block.get("label")
+    if not isinstance(label, dict) or label.get("type") != "plain_text":
+        return "input label must be plain_text"
+    if _too_long(label, 2000):
+        return "input label must be at most 2000 characters"
+    element = block.get("element")
+    if not isinstance(element, dict) or not element.get("action_id"):
+        return "input needs an element with an action_id"
+    return _element_problem(element)
+
+
 _BLOCK_CHECKS: dict[str, Callable[[Params], str | None]] = {
+    "input": _input_problem,
     "section": _section_problem,
     "header": _header_problem,
     "context": _context_problem,

@@ -34,6 +34,8 @@ class WebApiMethods(SlackState):
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "views.publish": self._publish_view,
+            "views.open": self._open_view,
+            "views.update": self._update_view,
         }
 
     def _auth_test(self, params: Params) -> Params:
@@ -152,11 +154,19 @@ class WebApiMethods(SlackState):
         if not channel.member:
             raise _Refusal("not_in_channel")
         oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        inclusive = _truthy(params.get("inclusive"))
         with_metadata = _truthy(params.get("include_all_metadata"))
+
+        def within(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
         top_level = [
             m
             for m in reversed(self._messages[channel.id])
-            if float(m["ts"]) > oldest and m.get("thread_ts", m["ts"]) == m["ts"]
+            if within(float(m["ts"])) and m.get("thread_ts", m["ts"]) == m["ts"]
         ]
         start = int(params.get("cursor") or 0)
         limit = min(int(params.get("limit") or 100), 1000)
@@ -223,6 +233,42 @@ class WebApiMethods(SlackState):
             raise _Refusal("invalid_arguments")
         _check_blocks(view.get("blocks", []), limit=MAX_VIEW_BLOCKS)  # a view holds no table
         return {"view": {"id": f"V{next(self._ids):08d}", **view}}
+
+    def _open_view(self, params: Params) -> Params:
+        """A modal, opened with the trigger_id of a click (Slack's expire after 3 s: a test
+        refuses one with fail_next("views.open", "expired_trigger_id"))."""
+        if not params.get("trigger_id"):
+            raise _Refusal("invalid_arguments")
+        view = _checked_modal(params.get("view"))
+        view_id = f"V{next(self._ids):08d}"
+        self._views[view_id] = view
+        return {"view": {"id": view_id, **view}}
+
+    def _update_view(self, params: Params) -> Params:
+        view_id = str(params.get("view_id") or "")
+        if view_id not in self._views:
+            raise _Refusal("not_found")
+        view = _checked_modal(params.get("view"))
+        self._views[view_id] = view
+        return {"view": {"id": view_id, **view}}
+
+
+def _checked_modal(view: Any) -> Params:
+    """A modal as Slack takes it: a title of at most 24 characters, at most 100 blocks,
+    private_metadata within 3000 characters; any other is invalid_arguments."""
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        raise _Refusal("invalid_arguments", "view type must be modal")
+    for key, most in (("title", 24), ("submit", 24), ("close", 24)):
+        text = view.get(key)
+        if key == "title" or text is not None:
+            if not isinstance(text, dict) or text.get("type") != "plain_text":
+                raise _Refusal("invalid_arguments", f"{key} must be plain_text")
+            if not 0 < len(str(text.get("text") or "")) <= most:
+                raise _Refusal("invalid_arguments", f"{key} must be 1 to {most} characters")
+    if len(str(view.get("private_metadata") or "")) > 3000:
+        raise _Refusal("invalid_arguments", "private_metadata must be at most 3000 characters")
+    _check_blocks(view.get("blocks", []), limit=MAX_VIEW_BLOCKS)
+    return dict(view)
 
 
 def _truthy(value: Any) -> bool:

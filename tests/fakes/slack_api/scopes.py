@@ -14,6 +14,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "views.publish": None,
+    "views.open": None,
+    "views.update": None,
 }
 
 # conversations.info and conversations.history: the scope follows the conversation's type

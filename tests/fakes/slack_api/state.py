@@ -58,6 +58,7 @@ class SlackState:
         self._pending: dict[str, _PendingFile] = {}
         self._ids = itertools.count(1)
         self._dms: dict[str, str] = {}
+        self._views: dict[str, Params] = {}  # the modals open, by view ID
         self._canned: dict[str, list[Params]] = {}
         self._last_us = 0
         self._root = ""
@@ -196,6 +197,16 @@ class SlackState:
     @property
     def home_views(self) -> list[Call]:
         return self._delivered("views.publish")
+
+    @property
+    def opened_views(self) -> list[Call]:
+        """The views.open calls Slack accepted (each a modal)."""
+        return self._delivered("views.open")
+
+    def view(self, view_id: str) -> Params:
+        """A modal as it shows now, after any views.update."""
+        with self._lock:
+            return dict(self._views[view_id])
 
     @property
     def responses(self) -> list[ResponsePost]:
