@@ -89,7 +89,7 @@ def _write_pandas(report: Report) -> bytes:
     from bot.workbook import _fields, _headers
 
     headers = _headers(report)
-    records = [_fields(o, priced=True) for o in report.overages]
+    records = [_fields(o, report) for o in report.overages]
     buffer = io.BytesIO()
     pd.DataFrame(records, columns=headers).to_excel(buffer, engine="openpyxl", index=False)
     return buffer.getvalue()
@@ -107,7 +107,7 @@ def _write_floor(report: Report) -> bytes:
     sheet = book.create_sheet("Over limit")
     sheet.append(_headers(report))
     for overage in report.overages:
-        sheet.append(_fields(overage, priced=True))
+        sheet.append(_fields(overage, report))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
