@@ -24,6 +24,7 @@ from bot.render_slack.blocks import (
     MAX_OPTION_VALUE,
     Block,
     Message,
+    _actions,
     _age,
     _button,
     _context,
@@ -40,6 +41,7 @@ from bot.render_slack.blocks import (
     _plain_text,
     _section,
     escape,
+    invoice_button,
 )
 from bot.render_slack.lengths import units
 
@@ -336,9 +338,10 @@ def render_cases(
         if total > rows:
             blocks.append(_context(_more_cases(total - rows, which)))
         blocks.append(_context(_listing_hint(which)))
+        blocks += _actions([invoice_button()])
         return _message(f"{title}: {count}.", blocks)
 
-    return _fitted(build, min(len(cases), CASES_LISTED, MAX_BLOCKS - 3))
+    return _fitted(build, min(len(cases), CASES_LISTED, MAX_BLOCKS - 4))
 
 
 def _case_row(rank: int, case: Case, surface: str, *, shown: Shown) -> Block:

@@ -25,6 +25,7 @@ from bot.render_slack.blocks import (
     _list_blocks,
     _most_rows,
     _nobody_over,
+    _plan_totals,
     _section,
     _shortfall,
     _totals,
@@ -78,6 +79,7 @@ def _home_report(report: Report, rows: int, *, now: datetime) -> list[Block]:
     title = f"*The {len(shown)} biggest overages*" if shown else "*The biggest overages*"
     return [
         _totals(report),
+        *_plan_totals(report),
         *_shortfall(report),
         *_list_blocks(lines, total=report.companies_over, max_blocks=3, title=title),
         _data_as_of(report, now=now),

@@ -26,6 +26,7 @@ from bot.render_slack import (
     CASE_FORM,
     CASE_REOPEN,
     CASE_STATUS,
+    EXPORT_INVOICE_BUTTON,
     FIELD_AMOUNT,
     FIELD_SEATS,
     FIELD_UNTIL,
@@ -460,3 +461,14 @@ def test_the_plain_text_of_a_list_shows_each_row_s_menu() -> None:
     text = to_text(render_cases([case(1), case(2)], "open", shown=SHOWN))
     assert "*1.* Company 00001 · over by 11  [ Case… ▾ ]" in text
     assert "*Case:* new · no owner" in text
+
+
+def test_the_case_list_carries_the_invoice_button() -> None:
+    message = render_cases([case(n) for n in range(1, 4)], "open", shown=SHOWN)
+    buttons = [
+        element
+        for block in message.blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+    assert [b["action_id"] for b in buttons] == [EXPORT_INVOICE_BUTTON]

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from bot.cases import Case, State, open_case, resolve
 from bot.digest import CaseGroups, diff, group_cases, snapshot_of
 from bot.overage import Company, Prices, build_report
-from bot.render_slack import render_digest, render_summary, to_text
+from bot.render_slack import Message, render_digest, render_home, render_summary, to_text
 from tests.render_slack.conftest import (
     FETCHED,
     HOSTILE,
@@ -189,13 +189,16 @@ def plan_companies() -> list[Company]:
     ]
 
 
-@pytest.mark.parametrize("surface", ["digest", "summary"])
+@pytest.mark.parametrize("surface", ["digest", "summary", "home"])
 def test_the_true_up_per_plan_shows_each_plan_and_never_prices_one_at_zero(surface: str) -> None:
     report = build_report(plan_companies(), fetched_at=FETCHED, prices=PLANS)
     if surface == "digest":
         message = render_digest(diff(report, None), now=NOW)
-    else:
+    elif surface == "summary":
         message = render_summary(report, now=NOW)
+    else:
+        home = render_home(report, now=NOW, last_digest=None, next_digest=None)
+        message = Message(text="home", blocks=home)
     assert_message_fits(message)
     body = texts(message)
 
