@@ -82,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _settings_for(command: str) -> Settings:
     """The settings from the environment and `.env`, except for the commands that bring their
     own: the demo and the sandbox read nothing, so no unrelated setting can stop them."""
+    if command == "demo":  # its output is the messages: the log says only what went wrong
+        return Settings(log_level="WARNING")
     if command in SELF_CONTAINED:
         return Settings()
     return Settings.from_env(load_environment(Path.cwd()))
