@@ -40,6 +40,7 @@ class Runtime:
 
     async def close(self) -> None:
         self.scheduler.stop()
+        await self.services.settled()  # the cases of the last fetch are written, not cut off
         if self.socket_mode is not None:
             await self.socket_mode.close()
         await self.http.aclose()  # the Slack client opens a session per call: none to close

@@ -95,6 +95,10 @@ class Services:
     async def report(self, *, fresh: bool = False) -> Report:
         return await self._reports.report(fresh=fresh)
 
+    async def settled(self) -> None:
+        """Wait for the work a fetch left running (the cases brought in line with it)."""
+        await self._reports.shown()
+
     async def any_report(self) -> Report:
         """The report fetched last, however old, else a fresh one: the company picker's
         options must reach Slack within 3 s."""

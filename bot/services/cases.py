@@ -150,14 +150,15 @@ class Cases:
         the alert check, brings them in line): a list of thousands answers without waiting
         for the platform. Only a process that has fetched nothing yet fetches first; when the
         platform cannot be reached, the cases are listed as they are."""
-        if self._reports.latest is not None:
-            return
-        try:
-            await self._reports.report()
-        except UpstreamError as exc:
-            log.warning("cases listed as the last fetch left them: %s", exc)
+        if self._reports.latest is None:
+            try:
+                await self._reports.report()
+            except UpstreamError as exc:
+                log.warning("cases listed as the last fetch left them: %s", exc)
+        await self._reports.shown()
 
     async def _history_of(self, company: str) -> CaseHistory:
+        await self._reports.shown()  # the case a fetch just opened is there to change
         history = await asyncio.to_thread(self._store.company_case, company)
         if history is None:
             raise case_refused("missing")

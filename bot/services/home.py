@@ -76,4 +76,5 @@ class Home:
         """The open cases the person owns ("Your cases"); None without a store."""
         if self._store is None:
             return None
+        await self._reports.shown()
         return await asyncio.to_thread(functools.partial(self._store.cases, "mine", user=user))

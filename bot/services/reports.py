@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.keepnet import KeepnetClient
 from bot.overage import Prices, Report, build_report
+
+log = logging.getLogger(__name__)
 
 
 class ReportCache:
@@ -63,6 +66,7 @@ class Reports:
         self._settings = settings
         self._keepnet = keepnet
         self._fetched = fetched  # what every report fetched is shown to: the cases
+        self._showing: asyncio.Task[None] | None = None  # the report being shown to it
         self._cache = ReportCache(self._fetch, ttl_s=settings.cache_seconds, now=now)
 
     @property
@@ -86,5 +90,22 @@ class Reports:
             platform_count=fetch.platform_count,
         )
         if self._fetched is not None:
-            await self._fetched(report)
+            self._showing = asyncio.ensure_future(self._show(report, after=self._showing))
         return report
+
+    async def shown(self) -> None:
+        """Wait until every report fetched so far has been shown to `fetched` (the cases):
+        the answer that fetched it did not wait, a listing of the cases does."""
+        if self._showing is not None:
+            await asyncio.shield(self._showing)
+
+    async def _show(self, report: Report, *, after: asyncio.Task[None] | None) -> None:
+        """Show the report to `fetched` once the reports before it were, in their order, off
+        the answer's path (opening thousands of cases takes a second)."""
+        if after is not None:
+            await asyncio.wait([after])
+        assert self._fetched is not None
+        try:
+            await self._fetched(report)
+        except Exception:  # the last net of a task nobody awaits: logged, not lost silently
+            log.exception("a fetched report was not shown to the cases")
