@@ -335,15 +335,16 @@ def _open_cases(
     fresh = {case.company_id: (case, event) for case, event in pairs}
     opened: list[Case] = []
     events: list[tuple[int, CaseEvent]] = []
-    for chunk in _chunks(list(fresh.values())):
-        rows = [_case_values(case) for case, _ in chunk]
-        statement = insert.values(rows).on_conflict_do_nothing()
-        for case_id, company_id in conn.execute(
-            statement.returning(CASES.c.id, CASES.c.company_id)
-        ):
-            case, event = fresh[company_id]
-            opened.append(replace(case, id=case_id))
-            events.append((case_id, event))
+    if not fresh:
+        return opened
+    # executemany, batched by SQLAlchemy's insertmanyvalues: a multi-row VALUES statement
+    # built here would be compiled anew for each batch, most of the time of a first sync
+    statement = insert.on_conflict_do_nothing().returning(CASES.c.id, CASES.c.company_id)
+    rows = [_case_values(case) for case, _ in fresh.values()]
+    for case_id, company_id in conn.execute(statement, rows):
+        case, event = fresh[company_id]
+        opened.append(replace(case, id=case_id))
+        events.append((case_id, event))
     _insert_events(conn, events)
     return opened
 
