@@ -4,12 +4,13 @@ the system tier's tally printed at the end (gathered from every xdist worker).""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.store import Store
 from tests.databases import BACKENDS, postgres_schema
 from tests.system.tally import TALLY, summary_lines
 
@@ -49,6 +50,30 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     with postgres_schema() as url:
         yield url
+
+
+MakeStore = Callable[[], Store]
+
+
+@pytest.fixture
+def make_store(database_url: str) -> Iterator[MakeStore]:
+    """Separate Store instances on one database, like separate processes; all closed after."""
+    stores: list[Store] = []
+
+    def make() -> Store:
+        store = Store(database_url)
+        store.upgrade()
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: MakeStore) -> Store:
+    return make_store()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

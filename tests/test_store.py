@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,33 +18,11 @@ from alembic.migration import MigrationContext
 from bot.digest import Snapshot, SnapshotRow, TrendPoint
 from bot.errors import BotError, StoreUnavailable
 from bot.store import Store, metadata
+from tests.conftest import MakeStore
 
 SLOT = datetime(2026, 11, 23, 9, tzinfo=UTC)
 NOW = SLOT + timedelta(seconds=5)
 CHANNEL = "C0DIGEST1"
-
-MakeStore = Callable[[], Store]
-
-
-@pytest.fixture
-def make_store(database_url: str) -> Iterator[MakeStore]:
-    """Separate Store instances on one database, like separate processes; all closed after."""
-    stores: list[Store] = []
-
-    def make() -> Store:
-        store = Store(database_url)
-        store.upgrade()
-        stores.append(store)
-        return store
-
-    yield make
-    for store in stores:
-        store.close()
-
-
-@pytest.fixture
-def store(make_store: MakeStore) -> Store:
-    return make_store()
 
 
 def _snapshot(taken_at: datetime, *rows: SnapshotRow) -> Snapshot:

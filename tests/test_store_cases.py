@@ -5,7 +5,6 @@ seeds cases from the alert episodes open in a 0002 database."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -34,33 +33,11 @@ from bot.digest import Snapshot, SnapshotRow
 from bot.errors import CaseRefused
 from bot.overage import Company, Report, build_report
 from bot.store import CASE_STATES, MIGRATIONS, Store
+from tests.conftest import MakeStore
 
 ZONE = ZoneInfo("Europe/Istanbul")
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=ZONE)
 HOSTILE = '<!channel> *Acme* =HYPERLINK("x") \u202e\u0000 İstanbul \ud800 \U0001f600'
-
-MakeStore = Callable[[], Store]
-
-
-@pytest.fixture
-def make_store(database_url: str) -> Iterator[MakeStore]:
-    """Separate Store instances on one database, like separate processes; all closed after."""
-    stores: list[Store] = []
-
-    def make() -> Store:
-        store = Store(database_url)
-        store.upgrade()
-        stores.append(store)
-        return store
-
-    yield make
-    for store in stores:
-        store.close()
-
-
-@pytest.fixture
-def store(make_store: MakeStore) -> Store:
-    return make_store()
 
 
 def company(cid: str, seats_over: int | None, *, name: str = "") -> Company:
